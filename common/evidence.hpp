@@ -1,0 +1,197 @@
+// Evidence about one probe, from both ends and the path: the classifier's only input.
+//
+// Each source of evidence is optional on its own (the reflector's report, the packet
+// witness, the hop trace), so that a missing source makes the verdict fall back
+// honestly instead of changing shape.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "net_types.hpp"
+#include "transcript.hpp"
+#include "verdict.hpp"
+
+namespace egress25 {
+
+// ---------------------------------------------------------------------------------
+// What the client saw.
+
+enum class ConnectOutcome {
+  not_attempted,
+  connected,
+  refused,      // a TCP reset answered the SYN (ECONNREFUSED)
+  timed_out,    // no answer within the budget
+  icmp_error,   // an ICMP error came back (see IcmpReport), e.g. admin-prohibited
+  local_error,  // this host could not even send: no route, no address of that family
+};
+
+std::string_view to_string(ConnectOutcome o);
+
+// An ICMP error read with IP_RECVERR / IPV6_RECVERR, with the address that sent it.
+struct IcmpReport {
+  std::string sender;  // "" when the kernel gave none
+  int type = 0;
+  int code = 0;
+  std::string description;  // "administratively prohibited", "port unreachable", ...
+};
+
+// How the dialogue after connect ended, as the client saw it.
+enum class DialogueEnd {
+  none,            // never connected
+  completed,       // QUIT answered (221) or closed cleanly after it
+  reset,           // a TCP reset after the connection was up
+  timed_out,       // silence in the middle of the dialogue
+  closed_early,    // the server closed before the dialogue was over
+  protocol_error,  // unparseable or oversized reply
+  tls_failed,      // the TLS handshake failed (alert, bad record, EOF)
+};
+
+std::string_view to_string(DialogueEnd e);
+
+struct ClientProbe {
+  // What was probed.
+  std::string host;     // as the user named it
+  std::string address;  // the address connected to
+  std::uint16_t port = 0;
+  ServiceKind kind = ServiceKind::smtp;
+  Family family = Family::ipv4;
+  std::string probe_tag;  // carried in EHLO (and in SNI on implicit TLS)
+  std::string local_address;  // our end of the connection, when it connected
+
+  // TCP.
+  ConnectOutcome connect = ConnectOutcome::not_attempted;
+  std::string connect_error;  // the system's words for a failure
+  std::optional<IcmpReport> icmp;
+  double connect_ms = 0;
+
+  // SMTP / TLS.
+  DialogueEnd end = DialogueEnd::none;
+  std::string end_detail;
+  std::optional<int> banner_code;
+  std::string banner;  // the whole greeting line(s), as received
+  bool starttls_advertised = false;       // in the first EHLO reply
+  std::optional<int> starttls_reply_code; // the reply to our STARTTLS, if sent
+  bool tls_attempted = false;
+  bool tls_completed = false;
+  std::string tls_error;
+  std::string tls_version;
+  std::string tls_cipher;
+  std::string peer_cert_sha256;  // hex, lower case, of the leaf certificate (DER)
+  std::string peer_cert_subject;
+
+  Transcript transcript;
+  double elapsed_ms = 0;
+};
+
+// ---------------------------------------------------------------------------------
+// What the reflector recorded of one connection on a mail port.
+
+struct ConnectionRecord {
+  std::string probe_tag;           // "" when none of the session's tags was seen
+  std::vector<std::string> tag_seen_in;  // "ehlo", "sni", "ehlo_after_starttls"
+  std::string peer_address;        // as seen by the reflector
+  std::uint16_t peer_port = 0;
+  std::string local_address;
+  std::uint16_t local_port = 0;
+  ServiceKind kind = ServiceKind::smtp;
+  Family family = Family::ipv4;
+  std::int64_t started_unix_ms = 0;
+  std::int64_t ended_unix_ms = 0;  // 0 while still open
+  std::string tls_version;
+  std::string tls_cipher;
+  std::string tls_sni;
+  std::string end_reason;  // "quit", "peer closed", "idle timeout", "tls failed: ...", ...
+  Transcript transcript;   // caps declared in each CappedBytes
+};
+
+// ---------------------------------------------------------------------------------
+// What the packet witness saw of SYNs from the client's public address to one port.
+
+struct WitnessPortView {
+  bool syn_seen = false;
+  bool synack_sent = false;
+  bool rst_sent = false;
+  bool handshake_completed = false;
+  int syn_count = 0;
+  std::optional<int> ttl;  // TTL / hop limit of the first SYN as it arrived
+};
+
+// ---------------------------------------------------------------------------------
+// Hop tracing: TTL-limited connects for the probed port and a reference port.
+
+enum class HopKind {
+  time_exceeded,  // an ICMP time-exceeded from a router at this TTL
+  unreachable,    // an ICMP destination-unreachable (see icmp_type / icmp_code)
+  reached,        // the destination answered with SYN-ACK
+  reset,          // a TCP reset answered at this TTL
+  silent,         // nothing came back at this TTL
+};
+
+std::string_view to_string(HopKind k);
+
+struct TraceHop {
+  int ttl = 0;
+  std::string address;  // "" when silent
+  HopKind kind = HopKind::silent;
+  int icmp_type = 0;
+  int icmp_code = 0;
+};
+
+struct PortTrace {
+  std::uint16_t port = 0;
+  std::vector<TraceHop> hops;  // in TTL order, one per TTL tried
+};
+
+struct PathTrace {
+  PortTrace probed;
+  PortTrace reference;  // a port known to work to the same address (the control port)
+};
+
+// ---------------------------------------------------------------------------------
+// All evidence about one probe.
+
+enum class Target { reflector, destination };
+
+struct ReflectorEvidence {
+  bool report_available = false;
+  std::string report_error;  // why not, when not available
+  std::string expected_fingerprint;  // SHA-256 pinned over the control connection
+  std::string banner_identity;       // a string the reflector's greeting contains
+  std::string client_public_address; // as seen on the control connection, this family
+  bool port_advertised = false;      // the reflector said it listens on this port
+  std::vector<ConnectionRecord> tagged;  // records carrying this probe's tag
+  int untagged_from_client = 0;  // connections to this port from the client's public
+                                 // address that carried no tag
+  // Packet witness: nullopt with a reason when the reflector ran without one.
+  std::optional<WitnessPortView> witness;
+  std::string witness_unavailable;
+  // The reflector's own hop distance as the reference trace found it, if known.
+};
+
+struct ProbeEvidence {
+  Target target = Target::reflector;
+  ClientProbe client;
+  ReflectorEvidence reflector;
+  std::optional<PathTrace> trace;
+  std::string trace_unavailable;  // why there is no trace, when there is none
+  // For a destination probe: the verdict of the reflector probe of the same port and
+  // family, which it is judged against.
+  std::optional<Verdict> reference_verdict;
+};
+
+struct BlockingHop {
+  int ttl = 0;
+  std::string address;
+};
+
+struct Classification {
+  Verdict verdict = Verdict::inconclusive;
+  Location location = Location::unknown;
+  std::optional<BlockingHop> blocking_hop;
+  std::vector<std::string> reasons;
+};
+
+}  // namespace egress25

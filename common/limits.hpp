@@ -1,0 +1,62 @@
+// Every cap, deadline and table bound in egress25, in one place with its reason.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+
+namespace egress25::limits {
+
+using namespace std::chrono_literals;
+
+// --- Control protocol -------------------------------------------------------------
+// A request is a handful of short fields; anything bigger is hostile (iperf3's CVEs
+// came from unbounded control reads).
+inline constexpr std::size_t max_request_frame = 8 * 1024;
+// A REPORT carries capped transcripts for a bounded number of connections.
+inline constexpr std::size_t max_response_frame = 4 * 1024 * 1024;
+// Requests one control connection may make before it is closed.
+inline constexpr int max_requests_per_control_connection = 16;
+inline constexpr auto control_idle_timeout = 15s;
+
+// --- Sessions (reflector) ----------------------------------------------------------
+inline constexpr std::size_t max_sessions = 4096;
+inline constexpr auto session_lifetime = 10min;
+// Connections recorded per session: a check probes a few ports × 2 families.
+inline constexpr std::size_t max_connections_per_session = 64;
+// Connections kept that carried no known tag (a rewritten EHLO, a scanner): recent
+// ones only, so a REPORT can say "something from your address arrived without a tag".
+inline constexpr std::size_t max_untagged_connections = 1024;
+// Concurrent connections accepted on mail ports, in all and per source address.
+inline constexpr std::size_t max_concurrent_connections = 512;
+inline constexpr std::size_t max_concurrent_per_source = 16;
+
+// --- SMTP ---------------------------------------------------------------------------
+// RFC 5321 4.5.3.1.4: a command line is at most 512 octets with CRLF; 4.5.3.1.5: a
+// reply line at most 512. We allow 1000 (the text-line limit of 4.5.3.1.6) to be
+// lenient with real servers, and no more.
+inline constexpr std::size_t max_smtp_line = 1000;
+// A multi-line reply (EHLO) with more lines than this is hostile.
+inline constexpr std::size_t max_reply_lines = 64;
+// Commands one SMTP session may issue before the reflector closes it.
+inline constexpr int max_smtp_commands = 50;
+// Bytes kept of each direction of each phase of a dialogue. What is past the cap is
+// counted, not kept, and the record says it was truncated.
+inline constexpr std::size_t transcript_cap = 16 * 1024;
+inline constexpr auto smtp_idle_timeout = 30s;
+inline constexpr auto tls_handshake_timeout = 15s;
+
+// --- Client -------------------------------------------------------------------------
+// Linux retransmits an unanswered SYN after 1 s (RFC 6298 initial RTO), so a budget
+// below ~1.5 s cannot see a retransmission answered.
+inline constexpr auto min_probe_timeout = 1500ms;
+inline constexpr auto max_probe_timeout = 30s;
+inline constexpr auto default_control_timeout = 5s;
+// Maximum TTL / hop limit tried when tracing, and how many go out at once.
+inline constexpr int max_trace_ttl = 30;
+inline constexpr int trace_parallelism = 30;
+
+// --- Packet witness -----------------------------------------------------------------
+inline constexpr std::size_t max_witness_flows = 65536;
+inline constexpr auto witness_flow_lifetime = 10min;
+
+}  // namespace egress25::limits
