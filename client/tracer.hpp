@@ -1,0 +1,27 @@
+// Hop tracing: TTL-limited TCP connects, errors read from the socket's error queue.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <chrono>
+#include <cstdint>
+
+#include "evidence.hpp"
+#include "limits.hpp"
+
+namespace egress25::client {
+
+struct TraceOptions {
+  int max_ttl = limits::max_trace_ttl;
+  // The whole trace's budget: all TTLs go out at once (bounded by
+  // limits::trace_parallelism), so a trace costs about one budget, not one per hop.
+  std::chrono::milliseconds budget{3000};
+};
+
+// Traces `probed_port` and `reference_port` on `target` side by side.
+boost::asio::awaitable<PathTrace> trace_path(boost::asio::ip::address target,
+                                             std::uint16_t probed_port,
+                                             std::uint16_t reference_port,
+                                             TraceOptions options);
+
+}  // namespace egress25::client

@@ -1,0 +1,2 @@
+// placeholder: being written
+#include "control_protocol.hpp"

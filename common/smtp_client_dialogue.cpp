@@ -1,0 +1,2 @@
+// placeholder: being written
+#include "smtp_client_dialogue.hpp"

@@ -1,0 +1,2 @@
+// placeholder: being written
+#include "smtp_reply_parser.hpp"

@@ -1,0 +1,2 @@
+// placeholder: being written
+#include "witness_match.hpp"

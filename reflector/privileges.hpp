@@ -1,0 +1,13 @@
+// Running without privilege once everything that needs it is open.
+#pragma once
+
+#include <string>
+
+namespace egress25::reflector {
+
+// After the ports are bound and the capture is open: switch to `user` (when running as
+// root) and give up every capability. Returns false with `error` on failure; the
+// caller must not go on with privileges it meant to drop.
+bool drop_privileges(const std::string& user, std::string& error);
+
+}  // namespace egress25::reflector

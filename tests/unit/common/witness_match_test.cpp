@@ -1,0 +1,2 @@
+// placeholder: being written
+#include <boost/test/unit_test.hpp>
