@@ -2,13 +2,19 @@
 #pragma once
 
 #include <boost/json.hpp>
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "evidence.hpp"
 
 namespace egress25 {
 
-boost::json::object to_json(const CappedBytes& b);  // {"text": escaped?, "b64"...}
+// CappedBytes: {"text": printable() preview, "b64": the kept bytes exactly (base64),
+// "total": bytes seen, "cap": bytes keepable, "truncated": total > kept}. "b64" is the
+// data; "text" is for people and is ignored when read back.
+boost::json::object to_json(const CappedBytes& b);
 boost::json::object to_json(const Transcript& t);
 boost::json::object to_json(const ConnectionRecord& r);
 boost::json::object to_json(const ClientProbe& p);
@@ -19,5 +25,45 @@ boost::json::object to_json(const TraceHop& h);
 bool from_json(const boost::json::value& v, CappedBytes& out, std::string& error);
 bool from_json(const boost::json::value& v, Transcript& out, std::string& error);
 bool from_json(const boost::json::value& v, ConnectionRecord& out, std::string& error);
+
+// RFC 4648 base64 with padding. base64_decode is strict (alphabet, padding, no spare
+// bits) and returns nullopt on anything else.
+std::string base64_encode(std::string_view bytes);
+std::optional<std::string> base64_decode(std::string_view text);
+
+// Strict, type-checked access to the fields of one JSON object received from a peer.
+// Each call checks one field; the first failure writes `error` ("field \"a.b\" must be a
+// string") and every later call returns false, so a reader can chain calls with &&.
+class FieldReader {
+ public:
+  // `path` prefixes field names in errors ("connections[2]"); "" at the top level.
+  FieldReader(const boost::json::object& object, std::string path, std::string& error)
+      : object_(object), path_(std::move(path)), error_(error) {}
+
+  bool string(std::string_view key, std::string& out, std::size_t max_size);
+  // Absent or null reads as nullopt.
+  bool optional_string(std::string_view key, std::optional<std::string>& out,
+                       std::size_t max_size);
+  bool boolean(std::string_view key, bool& out);
+  bool integer(std::string_view key, std::int64_t& out, std::int64_t min, std::int64_t max);
+  bool unsigned_integer(std::string_view key, std::uint64_t& out, std::uint64_t max);
+  bool port(std::string_view key, std::uint16_t& out);
+  bool int32(std::string_view key, int& out, int min, int max);
+  // nullptr (and error set) when missing or of another kind.
+  const boost::json::object* object(std::string_view key);
+  const boost::json::array* array(std::string_view key, std::size_t max_items);
+  // The value, or nullptr (and error set) when missing.
+  const boost::json::value* value(std::string_view key);
+
+  // Sets the error for a field that has the right kind but a wrong value.
+  bool fail(std::string_view key, std::string_view what);
+  std::string field_name(std::string_view key) const;
+  bool ok() const { return error_.empty(); }
+
+ private:
+  const boost::json::object& object_;
+  std::string path_;
+  std::string& error_;
+};
 
 }  // namespace egress25

@@ -41,10 +41,11 @@ class ClientDialogue {
     bool tls_completed = false;
     std::optional<int> ehlo_after_tls_code;
     std::optional<int> quit_code;
-    bool completed = false;  // reached the end (QUIT answered or skipped on purpose)
+    bool completed = false;       // reached the end (QUIT answered or skipped on purpose)
     std::string stopped_because;  // why it ended early, one sentence
   };
 
+  // Throws std::invalid_argument when ehlo_name is empty or not printable ASCII (a bug).
   explicit ClientDialogue(Options options);
 
   Action start();  // smtp: read the banner; smtps: start TLS first (RFC 8314 3.3)
@@ -58,9 +59,7 @@ class ClientDialogue {
   bool in_tls() const { return facts_.tls_completed; }
 
  private:
-  enum class State {
-    idle, banner, ehlo, starttls, tls_handshake, ehlo_tls, quit, done
-  };
+  enum class State { idle, banner, ehlo, starttls, tls_handshake, ehlo_tls, quit, done };
   Action read() { return {Step::read_reply, {}}; }
   Action send(std::string line);
   Action finish(std::string why);

@@ -39,10 +39,15 @@ class ReplyParser {
   std::size_t buffered() const { return buffer_.size(); }
 
  private:
+  Result fail(std::string why);
+
   std::size_t max_line_;
   std::size_t max_lines_;
   std::string buffer_;
   bool failed_ = false;
+  std::string error_;       // why it failed, repeated by every later next()
+  Reply partial_;           // the lines of the reply being assembled
+  std::size_t parsed_ = 0;  // bytes of buffer_ already taken into partial_
 };
 
 // Server side: split a byte stream into command lines, capped.
