@@ -31,8 +31,13 @@ bool from_json(const boost::json::value& v, ConnectionRecord& out, std::string& 
 std::string base64_encode(std::string_view bytes);
 std::optional<std::string> base64_decode(std::string_view text);
 
+// `text` as it may go into a JSON string: valid UTF-8 is kept as is, each byte that is
+// not part of valid UTF-8 becomes the four characters "\xNN". Boost.JSON's parser rejects
+// invalid UTF-8, so a peer's stray byte in a banner must not make a report unreadable.
+std::string json_safe(std::string_view text);
+
 // Strict, type-checked access to the fields of one JSON object received from a peer.
-// Each call checks one field; the first failure writes `error` ("field \"a.b\" must be a
+// `error` starts empty. Each call checks one field; the first failure writes `error` ("field \"a.b\" must be a
 // string") and every later call returns false, so a reader can chain calls with &&.
 class FieldReader {
  public:

@@ -2,9 +2,15 @@
 // host's own SYN-ACKs and resets on their way out.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <list>
+#include <map>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "control_protocol.hpp"
@@ -30,6 +36,67 @@ class PacketWitness {
   // limits::witness_flow_lifetime.
   virtual std::vector<control::WitnessFlow> flows_from(const std::vector<std::string>& addresses,
                                                        std::int64_t since_unix_ms) const = 0;
+  // "" while capturing; otherwise why the capture stopped on its own (the interface went
+  // away, a read error), so a report can say its witness went blind.
+  virtual std::string capture_error() const = 0;
 };
+
+// The witness's logic without a capture, so it can be fed recorded packets.
+namespace witness {
+
+enum class Direction { unknown, inbound, outbound };
+
+// The parts of one captured TCP segment the witness needs.
+struct TcpSegment {
+  Family family = Family::ipv4;
+  std::string source;  // textual address, canonical form
+  std::string destination;
+  std::uint16_t source_port = 0;
+  std::uint16_t destination_port = 0;
+  bool syn = false;
+  bool ack = false;
+  bool rst = false;
+  bool fin = false;
+  int ttl = 0;  // TTL (IPv4) or hop limit (IPv6) as captured
+  Direction direction = Direction::unknown;  // from the link header where it says
+};
+
+// Parses one captured frame of pcap link type `linktype` (DLT_LINUX_SLL, DLT_LINUX_SLL2,
+// DLT_EN10MB, DLT_RAW, DLT_IPV4, DLT_IPV6). nullopt: not a TCP segment it can read
+// (another protocol, a non-first fragment, truncated).
+std::optional<TcpSegment> parse_frame(int linktype, std::span<const std::uint8_t> frame);
+
+// True for the link types parse_frame understands.
+bool supported_linktype(int linktype);
+
+// Per-flow record of what crossed the tap for the watched ports: bounded (oldest
+// evicted) and expiring. Not thread-safe: the capture wraps it in a mutex.
+class FlowTable {
+ public:
+  FlowTable(std::vector<std::uint16_t> ports, std::size_t capacity,
+            std::chrono::milliseconds lifetime);
+
+  void observe(const TcpSegment& segment, std::int64_t unix_ms);
+  // Flows from any of `addresses` (IPv4-mapped IPv6 forms match their IPv4 address)
+  // first seen at or after `since_unix_ms` and not expired at `now_unix_ms`.
+  std::vector<control::WitnessFlow> flows_from(const std::vector<std::string>& addresses,
+                                               std::int64_t since_unix_ms,
+                                               std::int64_t now_unix_ms) const;
+  std::size_t size() const { return order_.size(); }
+
+ private:
+  using Key = std::tuple<Family, std::string, std::uint16_t, std::uint16_t>;
+  bool watched(std::uint16_t port) const;
+  void expire(std::int64_t now_unix_ms);
+  control::WitnessFlow& flow_for(const Key& key, std::int64_t unix_ms, bool fresh);
+
+  std::vector<std::uint16_t> ports_;
+  std::size_t capacity_;
+  std::chrono::milliseconds lifetime_;
+  std::list<control::WitnessFlow> order_;  // oldest first
+  std::map<Key, std::list<control::WitnessFlow>::iterator> index_;
+};
+
+}  // namespace witness
 
 }  // namespace egress25::reflector

@@ -407,7 +407,7 @@ BOOST_AUTO_TEST_CASE(blocking_hop_is_where_the_probed_port_stops) {
   BOOST_TEST(!find_blocking_hop(PathTrace{reference_trace(), reference_trace()}).has_value());
   // Nothing answered for the probed port: nothing to name.
   BOOST_TEST(!find_blocking_hop(trace_dying_after(0)).has_value());
-  BOOST_TEST(destination_distance(reference_trace()) == std::optional<int>(4));
+  BOOST_TEST((destination_distance(reference_trace()) == std::optional<int>(4)));
 }
 
 BOOST_AUTO_TEST_CASE(unreachable_names_the_router_that_refused_to_forward) {
@@ -425,7 +425,7 @@ BOOST_AUTO_TEST_CASE(verdict_words_round_trip) {
                  Verdict::intercepted, Verdict::tampered, Verdict::tls_intercepted,
                  Verdict::reply_dropped, Verdict::firewalled_at_reflector,
                  Verdict::not_listening, Verdict::inconclusive}) {
-    BOOST_TEST(verdict_from_string(to_string(v)) == std::optional<Verdict>(v));
+    BOOST_TEST((verdict_from_string(to_string(v)) == std::optional<Verdict>(v)));
     BOOST_TEST(!describe(v).empty());
   }
   BOOST_TEST(!verdict_from_string("blocked").has_value());

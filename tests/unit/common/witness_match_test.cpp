@@ -40,7 +40,7 @@ BOOST_AUTO_TEST_CASE(matches_address_port_family_and_window) {
   BOOST_TEST(v.synack_sent);
   BOOST_TEST(!v.rst_sent);
   BOOST_TEST(v.syn_count == 1);
-  BOOST_TEST(v.ttl == std::optional<int>(60));
+  BOOST_TEST((v.ttl == std::optional<int>(60)));
 }
 
 BOOST_AUTO_TEST_CASE(nothing_from_us_means_no_syn_seen) {
@@ -68,7 +68,7 @@ BOOST_AUTO_TEST_CASE(retransmitted_syns_and_several_flows_fold_together) {
   auto v = match_witness({a, b}, WitnessQuery{Family::ipv4, "198.51.100.7", 25, 0, 0});
   BOOST_TEST(v.syn_count == 3);
   BOOST_TEST(v.rst_sent);
-  BOOST_TEST(v.ttl == std::optional<int>(57));  // the first SYN's
+  BOOST_TEST((v.ttl == std::optional<int>(57)));  // the first SYN's
 }
 
 BOOST_AUTO_TEST_SUITE_END()

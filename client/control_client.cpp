@@ -1,0 +1,124 @@
+// The client end of the control protocol: connect with a deadline, HELLO, REPORT.
+#include "control_client.hpp"
+
+#include <array>
+#include <boost/asio/write.hpp>
+#include <boost/log/trivial.hpp>
+#include <cctype>
+
+#include "deadline.hpp"
+#include "limits.hpp"
+
+namespace egress25::client {
+
+using net::ip::tcp;
+
+std::string endpoint_text(const tcp::endpoint& endpoint) {
+  auto address = endpoint.address().to_string();
+  if (endpoint.address().is_v6()) address = "[" + address + "]";
+  return address + ":" + std::to_string(endpoint.port());
+}
+
+std::string error_text(const boost::system::error_code& ec) {
+  std::string text = ec.message();
+  if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
+  return text;
+}
+
+namespace {
+
+std::string seconds_text(std::chrono::milliseconds d) {
+  auto ms = d.count();
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + " s";
+  return std::to_string(ms) + " ms";
+}
+
+}  // namespace
+
+ControlClient::ControlClient(net::any_io_executor executor)
+    : socket_(std::move(executor)), decoder_(limits::max_response_frame) {}
+
+void ControlClient::close() {
+  boost::system::error_code ignored;
+  socket_.close(ignored);
+}
+
+net::awaitable<std::string> ControlClient::connect(std::vector<tcp::endpoint> endpoints,
+                                                   std::chrono::milliseconds timeout) {
+  std::string error = "no address to connect to";
+  for (const auto& endpoint : endpoints) {
+    close();
+    decoder_ = control::FrameDecoder(limits::max_response_frame);
+    remote_ = endpoint;
+    boost::system::error_code ec;
+    socket_.open(endpoint.protocol(), ec);
+    if (ec) {
+      error = endpoint_text(endpoint) + ": " + error_text(ec);
+      continue;
+    }
+    auto start = steady_clock::now();
+    auto result = co_await before(start + timeout, socket_.async_connect(endpoint, as_result));
+    if (!result) {
+      error = endpoint_text(endpoint) + ": connection timed out after " + seconds_text(timeout);
+    } else if (auto [connect_ec] = *result; connect_ec) {
+      error = endpoint_text(endpoint) + ": " + error_text(connect_ec);
+    } else {
+      connect_ms_ = ms_since(start);
+      local_ = socket_.local_endpoint(ec);
+      BOOST_LOG_TRIVIAL(debug) << "control: connected to " << endpoint_text(endpoint) << " in "
+                               << connect_ms_ << " ms";
+      co_return "";
+    }
+    BOOST_LOG_TRIVIAL(debug) << "control: " << error;
+  }
+  close();
+  co_return error;
+}
+
+net::awaitable<ControlClient::Answer> ControlClient::request(control::Request request,
+                                                             std::chrono::milliseconds timeout) {
+  if (!socket_.is_open()) co_return std::string("the control connection is closed");
+  auto start = steady_clock::now();
+  auto deadline = start + timeout;
+  const std::string frame = control::encode_frame(control::encode(request));
+  auto written = co_await before(deadline, net::async_write(socket_, net::buffer(frame), as_result));
+  if (!written) {
+    close();
+    co_return "no answer within " + seconds_text(timeout);
+  }
+  if (auto [ec, n] = *written; ec) {
+    close();
+    co_return "sending the request failed: " + error_text(ec);
+  }
+  std::array<char, 16 * 1024> buffer;
+  for (;;) {
+    auto next = decoder_.next();
+    if (next.status == control::FrameDecoder::Status::error) {
+      close();
+      co_return "the reflector's answer was malformed: " + next.error;
+    }
+    if (next.status == control::FrameDecoder::Status::frame) {
+      last_request_ms_ = ms_since(start);
+      auto decoded = control::decode_response(next.payload);
+      if (auto* error = std::get_if<control::ErrorResponse>(&decoded)) {
+        close();
+        co_return "the reflector's answer was malformed: " + error->message;
+      }
+      co_return std::get<control::Response>(std::move(decoded));
+    }
+    auto got = co_await before(deadline, socket_.async_read_some(net::buffer(buffer), as_result));
+    if (!got) {
+      close();
+      co_return "no answer within " + seconds_text(timeout);
+    }
+    auto [ec, n] = *got;
+    if (ec) {
+      close();
+      if (ec == net::error::eof) co_return std::string("the reflector closed the connection");
+      co_return "reading the answer failed: " + error_text(ec);
+    }
+    decoder_.feed(std::string_view(buffer.data(), n));
+  }
+}
+
+}  // namespace egress25::client

@@ -1,0 +1,57 @@
+// The client end of the control protocol: connect with a deadline, HELLO, REPORT.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "control_protocol.hpp"
+
+namespace egress25::client {
+
+namespace net = boost::asio;
+
+class ControlClient {
+ public:
+  explicit ControlClient(net::any_io_executor executor);
+
+  // Tries each endpoint in turn, each within `timeout`. "" on success, else a sentence
+  // naming the last endpoint tried and what happened ("connection refused", "connection
+  // timed out after 5 s").
+  net::awaitable<std::string> connect(std::vector<net::ip::tcp::endpoint> endpoints,
+                                      std::chrono::milliseconds timeout);
+
+  // One request, one response frame, within `timeout`. A transport or decoding failure
+  // is a sentence; an error frame from the reflector is an ErrorResponse.
+  using Answer = std::variant<control::Response, std::string>;
+  net::awaitable<Answer> request(control::Request request, std::chrono::milliseconds timeout);
+
+  bool is_open() const { return socket_.is_open(); }
+  void close();
+
+  // Where the last connect went, and how long the TCP handshake took.
+  const net::ip::tcp::endpoint& remote() const { return remote_; }
+  const net::ip::tcp::endpoint& local() const { return local_; }
+  double connect_ms() const { return connect_ms_; }
+  // The round trip of the last request, in milliseconds.
+  double last_request_ms() const { return last_request_ms_; }
+
+ private:
+  net::ip::tcp::socket socket_;
+  control::FrameDecoder decoder_;
+  net::ip::tcp::endpoint remote_;
+  net::ip::tcp::endpoint local_;
+  double connect_ms_ = 0;
+  double last_request_ms_ = 0;
+};
+
+// "127.0.0.1:7025", "[::1]:7025".
+std::string endpoint_text(const net::ip::tcp::endpoint& endpoint);
+
+// An error code as an operator reads it: the system's words, lower case first letter.
+std::string error_text(const boost::system::error_code& ec);
+
+}  // namespace egress25::client

@@ -1,0 +1,237 @@
+// The client's command line: `egress25 check ...`, parsed and validated into CheckOptions.
+#include "options.hpp"
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/program_options.hpp>
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "control_protocol.hpp"
+
+namespace egress25::client {
+namespace po = boost::program_options;
+namespace {
+
+constexpr const char* synopsis =
+    "usage: egress25 check --reflector HOST[:PORT] [options]\n"
+    "       egress25 --help | --version\n";
+
+constexpr const char* description =
+    "Is outbound port 25 blocked, and by whom? Probes the SMTP ports of an\n"
+    "egress25-reflector from this network and compares what both ends saw.\n";
+
+po::options_description check_options() {
+  po::options_description desc("Options for check");
+  // clang-format off
+  desc.add_options()
+    ("reflector", po::value<std::string>()->value_name("HOST[:PORT]"),
+     "the reflector; the control port defaults to 7025 ([IPv6]:PORT for an IPv6 literal)")
+    ("ports", po::value<std::string>()->value_name("LIST"),
+     "ports to probe, e.g. 25,587 (default: the services the reflector advertises)")
+    ("family", po::value<std::string>()->value_name("auto|4|6|both")->default_value("auto"),
+     "address families to probe; both reports each port once per family")
+    ("timeout", po::value<double>()->value_name("SECONDS"),
+     "per-probe budget for a silent path (default: from the measured control RTT)")
+    ("trace", po::bool_switch(), "trace the path of a port that is not open (the default)")
+    ("no-trace", po::bool_switch(), "do not trace")
+    ("json", po::bool_switch(), "print the report as one JSON document on stdout")
+    ("secret-file", po::value<std::string>()->value_name("FILE"),
+     "shared secret for a private reflector")
+    ("verbose,v", po::bool_switch(), "debug lines on stderr")
+    ("help,h", po::bool_switch(), "this help");
+  // clang-format on
+  return desc;
+}
+
+std::string help_text() {
+  std::ostringstream out;
+  out << synopsis << "\n" << description << "\n" << check_options() << "\n"
+      << "Exit status: 0 every probe open; 1 a probe is not open; 2 bad usage;\n"
+      << "3 the reflector's control port could not be reached.\n";
+  return out.str();
+}
+
+std::optional<std::uint16_t> parse_port(std::string_view s) {
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+  if (ec != std::errc{} || end != s.data() + s.size() || value == 0 || value > 65535)
+    return std::nullopt;
+  return static_cast<std::uint16_t>(value);
+}
+
+std::optional<FamilyChoice> parse_family(const std::string& s) {
+  if (s == "auto") return FamilyChoice::automatic;
+  if (s == "4" || s == "ipv4") return FamilyChoice::ipv4;
+  if (s == "6" || s == "ipv6") return FamilyChoice::ipv6;
+  if (s == "both") return FamilyChoice::both;
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<HostPort> parse_host_port(const std::string& text, std::uint16_t default_port,
+                                        std::string& error) {
+  HostPort out{{}, default_port};
+  std::string port_text;
+  if (!text.empty() && text.front() == '[') {
+    auto close = text.find(']');
+    if (close == std::string::npos) {
+      error = "'" + text + "': missing ']' after the IPv6 address";
+      return std::nullopt;
+    }
+    out.host = text.substr(1, close - 1);
+    std::string rest = text.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') {
+        error = "'" + text + "': expected ':PORT' after ']'";
+        return std::nullopt;
+      }
+      port_text = rest.substr(1);
+      if (port_text.empty()) {
+        error = "'" + text + "': empty port";
+        return std::nullopt;
+      }
+    }
+    boost::system::error_code ec;
+    auto address = boost::asio::ip::make_address_v6(out.host, ec);
+    if (ec) {
+      error = "'" + out.host + "' in brackets is not an IPv6 address";
+      return std::nullopt;
+    }
+  } else if (std::count(text.begin(), text.end(), ':') > 1) {
+    // A bare IPv6 literal: no port can follow it without brackets.
+    boost::system::error_code ec;
+    boost::asio::ip::make_address_v6(text, ec);
+    if (ec) {
+      error = "'" + text + "' is not an IPv6 address (write [IPv6]:PORT to give a port)";
+      return std::nullopt;
+    }
+    out.host = text;
+  } else {
+    auto colon = text.find(':');
+    out.host = text.substr(0, colon);
+    if (colon != std::string::npos) {
+      port_text = text.substr(colon + 1);
+      if (port_text.empty()) {
+        error = "'" + text + "': empty port";
+        return std::nullopt;
+      }
+    }
+  }
+  if (out.host.empty()) {
+    error = "'" + text + "': no host";
+    return std::nullopt;
+  }
+  if (!port_text.empty()) {
+    auto port = parse_port(port_text);
+    if (!port) {
+      error = "'" + port_text + "' is not a port (1-65535)";
+      return std::nullopt;
+    }
+    out.port = *port;
+  }
+  return out;
+}
+
+std::optional<std::vector<std::uint16_t>> parse_port_list(const std::string& text,
+                                                          std::string& error) {
+  std::vector<std::uint16_t> ports;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    auto comma = text.find(',', start);
+    if (comma == std::string::npos) comma = text.size();
+    std::string item = text.substr(start, comma - start);
+    auto port = parse_port(item);
+    if (!port) {
+      error = "--ports: '" + item + "' is not a port (1-65535)";
+      return std::nullopt;
+    }
+    if (std::find(ports.begin(), ports.end(), *port) == ports.end()) ports.push_back(*port);
+    start = comma + 1;
+  }
+  if (ports.size() > max_ports) {
+    error = "--ports: at most " + std::to_string(max_ports) + " ports";
+    return std::nullopt;
+  }
+  return ports;
+}
+
+std::optional<std::string> read_secret_file(const std::string& path, std::string& error) {
+  std::ifstream in(path);
+  if (!in) {
+    error = "cannot read --secret-file " + path;
+    return std::nullopt;
+  }
+  std::string line;
+  std::getline(in, line);
+  const char* space = " \t\r\n";
+  auto first = line.find_first_not_of(space);
+  if (first == std::string::npos) {
+    error = "--secret-file " + path + " is empty";
+    return std::nullopt;
+  }
+  return line.substr(first, line.find_last_not_of(space) - first + 1);
+}
+
+CommandLine parse_command_line(int argc, const char* const argv[]) {
+  if (argc < 2) return UsageError{"no command given"};
+  std::string command = argv[1];
+  if (command == "--help" || command == "-h" || command == "help") return ShowHelp{help_text()};
+  if (command == "--version")
+    return ShowVersion{std::string("egress25 ") + EGRESS25_VERSION + "\n"};
+  if (command != "check") return UsageError{"unknown command '" + command + "'"};
+
+  po::variables_map vm;
+  try {
+    auto desc = check_options();
+    po::store(po::command_line_parser(argc - 1, argv + 1)
+                  .options(desc)
+                  .style(po::command_line_style::default_style &
+                         ~po::command_line_style::allow_guessing)
+                  .run(),
+              vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return UsageError{e.what()};
+  }
+  if (vm["help"].as<bool>()) return ShowHelp{help_text()};
+
+  CheckOptions options;
+  if (!vm.count("reflector")) return UsageError{"--reflector HOST[:PORT] is required"};
+  std::string error;
+  auto host_port =
+      parse_host_port(vm["reflector"].as<std::string>(), control::default_control_port, error);
+  if (!host_port) return UsageError{"--reflector " + error};
+  options.reflector_host = host_port->host;
+  options.control_port = host_port->port;
+
+  if (vm.count("ports")) {
+    auto ports = parse_port_list(vm["ports"].as<std::string>(), error);
+    if (!ports) return UsageError{error};
+    options.ports = std::move(*ports);
+  }
+  auto family = parse_family(vm["family"].as<std::string>());
+  if (!family)
+    return UsageError{"--family must be auto, 4, 6 or both, not '" +
+                      vm["family"].as<std::string>() + "'"};
+  options.family = *family;
+
+  if (vm.count("timeout")) {
+    double seconds = vm["timeout"].as<double>();
+    if (!std::isfinite(seconds) || seconds <= 0 || seconds > max_timeout_seconds)
+      return UsageError{"--timeout must be more than 0 and at most 300 seconds"};
+    options.timeout = std::chrono::milliseconds(
+        std::max<long long>(1, std::llround(seconds * 1000)));
+  }
+  if (vm["trace"].as<bool>() && vm["no-trace"].as<bool>())
+    return UsageError{"--trace and --no-trace contradict each other"};
+  options.trace = !vm["no-trace"].as<bool>();
+  options.json = vm["json"].as<bool>();
+  options.verbose = vm["verbose"].as<bool>();
+  if (vm.count("secret-file")) options.secret_file = vm["secret-file"].as<std::string>();
+  return options;
+}
+
+}  // namespace egress25::client

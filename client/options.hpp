@@ -1,0 +1,63 @@
+// The client's command line: `egress25 check ...`, parsed and validated into CheckOptions.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace egress25::client {
+
+enum class FamilyChoice { automatic, ipv4, ipv6, both };
+
+struct CheckOptions {
+  std::string reflector_host;  // a name or an address literal, without brackets
+  std::uint16_t control_port = 0;
+  std::vector<std::uint16_t> ports;  // empty: the services the reflector advertises
+  FamilyChoice family = FamilyChoice::automatic;
+  std::optional<std::chrono::milliseconds> timeout;  // nullopt: from the control RTT
+  bool trace = true;
+  bool json = false;
+  bool verbose = false;
+  std::optional<std::string> secret_file;
+};
+
+// What the command line asked for.
+struct ShowHelp {
+  std::string text;
+};
+struct ShowVersion {
+  std::string text;
+};
+struct UsageError {
+  std::string message;  // one line, without the program name
+};
+using CommandLine = std::variant<CheckOptions, ShowHelp, ShowVersion, UsageError>;
+
+CommandLine parse_command_line(int argc, const char* const argv[]);
+
+// "HOST", "HOST:PORT", "[V6]", "[V6]:PORT", or a bare IPv6 literal. nullopt with `error`
+// set when it is none of these.
+struct HostPort {
+  std::string host;
+  std::uint16_t port = 0;
+};
+std::optional<HostPort> parse_host_port(const std::string& text, std::uint16_t default_port,
+                                        std::string& error);
+
+// "25,465,587": each 1..65535, duplicates dropped, order kept.
+std::optional<std::vector<std::uint16_t>> parse_port_list(const std::string& text,
+                                                          std::string& error);
+
+// The shared secret from --secret-file: the first line, surrounding white space removed.
+std::optional<std::string> read_secret_file(const std::string& path, std::string& error);
+
+// How many ports one check may probe: each costs a connection per family, and the
+// reflector records at most limits::max_connections_per_session per session.
+inline constexpr std::size_t max_ports = 16;
+// --timeout is a per-probe budget; past five minutes it is a typo.
+inline constexpr double max_timeout_seconds = 300;
+
+}  // namespace egress25::client

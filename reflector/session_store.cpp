@@ -1,0 +1,121 @@
+// The observation store: control sessions, the connections tagged for each, and a
+// bounded ring of recent connections that carried no known tag.
+#include "session_store.hpp"
+
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace egress25::reflector {
+
+std::string random_hex(std::size_t bits) {
+  std::vector<unsigned char> bytes((bits + 7) / 8);
+  if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1)
+    throw std::runtime_error("the OpenSSL random generator failed");
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  for (auto b : bytes) {
+    out.push_back(digits[b >> 4]);
+    out.push_back(digits[b & 0x0f]);
+  }
+  return out;
+}
+
+void SessionStore::expire(std::int64_t now_ms) {
+  while (!by_expiry_.empty() && by_expiry_.front().first <= now_ms) {
+    auto it = sessions_.find(by_expiry_.front().second);
+    if (it != sessions_.end()) {
+      by_probe_id_.erase(it->second.probe_id);
+      sessions_.erase(it);
+    }
+    by_expiry_.pop_front();
+  }
+}
+
+Session* SessionStore::live(const std::string& token, std::int64_t now_ms) {
+  expire(now_ms);
+  auto it = sessions_.find(token);
+  return it == sessions_.end() ? nullptr : &it->second;
+}
+
+const Session* SessionStore::create(const std::string& address, Family family,
+                                    std::int64_t now_ms) {
+  expire(now_ms);
+  // Every session lives as long as every other, so the oldest expires first: a full
+  // table after expiry is full of live sessions, and a new client waits (busy) rather
+  // than evicting someone mid-check.
+  if (sessions_.size() >= limits_.max_sessions) return nullptr;
+  Session s;
+  s.token = random_hex(128);
+  s.probe_id = random_hex(96);
+  s.started_unix_ms = now_ms;
+  s.expires_unix_ms = now_ms + limits_.lifetime_ms;
+  (family == Family::ipv4 ? s.public_ipv4 : s.public_ipv6) = address;
+  by_probe_id_[s.probe_id] = s.token;
+  by_expiry_.emplace_back(s.expires_unix_ms, s.token);
+  auto [it, inserted] = sessions_.emplace(s.token, std::move(s));
+  return &it->second;
+}
+
+const Session* SessionStore::join(const std::string& token, const std::string& address,
+                                  Family family, std::int64_t now_ms) {
+  Session* s = live(token, now_ms);
+  if (!s) return nullptr;
+  (family == Family::ipv4 ? s->public_ipv4 : s->public_ipv6) = address;
+  return s;
+}
+
+const Session* SessionStore::find_by_token(const std::string& token, std::int64_t now_ms) {
+  return live(token, now_ms);
+}
+
+bool SessionStore::is_live_probe_id(const std::string& probe_id, std::int64_t now_ms) {
+  expire(now_ms);
+  return by_probe_id_.count(probe_id) > 0;
+}
+
+std::uint64_t SessionStore::note_connection(const ConnectionRecord& r) {
+  ring_.push_back(RingEntry{
+      control::UntaggedConnection{r.peer_address, r.local_port, r.family, r.started_unix_ms},
+      false});
+  while (ring_.size() > limits_.max_untagged) {
+    ring_.pop_front();
+    ++ring_base_;
+  }
+  return ring_base_ + ring_.size() - 1;
+}
+
+bool SessionStore::attach(const std::string& probe_id, std::uint64_t ring_id,
+                          const std::shared_ptr<const ConnectionRecord>& record,
+                          std::int64_t now_ms) {
+  expire(now_ms);
+  auto id = by_probe_id_.find(probe_id);
+  if (id == by_probe_id_.end()) return false;
+  Session& s = sessions_.at(id->second);
+  if (ring_id >= ring_base_ && ring_id - ring_base_ < ring_.size())
+    ring_[ring_id - ring_base_].tagged = true;
+  if (std::find(s.connections.begin(), s.connections.end(), record) != s.connections.end())
+    return true;
+  if (s.connections.size() >= limits_.max_connections_per_session) {
+    ++s.connections_dropped;
+    return false;
+  }
+  s.connections.push_back(record);
+  return true;
+}
+
+std::vector<control::UntaggedConnection> SessionStore::untagged_for(const Session& s) const {
+  std::vector<control::UntaggedConnection> out;
+  for (const auto& entry : ring_) {
+    const control::UntaggedConnection& r = entry.meta;
+    if (entry.tagged || r.started_unix_ms < s.started_unix_ms) continue;
+    const bool from_client = (s.public_ipv4 && r.peer_address == *s.public_ipv4) ||
+                             (s.public_ipv6 && r.peer_address == *s.public_ipv6);
+    if (!from_client) continue;
+    out.push_back(r);
+  }
+  return out;
+}
+
+}  // namespace egress25::reflector
