@@ -18,38 +18,64 @@ namespace {
 // ICMPv4 (RFC 792, RFC 1812 5.2.7.1) destination-unreachable codes.
 std::string icmp4_unreachable(int code) {
   switch (code) {
-    case 0: return "network unreachable";
-    case 1: return "host unreachable";
-    case 2: return "protocol unreachable";
-    case 3: return "port unreachable";
-    case 4: return "fragmentation needed";
-    case 5: return "source route failed";
-    case 6: return "destination network unknown";
-    case 7: return "destination host unknown";
-    case 8: return "source host isolated";
-    case 9: return "network administratively prohibited";
-    case 10: return "host administratively prohibited";
-    case 11: return "network unreachable for type of service";
-    case 12: return "host unreachable for type of service";
-    case 13: return "communication administratively prohibited";
-    case 14: return "host precedence violation";
-    case 15: return "precedence cutoff in effect";
-    default: return "destination unreachable (code " + std::to_string(code) + ")";
+    case 0:
+      return "network unreachable";
+    case 1:
+      return "host unreachable";
+    case 2:
+      return "protocol unreachable";
+    case 3:
+      return "port unreachable";
+    case 4:
+      return "fragmentation needed";
+    case 5:
+      return "source route failed";
+    case 6:
+      return "destination network unknown";
+    case 7:
+      return "destination host unknown";
+    case 8:
+      return "source host isolated";
+    case 9:
+      return "network administratively prohibited";
+    case 10:
+      return "host administratively prohibited";
+    case 11:
+      return "network unreachable for type of service";
+    case 12:
+      return "host unreachable for type of service";
+    case 13:
+      return "communication administratively prohibited";
+    case 14:
+      return "host precedence violation";
+    case 15:
+      return "precedence cutoff in effect";
+    default:
+      return "destination unreachable (code " + std::to_string(code) + ")";
   }
 }
 
 // ICMPv6 (RFC 4443 3.1) destination-unreachable codes.
 std::string icmp6_unreachable(int code) {
   switch (code) {
-    case 0: return "no route to destination";
-    case 1: return "communication administratively prohibited";
-    case 2: return "beyond scope of source address";
-    case 3: return "address unreachable";
-    case 4: return "port unreachable";
-    case 5: return "source address failed ingress/egress policy";
-    case 6: return "reject route to destination";
-    case 7: return "error in source routing header";
-    default: return "destination unreachable (code " + std::to_string(code) + ")";
+    case 0:
+      return "no route to destination";
+    case 1:
+      return "communication administratively prohibited";
+    case 2:
+      return "beyond scope of source address";
+    case 3:
+      return "address unreachable";
+    case 4:
+      return "port unreachable";
+    case 5:
+      return "source address failed ingress/egress policy";
+    case 6:
+      return "reject route to destination";
+    case 7:
+      return "error in source routing header";
+    default:
+      return "destination unreachable (code " + std::to_string(code) + ")";
   }
 }
 
@@ -148,20 +174,31 @@ std::optional<IcmpReport> read_error_queue(int fd, Family family) {
 std::string icmp_description(Family family, int type, int code) {
   if (family == Family::ipv4) {
     switch (type) {
-      case 3: return icmp4_unreachable(code);
-      case 4: return "source quench";
-      case 5: return "redirect";
-      case 11: return code == 1 ? "fragment reassembly time exceeded" : "time exceeded";
-      case 12: return "parameter problem";
-      default: return "ICMP type " + std::to_string(type) + " code " + std::to_string(code);
+      case 3:
+        return icmp4_unreachable(code);
+      case 4:
+        return "source quench";
+      case 5:
+        return "redirect";
+      case 11:
+        return code == 1 ? "fragment reassembly time exceeded" : "time exceeded";
+      case 12:
+        return "parameter problem";
+      default:
+        return "ICMP type " + std::to_string(type) + " code " + std::to_string(code);
     }
   }
   switch (type) {
-    case 1: return icmp6_unreachable(code);
-    case 2: return "packet too big";
-    case 3: return code == 1 ? "fragment reassembly time exceeded" : "time exceeded";
-    case 4: return "parameter problem";
-    default: return "ICMPv6 type " + std::to_string(type) + " code " + std::to_string(code);
+    case 1:
+      return icmp6_unreachable(code);
+    case 2:
+      return "packet too big";
+    case 3:
+      return code == 1 ? "fragment reassembly time exceeded" : "time exceeded";
+    case 4:
+      return "parameter problem";
+    default:
+      return "ICMPv6 type " + std::to_string(type) + " code " + std::to_string(code);
   }
 }
 

@@ -95,7 +95,7 @@ std::optional<HostPort> parse_host_port(const std::string& text, std::uint16_t d
       }
     }
     boost::system::error_code ec;
-    auto address = boost::asio::ip::make_address_v6(out.host, ec);
+    boost::asio::ip::make_address_v6(out.host, ec);
     if (ec) {
       error = "'" + out.host + "' in brackets is not an IPv6 address";
       return std::nullopt;

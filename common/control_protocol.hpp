@@ -71,8 +71,8 @@ struct WitnessStatus {
 };
 
 struct HelloResponse {
-  std::string token;     // secret: ≥128 random bits, hex; only REPORT takes it
-  std::string probe_id;  // public: carried in probe EHLO names / SNI
+  std::string token;           // secret: ≥128 random bits, hex; only REPORT takes it
+  std::string probe_id;        // public: carried in probe EHLO names / SNI
   std::string client_address;  // the client's address as the reflector sees it
   std::uint16_t client_port = 0;
   Family family = Family::ipv4;
@@ -123,13 +123,13 @@ struct ReportResponse {
 };
 
 enum class ErrorCode {
-  malformed,            // not JSON, not an object, a field of the wrong type
-  too_large,            // frame over the cap
+  malformed,  // not JSON, not an object, a field of the wrong type
+  too_large,  // frame over the cap
   unknown_type,
   unsupported_version,
-  unknown_token,        // expired or never issued
-  forbidden,            // secret missing or wrong
-  busy,                 // session table full
+  unknown_token,  // expired or never issued
+  forbidden,      // secret missing or wrong
+  busy,           // session table full
   internal,
 };
 
@@ -150,6 +150,18 @@ std::string encode(const Response& r);
 // Decode a JSON payload. On failure the ErrorResponse says what was wrong with it.
 std::variant<Request, ErrorResponse> decode_request(std::string_view payload);
 std::variant<Response, ErrorResponse> decode_response(std::string_view payload);
+
+// ---- Identifiers ----------------------------------------------------------------------
+// Tokens and probe ids are lower-case hex. A token is the session's secret: at least 128
+// random bits. A probe id must fit, inside a tag, in one DNS label (63 octets).
+inline constexpr std::size_t min_token_hex = 32;
+inline constexpr std::size_t max_token_hex = 128;
+inline constexpr std::size_t min_probe_id_hex = 8;
+inline constexpr std::size_t max_probe_id_hex = 32;
+bool valid_token(std::string_view s);
+bool valid_probe_id(std::string_view s);
+// A SHA-256 fingerprint: 64 lower-case hex digits.
+bool valid_fingerprint(std::string_view s);
 
 // ---- Probe tags ---------------------------------------------------------------------
 // A probe's tag is "p<index>-<probe_id>"; the EHLO name and SNI carry it as

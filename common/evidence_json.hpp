@@ -21,10 +21,15 @@ boost::json::object to_json(const ClientProbe& p);
 boost::json::object to_json(const PathTrace& t);
 boost::json::object to_json(const TraceHop& h);
 
-// Strict readers: every field type-checked; on failure `error` names the field.
-bool from_json(const boost::json::value& v, CappedBytes& out, std::string& error);
-bool from_json(const boost::json::value& v, Transcript& out, std::string& error);
-bool from_json(const boost::json::value& v, ConnectionRecord& out, std::string& error);
+// Strict readers: every field type-checked; on failure `error` names the field, prefixed
+// by `path` when the value sits inside a larger document ("connections[2]"). `out` is
+// written only on success.
+bool from_json(const boost::json::value& v, CappedBytes& out, std::string& error,
+               std::string_view path = {});
+bool from_json(const boost::json::value& v, Transcript& out, std::string& error,
+               std::string_view path = {});
+bool from_json(const boost::json::value& v, ConnectionRecord& out, std::string& error,
+               std::string_view path = {});
 
 // RFC 4648 base64 with padding. base64_decode is strict (alphabet, padding, no spare
 // bits) and returns nullopt on anything else.
@@ -37,8 +42,9 @@ std::optional<std::string> base64_decode(std::string_view text);
 std::string json_safe(std::string_view text);
 
 // Strict, type-checked access to the fields of one JSON object received from a peer.
-// `error` starts empty. Each call checks one field; the first failure writes `error` ("field \"a.b\" must be a
-// string") and every later call returns false, so a reader can chain calls with &&.
+// `error` starts empty. Each call checks one field; the first failure writes `error` ("field
+// \"a.b\" must be a string") and every later call returns false, so a reader can chain calls with
+// &&.
 class FieldReader {
  public:
   // `path` prefixes field names in errors ("connections[2]"); "" at the top level.
@@ -47,8 +53,7 @@ class FieldReader {
 
   bool string(std::string_view key, std::string& out, std::size_t max_size);
   // Absent or null reads as nullopt.
-  bool optional_string(std::string_view key, std::optional<std::string>& out,
-                       std::size_t max_size);
+  bool optional_string(std::string_view key, std::optional<std::string>& out, std::size_t max_size);
   bool boolean(std::string_view key, bool& out);
   bool integer(std::string_view key, std::int64_t& out, std::int64_t min, std::int64_t max);
   bool unsigned_integer(std::string_view key, std::uint64_t& out, std::uint64_t max);

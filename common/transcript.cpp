@@ -182,9 +182,9 @@ TranscriptDifference classify_ehlo_reply(const Mismatch& m, std::size_t reply) {
     if (!iequals(keyword_of(offered), "STARTTLS")) continue;
     if (client_has_starttls || !client_whole) break;
     const auto seen = client_line(m, i);
-    // Same line, same length, other bytes: overwritten in place (Cisco PIX/ASA "ESMTP
-    // inspection" turns STARTTLS into "XXXXXXXA" so the server's line count is kept).
-    if (i < c_last && seen.size() == offered.size())
+    // Same line, same length, other bytes, and as many lines: overwritten in place (Cisco
+    // PIX/ASA "ESMTP inspection" turns STARTTLS into "XXXXXXXA", keeping the line count).
+    if (i < c_last && seen.size() == offered.size() && c_last - c_first == r_last - r_first)
       return {TranscriptFinding::starttls_masked,
               "STARTTLS was masked in the EHLO reply: the reflector sent " + quoted(offered) +
                   " but the client received " + quoted(seen)};
@@ -196,17 +196,22 @@ TranscriptDifference classify_ehlo_reply(const Mismatch& m, std::size_t reply) {
           "the EHLO reply changed on the way: " + sent_and_received(m)};
 }
 
-TranscriptDifference classify_to_client(const Mismatch& m, const CappedBytes& client_to_server) {
+// True when the first command in `to_server` is EHLO.
+bool opens_with_ehlo(const CappedBytes& to_server) {
+  const auto commands = split_lines(to_server.kept);
+  return !commands.empty() && istarts_with(text_of(to_server.kept, commands[0]), "EHLO");
+}
+
+TranscriptDifference classify_to_client(const Mismatch& m, const CappedBytes& client_to_server,
+                                        const CappedBytes& reflector_to_server) {
   const auto reply_of = reply_numbers(m.client, m.client_lines);
   const auto reply = reply_of[m.line];
   if (reply == 0)
     return {TranscriptFinding::banner_rewritten,
             "the greeting changed on the way: " + sent_and_received(m)};
   // The second reply answers the client's first command; it is the EHLO reply when that
-  // command was EHLO.
-  const auto commands = split_lines(client_to_server.kept);
-  if (reply == 1 && !commands.empty() &&
-      istarts_with(text_of(client_to_server.kept, commands[0]), "EHLO"))
+  // command was EHLO (as either end recorded it: one of them may have kept nothing).
+  if (reply == 1 && (opens_with_ehlo(client_to_server) || opens_with_ehlo(reflector_to_server)))
     return classify_ehlo_reply(m, reply);
   return {TranscriptFinding::reply_altered, "a reply changed on the way: " + sent_and_received(m)};
 }
@@ -228,7 +233,8 @@ std::vector<TranscriptDifference> compare_transcripts(const Transcript& client_v
                                                       const Transcript& reflector_view) {
   std::vector<TranscriptDifference> out;
   if (auto m = first_mismatch(client_view.plain.to_client, reflector_view.plain.to_client))
-    out.push_back(classify_to_client(*m, client_view.plain.to_server));
+    out.push_back(
+        classify_to_client(*m, client_view.plain.to_server, reflector_view.plain.to_server));
   if (auto m = first_mismatch(client_view.plain.to_server, reflector_view.plain.to_server))
     out.push_back(classify_to_server(*m));
   // Inside TLS nothing on the path can change a byte without breaking the record MAC, so

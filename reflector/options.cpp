@@ -49,7 +49,7 @@ po::options_description file_options() {
     ("secret-file", po::value<std::string>()->value_name("FILE"),
      "serve only clients that hold the secret in FILE")
     ("user", po::value<std::string>()->value_name("NAME"),
-     "when started as root, switch to this user once the ports are bound (default: stay)")
+     "when started as root, switch to this user once the ports are bound (default: nobody)")
     ("hostname", po::value<std::string>()->value_name("NAME"),
      "name in the SMTP greeting and the self-signed certificate (default: the host's)")
     ("log-level", po::value<std::string>()->value_name("LEVEL")->default_value("info"),

@@ -57,7 +57,7 @@ struct TcpSegment {
   bool ack = false;
   bool rst = false;
   bool fin = false;
-  int ttl = 0;  // TTL (IPv4) or hop limit (IPv6) as captured
+  int ttl = 0;                               // TTL (IPv4) or hop limit (IPv6) as captured
   Direction direction = Direction::unknown;  // from the link header where it says
 };
 

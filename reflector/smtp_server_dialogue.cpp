@@ -45,7 +45,6 @@ SmtpServerDialogue::Step SmtpServerDialogue::refuse_mail() const {
 
 void SmtpServerDialogue::on_tls_started() {
   tls_active_ = true;
-  greeted_ = false;
 }
 
 SmtpServerDialogue::Step SmtpServerDialogue::on_line_too_long() {
@@ -70,7 +69,6 @@ SmtpServerDialogue::Step SmtpServerDialogue::on_line(std::string_view line) {
   if (verb == "EHLO" || verb == "HELO") {
     if (arg.empty()) return Step{"501 5.5.4 Syntax: " + verb + " hostname\r\n", Next::read, {}, {}};
     const std::string name(arg.substr(0, arg.find(' ')));
-    greeted_ = true;
     const std::string hello =
         config_.hostname + " Hello " + echoable(name) + " [" + config_.peer_address + "]";
     if (verb == "HELO") return Step{"250 " + hello + "\r\n", Next::read, name, {}};

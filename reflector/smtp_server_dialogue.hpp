@@ -35,8 +35,9 @@ class SmtpServerDialogue {
   std::string greeting() const;
   Step on_line(std::string_view line);  // one command, without its CRLF
   Step on_line_too_long();
-  // The TLS handshake after STARTTLS (or on an implicit-TLS port) completed: RFC 3207
-  // 4.2, forget everything learnt before it; the client must EHLO again.
+  // The TLS handshake after STARTTLS (or on an implicit-TLS port) completed. RFC 3207
+  // 4.2: the server forgets what it learnt before (it keeps no state from EHLO anyway)
+  // and stops offering STARTTLS.
   void on_tls_started();
 
   bool tls_active() const { return tls_active_; }
@@ -49,7 +50,6 @@ class SmtpServerDialogue {
 
   Config config_;
   bool tls_active_ = false;
-  bool greeted_ = false;  // EHLO/HELO seen since the start or since TLS began
   int commands_ = 0;
   int long_lines_ = 0;
 };

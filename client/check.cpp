@@ -1,0 +1,448 @@
+// `egress25 check`: control HELLO, concurrent probes, traces, REPORT, verdicts.
+#include "check.hpp"
+
+#include <algorithm>
+#include <array>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/log/trivial.hpp>
+#include <exception>
+#include <memory>
+
+#include "classifier.hpp"
+#include "control_client.hpp"
+#include "control_protocol.hpp"
+#include "deadline.hpp"
+#include "evidence_assembly.hpp"
+#include "limits.hpp"
+#include "smtp_probe.hpp"
+#include "summary.hpp"
+#include "tracer.hpp"
+
+namespace egress25::client {
+namespace {
+
+using net::ip::tcp;
+using std::chrono::milliseconds;
+
+// The reflector and this host disagree on the time a little; the witness window is
+// widened by this much on each side.
+constexpr std::int64_t clock_slack_ms = 2000;
+// A REPORT carries capped transcripts of every probe: give it longer than a HELLO.
+constexpr milliseconds report_timeout = 3 * limits::default_control_timeout;
+// When the reflector advertises nothing it could not say: a standard install.
+const std::vector<std::uint16_t> standard_ports{25, 465, 587};
+constexpr std::array<Family, 2> both_families{Family::ipv4, Family::ipv6};
+// What HELLO says this client is.
+const std::string client_version = EGRESS25_VERSION;
+
+struct FamilyControl {
+  Family family = Family::ipv4;
+  std::vector<tcp::endpoint> endpoints;  // resolved, this family only
+  std::unique_ptr<ControlClient> control;
+  std::optional<control::HelloResponse> hello;
+};
+
+Family family_of(const net::ip::address& a) { return a.is_v4() ? Family::ipv4 : Family::ipv6; }
+
+std::string family_words(Family f) { return f == Family::ipv4 ? "IPv4" : "IPv6"; }
+
+std::string host_port_text(const std::string& host, std::uint16_t port) {
+  bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+ServiceKind kind_for(std::uint16_t port, const std::vector<control::Service>& services) {
+  for (const auto& s : services)
+    if (s.port == port) return s.kind;
+  // Not advertised: RFC 8314 implicit TLS on 465, plain SMTP with STARTTLS elsewhere.
+  return port == 465 ? ServiceKind::smtps : ServiceKind::smtp;
+}
+
+// A sentence for an answer to HELLO that is not a HelloResponse; "" when it is one.
+std::string hello_failure(const ControlClient::Answer& answer, const std::string& endpoint,
+                          bool have_secret) {
+  if (const auto* transport = std::get_if<std::string>(&answer))
+    return "the reflector's control port " + endpoint + " did not answer HELLO: " + *transport;
+  const auto& response = std::get<control::Response>(answer);
+  if (const auto* error = std::get_if<control::ErrorResponse>(&response)) {
+    std::string text = "the reflector refused HELLO (" + std::string(to_string(error->code)) +
+                       "): " + error->message;
+    if (error->code == control::ErrorCode::forbidden && !have_secret)
+      text += " (the reflector requires --secret-file)";
+    return text;
+  }
+  if (!std::holds_alternative<control::HelloResponse>(response))
+    return "the reflector answered HELLO with something other than a HELLO response";
+  return "";
+}
+
+// Runs every job at once and returns when all have finished: a counter, and a timer the
+// last one cancels. Everything runs on one thread, so the counter needs no lock.
+net::awaitable<void> run_all(std::vector<net::awaitable<void>> jobs) {
+  auto executor = co_await net::this_coro::executor;
+  std::size_t remaining = jobs.size();
+  net::steady_timer all_done(executor, net::steady_timer::time_point::max());
+  for (auto& job : jobs)
+    net::co_spawn(executor, std::move(job), [&](std::exception_ptr e) {
+      if (e) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          BOOST_LOG_TRIVIAL(error) << "a probe failed unexpectedly: " << ex.what();
+        }
+      }
+      if (--remaining == 0) all_done.cancel();
+    });
+  if (remaining > 0) co_await all_done.async_wait(as_result);
+}
+
+net::awaitable<void> probe_into(ClientProbe& out, ProbeSpec spec, net::ssl::context& tls) {
+  out = co_await run_smtp_probe(std::move(spec), tls);
+}
+
+net::awaitable<void> trace_into(TraceOutcome& out, net::ip::address target, std::uint16_t port,
+                                std::uint16_t reference_port) {
+  try {
+    out.trace = co_await trace_path(target, port, reference_port, TraceOptions{});
+  } catch (const std::exception& e) {
+    out.unavailable = std::string("the trace failed: ") + e.what();
+  }
+}
+
+ProbeResult unprobed(ClientProbe probe, const std::string& why) {
+  ProbeResult result;
+  result.evidence.client = std::move(probe);
+  result.evidence.reflector.report_error = why;
+  result.evidence.trace_unavailable = "nothing was probed";
+  result.classification.verdict = Verdict::inconclusive;
+  result.classification.location = Location::unknown;
+  result.classification.reasons.push_back("Nothing was probed: " + why + ".");
+  return result;
+}
+
+// The report when no control connection could be had: every probe inconclusive.
+CheckReport unreachable(CheckReport report, const CheckOptions& options,
+                        const std::vector<FamilyControl>& families, std::string error) {
+  report.control_reached = false;
+  report.control_error = std::move(error);
+  std::vector<Family> probed;
+  for (const auto& fc : families) probed.push_back(fc.family);
+  if (probed.empty()) {
+    if (options.family != FamilyChoice::ipv6) probed.push_back(Family::ipv4);
+    if (options.family == FamilyChoice::ipv6 || options.family == FamilyChoice::both)
+      probed.push_back(Family::ipv6);
+  }
+  const auto& ports = options.ports.empty() ? standard_ports : options.ports;
+  for (auto port : ports)
+    for (Family family : probed) {
+      ClientProbe probe;
+      probe.host = options.reflector_host;
+      for (const auto& fc : families)
+        if (fc.family == family && !fc.endpoints.empty())
+          probe.address = fc.endpoints.front().address().to_string();
+      probe.port = port;
+      probe.kind = kind_for(port, {});
+      probe.family = family;
+      report.probes.push_back(unprobed(std::move(probe), report.control_error));
+    }
+  SummaryInput input{options.reflector_host, false, {}};
+  report.summary = summarize(input);
+  return report;
+}
+
+}  // namespace
+
+std::chrono::milliseconds timeout_from_rtt(double rtt_ms) {
+  auto computed = milliseconds(static_cast<long long>(4 * std::max(rtt_ms, 0.0))) +
+                  milliseconds(1000);
+  return std::clamp<milliseconds>(computed, limits::min_probe_timeout,
+                                  limits::max_probe_timeout);
+}
+
+int exit_status(const CheckReport& report) {
+  if (!report.control_reached) return 3;
+  for (const auto& p : report.probes)
+    if (p.classification.verdict != Verdict::open) return 1;
+  return 0;
+}
+
+net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::string> secret) {
+  auto executor = co_await net::this_coro::executor;
+  CheckReport report;
+  report.reflector_host = options.reflector_host;
+  report.control_endpoint = host_port_text(options.reflector_host, options.control_port);
+  const milliseconds control_timeout = limits::default_control_timeout;
+
+  // ---- Resolve the reflector, split by family --------------------------------------
+  std::vector<FamilyControl> families;
+  {
+    tcp::resolver resolver(executor);
+    auto resolved = co_await before(
+        steady_clock::now() + control_timeout,
+        resolver.async_resolve(options.reflector_host, std::to_string(options.control_port),
+                               tcp::resolver::numeric_service, as_result));
+    if (!resolved || std::get<0>(*resolved)) {
+      std::string why = resolved ? error_text(std::get<0>(*resolved)) : "no answer within 5 s";
+      co_return unreachable(std::move(report), options, families,
+                            "cannot resolve the reflector's name " + options.reflector_host +
+                                ": " + why);
+    }
+    for (const auto& entry : std::get<1>(*resolved)) {
+      auto endpoint = entry.endpoint();
+      if (endpoint.address().is_v6() && endpoint.address().to_v6().is_v4_mapped()) continue;
+      Family family = family_of(endpoint.address());
+      auto it = std::find_if(families.begin(), families.end(),
+                             [&](const FamilyControl& fc) { return fc.family == family; });
+      if (it == families.end()) {
+        families.push_back(FamilyControl{family, {}, nullptr, std::nullopt});
+        it = families.end() - 1;
+      }
+      if (std::find(it->endpoints.begin(), it->endpoints.end(), endpoint) == it->endpoints.end())
+        it->endpoints.push_back(endpoint);
+    }
+  }
+  // Keep the families asked for, in the resolver's order (it knows the host's preference).
+  auto wanted = [&](Family f) {
+    switch (options.family) {
+      case FamilyChoice::ipv4: return f == Family::ipv4;
+      case FamilyChoice::ipv6: return f == Family::ipv6;
+      default: return true;
+    }
+  };
+  std::erase_if(families, [&](const FamilyControl& fc) { return !wanted(fc.family); });
+  if (options.family == FamilyChoice::both)
+    for (Family f : both_families)
+      if (std::none_of(families.begin(), families.end(),
+                       [&](const FamilyControl& fc) { return fc.family == f; }))
+        families.push_back(FamilyControl{f, {}, nullptr, std::nullopt});
+  if (families.empty() || std::all_of(families.begin(), families.end(), [](const auto& fc) {
+        return fc.endpoints.empty();
+      })) {
+    std::string which = family_words(options.family == FamilyChoice::ipv6 ? Family::ipv6 : Family::ipv4);
+    co_return unreachable(std::move(report), options, families,
+                          "the reflector's name " + options.reflector_host + " has no " +
+                              which + " address");
+  }
+
+  // ---- Control: HELLO on the first family that answers, then join with the others ----
+  FamilyControl* primary = nullptr;
+  std::string connect_error;
+  for (auto& fc : families) {
+    if (fc.endpoints.empty()) continue;
+    fc.control = std::make_unique<ControlClient>(executor);
+    auto error = co_await fc.control->connect(fc.endpoints, control_timeout);
+    if (error.empty()) {
+      primary = &fc;
+      break;
+    }
+    if (connect_error.empty()) {
+      connect_error = error;
+      report.control_endpoint = endpoint_text(fc.control->remote());
+    }
+  }
+  if (!primary)
+    co_return unreachable(std::move(report), options, families,
+                          "cannot reach the reflector's control port " + connect_error +
+                              "; is it running, and is that port open on its firewall?");
+  report.control_endpoint = endpoint_text(primary->control->remote());
+  report.local_address = primary->control->local().address().to_string();
+
+  control::HelloRequest hello_request;
+  hello_request.client_version = client_version;
+  hello_request.secret = secret;
+  const std::int64_t hello_sent_ms = unix_ms_now();
+  auto answer = co_await primary->control->request(hello_request, control_timeout);
+  if (auto failure = hello_failure(answer, report.control_endpoint, secret.has_value());
+      !failure.empty())
+    co_return unreachable(std::move(report), options, families, failure);
+  primary->hello = std::get<control::HelloResponse>(std::get<control::Response>(answer));
+  const control::HelloResponse hello = *primary->hello;
+  const Family primary_family = primary->family;
+  const double rtt_ms =
+      std::max(primary->control->connect_ms(), primary->control->last_request_ms());
+  const std::int64_t clock_offset_ms =
+      hello.server_time_unix_ms ? hello.server_time_unix_ms -
+                                      (hello_sent_ms + static_cast<std::int64_t>(rtt_ms / 2))
+                                : 0;
+  report.control_reached = true;
+  report.control_rtt_ms = rtt_ms;
+  report.reflector_version = hello.version;
+  report.public_address = hello.client_address;
+  report.witness_active = hello.witness.active;
+  report.witness_reason = hello.witness.reason;
+  BOOST_LOG_TRIVIAL(debug) << "control: HELLO answered in " << primary->control->last_request_ms()
+                           << " ms; we are " << hello.client_address << ", reflector "
+                           << hello.version;
+
+  for (auto& fc : families) {
+    if (&fc == primary || fc.endpoints.empty()) continue;
+    if (!fc.control) fc.control = std::make_unique<ControlClient>(executor);
+    auto error = co_await fc.control->connect(fc.endpoints, control_timeout);
+    if (error.empty()) {
+      control::HelloRequest join;
+      join.client_version = client_version;
+      join.token = hello.token;
+      join.secret = secret;
+      auto joined = co_await fc.control->request(join, control_timeout);
+      error = hello_failure(joined, endpoint_text(fc.control->remote()), secret.has_value());
+      if (error.empty())
+        fc.hello = std::get<control::HelloResponse>(std::get<control::Response>(joined));
+    }
+    fc.control->close();  // only the first family's connection carries the REPORT
+    if (!error.empty())
+      BOOST_LOG_TRIVIAL(debug) << "control over " << family_words(fc.family) << ": " << error;
+  }
+  // With --family auto a family this host cannot reach the reflector over is left out;
+  // one asked for by name (4, 6, both) is probed and reported either way.
+  if (options.family == FamilyChoice::automatic)
+    std::erase_if(families, [](const FamilyControl& fc) { return !fc.hello.has_value(); });
+  primary = &*std::find_if(families.begin(), families.end(), [&](const FamilyControl& fc) {
+    return fc.family == primary_family;
+  });
+
+  SessionFacts session;
+  session.expected_fingerprint = hello.tls_fingerprint;
+  session.banner_identity = hello.banner_identity;
+  session.services = hello.services;
+  for (const auto& fc : families)
+    if (fc.hello) {
+      (fc.family == Family::ipv4 ? session.public_ipv4 : session.public_ipv6) =
+          fc.hello->client_address;
+    }
+
+  // ---- Probes, all at once ----------------------------------------------------------
+  const milliseconds timeout = options.timeout.value_or(timeout_from_rtt(rtt_ms));
+  report.probe_timeout_ms = static_cast<double>(timeout.count());
+  // A step of a live dialogue is not a silent path: give it at least the control
+  // timeout, and the whole probe room for banner, EHLO, STARTTLS, TLS, EHLO and QUIT.
+  const milliseconds step_timeout = std::max(timeout, control_timeout);
+  const milliseconds budget = timeout + 6 * step_timeout;
+
+  std::vector<std::uint16_t> ports = options.ports;
+  if (ports.empty())
+    for (const auto& s : hello.services) ports.push_back(s.port);
+
+  std::vector<ClientProbe> probes;
+  std::vector<ProbeSpec> specs;
+  std::vector<std::optional<std::size_t>> spec_of;  // probe index → spec index
+  int tag_index = 0;
+  for (auto port : ports)
+    for (const auto& fc : families) {
+      ClientProbe placeholder;
+      placeholder.host = options.reflector_host;
+      placeholder.port = port;
+      placeholder.kind = kind_for(port, hello.services);
+      placeholder.family = fc.family;
+      placeholder.probe_tag = control::make_probe_tag(hello.probe_id, ++tag_index);
+      if (fc.endpoints.empty()) {
+        placeholder.connect = ConnectOutcome::local_error;
+        placeholder.connect_error = "the reflector's name " + options.reflector_host +
+                                    " has no " + family_words(fc.family) + " address";
+        spec_of.push_back(std::nullopt);
+      } else {
+        // The address the control connection reached, so both measure the same host.
+        auto address = fc.control && fc.hello ? fc.control->remote().address()
+                                              : fc.endpoints.front().address();
+        placeholder.address = address.to_string();
+        spec_of.push_back(specs.size());
+        specs.push_back(ProbeSpec{options.reflector_host, address, port, placeholder.kind,
+                                  placeholder.probe_tag, timeout, step_timeout, budget});
+      }
+      probes.push_back(std::move(placeholder));
+    }
+
+  auto tls = make_probe_tls_context();
+  const std::int64_t probes_started_ms = unix_ms_now();
+  {
+    std::vector<net::awaitable<void>> jobs;
+    for (std::size_t i = 0; i < probes.size(); ++i)
+      if (spec_of[i]) jobs.push_back(probe_into(probes[i], specs[*spec_of[i]], tls));
+    co_await run_all(std::move(jobs));
+  }
+
+  // ---- Traces, for probes that did not connect ---------------------------------------
+  std::vector<TraceOutcome> traces(probes.size());
+  {
+    std::vector<net::awaitable<void>> jobs;
+    for (std::size_t i = 0; i < probes.size(); ++i) {
+      const ClientProbe& probe = probes[i];
+      if (probe.connect == ConnectOutcome::connected) {
+        traces[i].unavailable = "the probe connected, so there was no blocked path to trace";
+      } else if (!spec_of[i] || probe.connect == ConnectOutcome::local_error) {
+        traces[i].unavailable = "nothing left this host, so there is no path to trace";
+      } else if (!options.trace) {
+        traces[i].unavailable = "tracing was turned off (--no-trace)";
+      } else {
+        jobs.push_back(trace_into(traces[i], specs[*spec_of[i]].address, probe.port,
+                                  options.control_port));
+      }
+    }
+    co_await run_all(std::move(jobs));
+  }
+  const std::int64_t probes_ended_ms = unix_ms_now();
+  session.window_start_unix_ms = probes_started_ms + clock_offset_ms - clock_slack_ms;
+  session.window_end_unix_ms = probes_ended_ms + clock_offset_ms + clock_slack_ms;
+
+  // ---- REPORT, reconnecting when the reflector closed the idle connection ------------
+  ReportOutcome outcome;
+  for (int attempt = 0; attempt < 2 && !outcome.report; ++attempt) {
+    ControlClient& control = *primary->control;
+    if (!control.is_open()) {
+      // Not `connect({endpoint})`: a braced list inside a coroutine trips GCC 12 ("array
+      // used as initializer").
+      std::vector<tcp::endpoint> again(1, control.remote());
+      auto error = co_await control.connect(std::move(again), control_timeout);
+      if (!error.empty()) {
+        outcome.error = "the REPORT could not be fetched: " + error;
+        continue;
+      }
+    }
+    auto got = co_await control.request(control::ReportRequest{hello.token}, report_timeout);
+    if (const auto* transport = std::get_if<std::string>(&got)) {
+      outcome.error = "the REPORT could not be fetched: " + *transport;
+      continue;
+    }
+    const auto& response = std::get<control::Response>(got);
+    if (const auto* r = std::get_if<control::ReportResponse>(&response)) {
+      outcome.report = *r;
+    } else if (const auto* e = std::get_if<control::ErrorResponse>(&response)) {
+      outcome.error = "the reflector refused the REPORT (" + std::string(to_string(e->code)) +
+                      "): " + e->message;
+      break;
+    } else {
+      outcome.error = "the reflector answered REPORT with something else";
+      break;
+    }
+  }
+  primary->control->close();
+  if (outcome.report) {
+    report.witness_active = outcome.report->witness.active;
+    report.witness_reason = outcome.report->witness.reason;
+  } else {
+    BOOST_LOG_TRIVIAL(debug) << outcome.error;
+  }
+  for (const auto& fc : families) {
+    auto address = public_address_for(fc.family, session, outcome);
+    (fc.family == Family::ipv4 ? report.public_ipv4 : report.public_ipv6) = address;
+  }
+
+  // ---- Evidence, verdicts, summary ----------------------------------------------------
+  SummaryInput summary_input{options.reflector_host, true, {}};
+  for (std::size_t i = 0; i < probes.size(); ++i) {
+    ProbeResult result;
+    result.evidence = assemble_evidence(probes[i], session, outcome, std::move(traces[i]));
+    result.classification = classify(result.evidence);
+    summary_input.rows.push_back(SummaryRow{probes[i].port,
+                                            service_name(probes[i].port, probes[i].kind),
+                                            probes[i].family, result.classification.verdict,
+                                            result.classification.location,
+                                            result.classification.blocking_hop});
+    report.probes.push_back(std::move(result));
+  }
+  report.summary = summarize(summary_input);
+  co_return report;
+}
+
+}  // namespace egress25::client

@@ -1,0 +1,89 @@
+// Evidence assembly: a probe's own view, the reflector's REPORT and the trace, joined
+// into the ProbeEvidence the classifier reads. Pure: no I/O.
+#include "evidence_assembly.hpp"
+
+#include <algorithm>
+
+#include "witness_match.hpp"
+
+namespace egress25::client {
+
+std::optional<std::string> public_address_for(Family family, const SessionFacts& session,
+                                              const ReportOutcome& report) {
+  if (report.report) {
+    const auto& from_report =
+        family == Family::ipv4 ? report.report->public_ipv4 : report.report->public_ipv6;
+    if (from_report && !from_report->empty()) return from_report;
+  }
+  const auto& from_hello = family == Family::ipv4 ? session.public_ipv4 : session.public_ipv6;
+  if (from_hello && !from_hello->empty()) return from_hello;
+  return std::nullopt;
+}
+
+ProbeEvidence assemble_evidence(const ClientProbe& probe, const SessionFacts& session,
+                                const ReportOutcome& report, TraceOutcome trace) {
+  ProbeEvidence evidence;
+  evidence.target = Target::reflector;
+  evidence.client = probe;
+  evidence.trace = std::move(trace.trace);
+  if (!evidence.trace) evidence.trace_unavailable = std::move(trace.unavailable);
+
+  ReflectorEvidence& reflector = evidence.reflector;
+  reflector.expected_fingerprint = session.expected_fingerprint;
+  reflector.banner_identity = session.banner_identity;
+  reflector.port_advertised =
+      std::any_of(session.services.begin(), session.services.end(),
+                  [&](const control::Service& s) { return s.port == probe.port; });
+  const auto public_address = public_address_for(probe.family, session, report);
+  reflector.client_public_address = public_address.value_or("");
+
+  if (!report.report) {
+    reflector.report_available = false;
+    reflector.report_error = report.error.empty() ? "no report from the reflector" : report.error;
+    reflector.witness_unavailable = "no report from the reflector";
+    return evidence;
+  }
+  const control::ReportResponse& response = *report.report;
+  reflector.report_available = true;
+
+  // The tag alone is not enough: a middlebox may replay or redirect a tagged dialogue to
+  // another port, so a record counts for this probe only on the port it probed.
+  for (const auto& record : response.connections)
+    if (!probe.probe_tag.empty() && record.probe_tag == probe.probe_tag &&
+        record.local_port == probe.port)
+      reflector.tagged.push_back(record);
+
+  // Untagged arrivals from our public address on this port: something got through, but
+  // its EHLO or SNI no longer carried our tag (or it was someone else behind our NAT).
+  if (public_address) {
+    reflector.untagged_from_client = static_cast<int>(std::count_if(
+        response.untagged.begin(), response.untagged.end(),
+        [&](const control::UntaggedConnection& u) {
+          return u.local_port == probe.port && u.family == probe.family &&
+                 u.peer_address == *public_address;
+        }));
+  }
+
+  if (response.witness.active) {
+    if (public_address) {
+      WitnessQuery query;
+      query.family = probe.family;
+      query.public_address = *public_address;
+      query.port = probe.port;
+      query.window_start_unix_ms = session.window_start_unix_ms;
+      query.window_end_unix_ms = session.window_end_unix_ms;
+      reflector.witness = match_witness(response.witness_flows, query);
+    } else {
+      reflector.witness_unavailable = "the reflector never saw our " +
+                                      std::string(to_string(probe.family)) +
+                                      " address, so its packet witness cannot be matched";
+    }
+  } else {
+    reflector.witness_unavailable =
+        response.witness.reason.empty() ? "the reflector runs without a packet witness"
+                                        : response.witness.reason;
+  }
+  return evidence;
+}
+
+}  // namespace egress25::client

@@ -1,0 +1,102 @@
+// egress25: parse the command line, set up logging and signals, run the check, report.
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/log/core.hpp>
+#include <boost/log/expressions.hpp>
+#include <boost/log/trivial.hpp>
+#include <boost/log/utility/setup/common_attributes.hpp>
+#include <boost/log/utility/setup/console.hpp>
+#include <csignal>
+#include <exception>
+#include <iostream>
+
+#include "check.hpp"
+#include "options.hpp"
+#include "report_human.hpp"
+#include "report_json.hpp"
+
+namespace {
+
+namespace net = boost::asio;
+namespace logging = boost::log;
+using namespace egress25::client;
+
+constexpr int exit_usage = 2;
+
+int usage_error(const std::string& message) {
+  std::cerr << "egress25: " << message << "\n"
+            << "Try 'egress25 check --help'.\n";
+  return exit_usage;
+}
+
+// Quiet unless asked: the report is the output; -v adds debug lines on stderr.
+void setup_logging(bool verbose) {
+  if (!verbose) {
+    logging::core::get()->set_logging_enabled(false);
+    return;
+  }
+  logging::add_common_attributes();
+  logging::add_console_log(std::clog, logging::keywords::format =
+                                          (logging::expressions::stream
+                                           << "egress25 [" << logging::trivial::severity
+                                           << "] " << logging::expressions::smessage));
+  logging::core::get()->set_filter(logging::trivial::severity >= logging::trivial::debug);
+}
+
+}  // namespace
+
+int main(int argc, char* argv[]) {
+  auto command = parse_command_line(argc, argv);
+  if (auto* help = std::get_if<ShowHelp>(&command)) {
+    std::cout << help->text;
+    return 0;
+  }
+  if (auto* version = std::get_if<ShowVersion>(&command)) {
+    std::cout << version->text;
+    return 0;
+  }
+  if (auto* error = std::get_if<UsageError>(&command)) return usage_error(error->message);
+  const auto& options = std::get<CheckOptions>(command);
+
+  std::optional<std::string> secret;
+  if (options.secret_file) {
+    std::string error;
+    secret = read_secret_file(*options.secret_file, error);
+    if (!secret) return usage_error(error);
+  }
+  setup_logging(options.verbose);
+
+  net::io_context io;
+  net::signal_set signals(io, SIGINT, SIGTERM);
+  int interrupted = 0;
+  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    interrupted = signal;
+    io.stop();
+  });
+  std::optional<CheckReport> report;
+  std::exception_ptr failure;
+  net::co_spawn(io, run_check(options, secret),
+                [&](std::exception_ptr e, CheckReport r) {
+                  signals.cancel();
+                  if (e) failure = e;
+                  else report = std::move(r);
+                });
+  io.run();
+  if (interrupted) {
+    std::cerr << "egress25: interrupted\n";
+    return 128 + interrupted;
+  }
+  if (failure) {
+    try {
+      std::rethrow_exception(failure);
+    } catch (const std::exception& e) {
+      std::cerr << "egress25: internal error: " << e.what() << "\n";
+    }
+    return 70;  // EX_SOFTWARE: a bug, not a network finding
+  }
+  if (!report->control_reached) std::cerr << "egress25: " << report->control_error << "\n";
+  std::cout << (options.json ? render_json(*report) : render_human(*report)) << std::flush;
+  return exit_status(*report);
+}

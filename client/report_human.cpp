@@ -1,0 +1,158 @@
+// The human report: header, a port × family table, path drawings, and the summary.
+#include "report_human.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <sstream>
+#include <vector>
+
+namespace egress25::client {
+namespace {
+
+std::string family_name(Family f) { return f == Family::ipv4 ? "IPv4" : "IPv6"; }
+
+std::string pad(std::string s, std::size_t width) {
+  if (s.size() < width) s.append(width - s.size(), ' ');
+  return s;
+}
+
+std::string clip(const std::string& s, std::size_t max) {
+  if (s.size() <= max) return s;
+  std::string out(s, 0, max - 3);
+  out.append("...");
+  return out;
+}
+
+std::string fixed(double value, int decimals) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.*f", decimals, value);
+  return buffer;
+}
+
+std::string hop_word(const TraceHop& hop) {
+  switch (hop.kind) {
+    case HopKind::time_exceeded: return "time exceeded";
+    case HopKind::unreachable: return "unreachable";
+    case HopKind::reached: return "reached";
+    case HopKind::reset: return "reset";
+    case HopKind::silent: return "*";
+  }
+  return "*";
+}
+
+}  // namespace
+
+std::string wrap(const std::string& text, std::size_t width, const std::string& indent) {
+  std::istringstream words(text);
+  std::string word, line, out;
+  while (words >> word) {
+    if (!line.empty() && indent.size() + line.size() + 1 + word.size() > width) {
+      out += indent + line + "\n";
+      line.clear();
+    }
+    line += (line.empty() ? "" : " ") + word;
+  }
+  if (!line.empty()) out += indent + line + "\n";
+  return out;
+}
+
+std::string draw_path(const std::string& target, const PathTrace& trace,
+                      const std::optional<BlockingHop>& blocking_hop) {
+  std::map<int, const TraceHop*> probed, reference;
+  int last = 0;
+  for (const auto& h : trace.probed.hops) {
+    probed[h.ttl] = &h;
+    if (h.kind != HopKind::silent) last = std::max(last, h.ttl);
+  }
+  for (const auto& h : trace.reference.hops) {
+    reference[h.ttl] = &h;
+    if (h.kind != HopKind::silent) last = std::max(last, h.ttl);
+  }
+  if (last == 0) return "";
+  // One silent row past the last answer shows where the probed port went quiet.
+  int max_ttl = 0;
+  for (const auto& [ttl, hop] : probed) max_ttl = std::max(max_ttl, ttl);
+  for (const auto& [ttl, hop] : reference) max_ttl = std::max(max_ttl, ttl);
+  last = std::min(last + 1, max_ttl);
+
+  const std::string probed_port = "port " + std::to_string(trace.probed.port);
+  const std::string reference_port = "port " + std::to_string(trace.reference.port);
+  std::string out = "  path to " + target + ", " + probed_port + " beside " + reference_port +
+                    " (reference):\n";
+  out += "    " + pad("hop", 5) + pad("address", 40) + pad(probed_port, 16) + reference_port + "\n";
+  for (int ttl = 1; ttl <= last; ++ttl) {
+    const TraceHop* p = probed.count(ttl) ? probed[ttl] : nullptr;
+    const TraceHop* r = reference.count(ttl) ? reference[ttl] : nullptr;
+    std::string address = p && !p->address.empty() ? p->address
+                          : r && !r->address.empty() ? r->address
+                                                     : "*";
+    std::string row = "    " + pad(std::to_string(ttl), 5) + pad(address, 40) +
+                      pad(p ? hop_word(*p) : "-", 16) + (r ? hop_word(*r) : "-");
+    if (blocking_hop && blocking_hop->ttl == ttl) row += "   <- " + probed_port + " stops here";
+    out += row + "\n";
+  }
+  return out;
+}
+
+std::string render_human(const CheckReport& report) {
+  std::string out;
+  out += "egress25 check: reflector " + report.reflector_host;
+  if (!report.reflector_version.empty()) out += " (version " + report.reflector_version + ")";
+  out += ", control " + report.control_endpoint;
+  if (report.control_reached) out += ", RTT " + fixed(report.control_rtt_ms, 1) + " ms";
+  out += "\n";
+  if (!report.control_reached) {
+    out += wrap("control: unreachable: " + report.control_error, 100, "  ");
+  } else {
+    out += "  local address:   " + (report.local_address.empty() ? "-" : report.local_address) +
+           "\n";
+    std::string publics;
+    if (report.public_ipv4) publics += *report.public_ipv4 + " (IPv4)";
+    if (report.public_ipv6) publics += (publics.empty() ? "" : ", ") + *report.public_ipv6 + " (IPv6)";
+    if (publics.empty()) publics = report.public_address.empty() ? "-" : report.public_address;
+    out += "  public address:  " + publics + "  (as the reflector saw it)\n";
+    out += "  packet witness:  " +
+           std::string(report.witness_active ? "on"
+                                             : "off" + (report.witness_reason.empty()
+                                                            ? std::string()
+                                                            : " (" + report.witness_reason + ")")) +
+           "\n";
+    out += "  probe timeout:   " + fixed(report.probe_timeout_ms / 1000, 1) + " s\n";
+  }
+  out += "\n";
+
+  const std::vector<std::size_t> widths{7, 12, 8, 25, 16};
+  out += pad("PORT", widths[0]) + pad("SERVICE", widths[1]) + pad("FAMILY", widths[2]) +
+         pad("VERDICT", widths[3]) + pad("WHERE", widths[4]) + "WHY\n";
+  std::string drawings;
+  for (const auto& result : report.probes) {
+    const ClientProbe& probe = result.evidence.client;
+    const Classification& c = result.classification;
+    std::string why = c.reasons.empty() ? std::string(describe(c.verdict)) : c.reasons.front();
+    // Appended piece by piece: a long `a + b + ...` chain here trips GCC 12's
+    // -Warray-bounds false positive.
+    out += pad(std::to_string(probe.port), widths[0]);
+    out += pad(service_name(probe.port, probe.kind), widths[1]);
+    out += pad(family_name(probe.family), widths[2]);
+    out += pad(std::string(to_string(c.verdict)), widths[3]);
+    out += pad(std::string(to_string(c.location)), widths[4]);
+    out += clip(why, 110);
+    out += "\n";
+    if (c.blocking_hop)
+      out += pad("", widths[0] + widths[1] + widths[2]) + "blocked at hop " +
+             std::to_string(c.blocking_hop->ttl) +
+             (c.blocking_hop->address.empty() ? "" : " (" + c.blocking_hop->address + ")") +
+             "\n";
+    if (result.evidence.trace) {
+      auto drawing = draw_path(probe.address, *result.evidence.trace, c.blocking_hop);
+      if (!drawing.empty())
+        drawings += std::to_string(probe.port) + "/" + family_name(probe.family) + ":\n" + drawing;
+    }
+  }
+  if (!drawings.empty()) out += "\n" + drawings;
+  out += "\nSummary:\n" + wrap(report.summary, 80, "  ");
+  return out;
+}
+
+}  // namespace egress25::client

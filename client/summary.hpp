@@ -1,0 +1,39 @@
+// The closing summary: what a person should conclude from the verdicts and what to do.
+// A pure function of the verdict table, so it is tested without sockets.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "evidence.hpp"
+#include "net_types.hpp"
+#include "verdict.hpp"
+
+namespace egress25::client {
+
+struct SummaryRow {
+  std::uint16_t port = 0;
+  std::string service;  // "smtp", "submission", "smtps", ...
+  Family family = Family::ipv4;
+  Verdict verdict = Verdict::inconclusive;
+  Location location = Location::unknown;
+  std::optional<BlockingHop> blocking_hop;
+};
+
+struct SummaryInput {
+  std::string reflector_host;
+  bool control_reached = true;
+  std::vector<SummaryRow> rows;  // in report order
+};
+
+// A few sentences of plain words, e.g. "Your network blocks outbound port 25 (dropped on
+// the path). Send mail through your provider's relay on 587 (submission) or 465 (smtps),
+// which are open."
+std::string summarize(const SummaryInput& input);
+
+// "dropped on the path", "refused by the reflector host itself", ... for one verdict.
+std::string verdict_phrase(Verdict verdict, Location location);
+
+}  // namespace egress25::client

@@ -1,0 +1,61 @@
+// The control service: the request handler (no I/O) and the coroutine that serves one
+// control connection with capped framing, a request budget and an idle deadline.
+#pragma once
+
+#include <boost/asio.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "control_protocol.hpp"
+#include "session_store.hpp"
+
+namespace egress25::reflector {
+
+namespace net = boost::asio;
+
+class PacketWitness;
+
+struct ControlConfig {
+  std::vector<control::Service> services;  // ports as bound
+  std::string tls_fingerprint;
+  std::string banner_identity;
+  std::string version;
+  control::WitnessStatus witness;
+  std::optional<std::string> secret;     // --secret-file: HELLO must carry it
+  const PacketWitness* packet_witness = nullptr;  // when active
+};
+
+class ControlService {
+ public:
+  ControlService(SessionStore& store, ControlConfig config)
+      : store_(store), config_(std::move(config)) {}
+
+  struct Peer {
+    std::string address;  // unmapped
+    std::uint16_t port = 0;
+    Family family = Family::ipv4;
+  };
+
+  struct Handled {
+    control::Response response;
+    std::string log_line;  // what happened, for the one log line per request (no secrets)
+  };
+
+  Handled handle(const control::Request& request, const Peer& peer, std::int64_t now_ms);
+
+ private:
+  Handled hello(const control::HelloRequest& request, const Peer& peer, std::int64_t now_ms);
+  Handled report(const control::ReportRequest& request, std::int64_t now_ms);
+  bool secret_ok(const std::optional<std::string>& offered) const;
+
+  SessionStore& store_;
+  ControlConfig config_;
+};
+
+// Serves one control connection until the peer closes, a frame is bad, the request
+// budget is spent or it idles. Never throws for a network failure.
+net::awaitable<void> run_control_session(net::ip::tcp::socket socket, ControlService& service);
+
+}  // namespace egress25::reflector

@@ -1,0 +1,156 @@
+// Listening sockets: binding every configured address and port at start, the accept
+// loop, and the caps on concurrent connections.
+#include "listener.hpp"
+
+#include <chrono>
+
+#include "logging.hpp"
+
+namespace egress25::reflector {
+
+std::string endpoint_text(const tcp::endpoint& e) {
+  const auto a = unmapped(e.address());
+  if (a.is_v6()) return "[" + a.to_string() + "]:" + std::to_string(e.port());
+  return a.to_string() + ":" + std::to_string(e.port());
+}
+
+net::ip::address unmapped(const net::ip::address& a) {
+  if (a.is_v6() && a.to_v6().is_v4_mapped())
+    return net::ip::make_address_v4(net::ip::v4_mapped, a.to_v6());
+  return a;
+}
+
+Family family_of(const net::ip::address& a) {
+  return unmapped(a).is_v4() ? Family::ipv4 : Family::ipv6;
+}
+
+std::string bind_error_text(const std::string& address, std::uint16_t port,
+                            const boost::system::error_code& ec) {
+  const std::string where = (address.find(':') != std::string::npos ? "[" + address + "]"
+                                                                      : address) +
+                            ":" + std::to_string(port);
+  std::string reason;
+  if (ec == net::error::access_denied) {
+    reason = "permission denied";
+    if (port < 1024) reason += " (needs CAP_NET_BIND_SERVICE or root; try --port-offset 10000)";
+  } else if (ec == net::error::address_in_use) {
+    reason = "address already in use (another program listens on port " +
+             std::to_string(port) + "; see 'ss -ltnp')";
+  } else if (ec == boost::system::errc::address_not_available) {
+    reason = "address not available (it is not an address of this host)";
+  } else if (ec == net::error::address_family_not_supported) {
+    reason = "address family not supported (is IPv6 disabled on this host?)";
+  } else {
+    reason = ec.message();
+  }
+  return "cannot listen on " + where + ": " + reason;
+}
+
+std::vector<BoundListener> bind_listeners(const net::any_io_executor& executor,
+                                          const Options& options) {
+  struct Wanted {
+    std::uint16_t port;
+    ListenerRole role;
+  };
+  std::vector<Wanted> wanted;
+  for (auto p : options.bound_smtp_ports()) wanted.push_back({p, ListenerRole::smtp});
+  for (auto p : options.bound_tls_ports()) wanted.push_back({p, ListenerRole::smtps});
+  wanted.push_back({options.bound_control_port(), ListenerRole::control});
+
+  std::vector<BoundListener> out;
+  for (const auto& text : options.listen) {
+    boost::system::error_code ec;
+    const auto address = net::ip::make_address(text, ec);
+    if (ec) throw StartupError("cannot listen on '" + text + "': not an IP address");
+    for (const auto& w : wanted) {
+      const tcp::endpoint endpoint(address, w.port);
+      tcp::acceptor acceptor(executor);
+      acceptor.open(endpoint.protocol(), ec);
+      if (ec && options.listen_is_default && address.is_v6() &&
+          ec == net::error::address_family_not_supported) {
+        LOG(warning) << "IPv6 is not available on this host; listening on IPv4 only";
+        break;
+      }
+      if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+      // Each family on its own socket: the IPv4 wildcard then owns IPv4, and peers show
+      // as plain IPv4 addresses rather than ::ffff:a.b.c.d.
+      if (!ec && address.is_v6()) acceptor.set_option(net::ip::v6_only(true), ec);
+      if (!ec) acceptor.bind(endpoint, ec);
+      if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
+      if (ec) throw StartupError(bind_error_text(address.to_string(), w.port, ec));
+      out.push_back(BoundListener{std::move(acceptor), w.role, endpoint_text(endpoint)});
+    }
+  }
+  return out;
+}
+
+// ---- ConnectionLimiter ----------------------------------------------------------------
+
+struct ConnectionLimiter::Slot::State {
+  std::size_t max_total;
+  std::size_t max_per_source;
+  std::size_t total = 0;
+  std::unordered_map<std::string, std::size_t> per_source;
+};
+
+ConnectionLimiter::ConnectionLimiter(std::size_t max_total, std::size_t max_per_source)
+    : state_(std::make_shared<Slot::State>(Slot::State{max_total, max_per_source, 0, {}})) {}
+
+ConnectionLimiter::Slot::Slot(std::shared_ptr<State> state, std::string source)
+    : state_(std::move(state)), source_(std::move(source)) {}
+
+ConnectionLimiter::Slot::~Slot() {
+  if (!state_) return;  // moved from
+  --state_->total;
+  auto it = state_->per_source.find(source_);
+  if (it != state_->per_source.end() && --it->second == 0) state_->per_source.erase(it);
+}
+
+std::optional<ConnectionLimiter::Slot> ConnectionLimiter::try_acquire(const std::string& source,
+                                                                      std::string& why) {
+  if (state_->total >= state_->max_total) {
+    why = "too many connections in all (" + std::to_string(state_->max_total) + ")";
+    return std::nullopt;
+  }
+  auto& count = state_->per_source[source];
+  if (count >= state_->max_per_source) {
+    why = "too many connections from " + source + " (" +
+          std::to_string(state_->max_per_source) + ")";
+    return std::nullopt;
+  }
+  ++count;
+  ++state_->total;
+  return Slot(state_, source);
+}
+
+// ---- accept loop ----------------------------------------------------------------------
+
+net::awaitable<void> accept_loop(BoundListener& listener, ConnectionLimiter& limiter,
+                                 ServeFunction serve) {
+  for (;;) {
+    auto [ec, socket] = co_await listener.acceptor.async_accept(net::as_tuple(net::use_awaitable));
+    if (ec == net::error::operation_aborted || !listener.acceptor.is_open()) co_return;
+    if (ec) {
+      // Out of descriptors or memory: back off briefly instead of spinning on the error.
+      LOG(warning) << "accept on " << listener.name << " failed: " << ec.message();
+      net::steady_timer pause(co_await net::this_coro::executor, std::chrono::milliseconds(100));
+      co_await pause.async_wait(net::as_tuple(net::use_awaitable));
+      continue;
+    }
+    boost::system::error_code peer_ec;
+    const auto peer = socket.remote_endpoint(peer_ec);
+    if (peer_ec) continue;  // already gone
+    const auto source = unmapped(peer.address()).to_string();
+    std::string why;
+    auto slot = limiter.try_acquire(source, why);
+    if (!slot) {
+      LOG(warning) << "refused connection from " << endpoint_text(peer) << " to "
+                   << listener.name << ": " << why;
+      socket.close(peer_ec);
+      continue;
+    }
+    serve(std::move(socket), std::move(*slot));
+  }
+}
+
+}  // namespace egress25::reflector

@@ -1,0 +1,88 @@
+// Listening sockets: binding every configured address and port at start, the accept
+// loop, and the caps on concurrent connections.
+#pragma once
+
+#include <boost/asio.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "net_types.hpp"
+#include "options.hpp"
+
+namespace egress25::reflector {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+// A failure to start: printed as it is, and the process exits 1.
+struct StartupError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+enum class ListenerRole { smtp, smtps, control };
+
+struct BoundListener {
+  tcp::acceptor acceptor;
+  ListenerRole role;
+  std::string name;  // "0.0.0.0:25", "[::]:25"
+};
+
+// "1.2.3.4:25" / "[2001:db8::1]:25".
+std::string endpoint_text(const tcp::endpoint& e);
+// The address as an operator writes it: an IPv4-mapped IPv6 address becomes plain IPv4.
+net::ip::address unmapped(const net::ip::address& a);
+Family family_of(const net::ip::address& a);
+
+// The start-up error for a port that cannot be bound, naming address, port and reason,
+// e.g. "cannot listen on 0.0.0.0:25: permission denied (needs CAP_NET_BIND_SERVICE or
+// root; try --port-offset 10000)".
+std::string bind_error_text(const std::string& address, std::uint16_t port,
+                            const boost::system::error_code& ec);
+
+// Binds every configured address × port. Throws StartupError naming the first failure.
+// An IPv6 wildcard that is only there by default is skipped, with a warning, on a host
+// without IPv6.
+std::vector<BoundListener> bind_listeners(const net::any_io_executor& executor,
+                                          const Options& options);
+
+// Caps concurrent connections in all and per source address. Slots release themselves;
+// they share the counters, so a slot may outlive the limiter that gave it.
+class ConnectionLimiter {
+ public:
+  ConnectionLimiter(std::size_t max_total, std::size_t max_per_source);
+
+  class Slot {
+   public:
+    Slot(Slot&&) noexcept = default;
+    Slot& operator=(Slot&&) noexcept = default;
+    ~Slot();
+
+   private:
+    friend class ConnectionLimiter;
+    struct State;
+    Slot(std::shared_ptr<State> state, std::string source);
+    std::shared_ptr<State> state_;
+    std::string source_;
+  };
+
+  // nullopt when the connection would pass a cap; `why` then says which.
+  std::optional<Slot> try_acquire(const std::string& source, std::string& why);
+
+ private:
+  std::shared_ptr<Slot::State> state_;
+};
+
+// Accepts until the acceptor is closed, handing each connection to `serve` with its
+// slot. Connections over a cap are closed at once (and logged).
+using ServeFunction =
+    std::function<void(tcp::socket socket, ConnectionLimiter::Slot slot)>;
+net::awaitable<void> accept_loop(BoundListener& listener, ConnectionLimiter& limiter,
+                                 ServeFunction serve);
+
+}  // namespace egress25::reflector

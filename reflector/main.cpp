@@ -1,0 +1,25 @@
+// egress25-reflector: parse options, set up logging, start and serve.
+#include <iostream>
+
+#include "logging.hpp"
+#include "options.hpp"
+#include "reflector.hpp"
+
+int main(int argc, char* argv[]) {
+  using namespace egress25::reflector;
+  auto parsed = parse_options(argc, argv);
+  std::cout << parsed.out;
+  std::cerr << parsed.err;
+  if (!parsed.run) return parsed.exit_code;
+
+  init_logging(*parse_log_level(parsed.options.log_level));
+  try {
+    Reflector reflector(std::move(parsed.options));
+    reflector.start();
+    reflector.run();
+  } catch (const std::exception& e) {  // StartupError, or a failure of the RNG
+    std::cerr << "egress25-reflector: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

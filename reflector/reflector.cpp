@@ -1,0 +1,178 @@
+// The reflector daemon: start-up in the order privilege requires (bind, open the packet
+// witness, drop privileges), then serving every listener until SIGINT/SIGTERM.
+#include "reflector.hpp"
+
+#include <fstream>
+#include <sstream>
+
+#include "limits.hpp"
+#include "logging.hpp"
+#include "packet_witness.hpp"
+#include "privileges.hpp"
+#include "smtp_server_dialogue.hpp"
+
+namespace egress25::reflector {
+
+namespace {
+
+std::string read_secret(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw StartupError("cannot read secret file '" + path + "'");
+  std::ostringstream s;
+  s << in.rdbuf();
+  std::string secret = s.str();
+  // A trailing newline from `echo secret > file` is not part of the secret.
+  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r' ||
+                             secret.back() == ' ' || secret.back() == '\t'))
+    secret.pop_back();
+  if (secret.empty()) throw StartupError("secret file '" + path + "' is empty");
+  if (secret.size() > 1024) throw StartupError("secret file '" + path + "' is over 1024 bytes");
+  return secret;
+}
+
+// Logs an exception that escaped a session; the daemon carries on.
+auto log_escape(std::string what) {
+  return [what = std::move(what)](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+      LOG(error) << what << ": unexpected exception: " << x.what();
+    }
+  };
+}
+
+}  // namespace
+
+std::string greeting_hostname(const std::string& configured) {
+  if (!configured.empty()) return configured;
+  boost::system::error_code ec;
+  std::string name = net::ip::host_name(ec);
+  std::string clean;
+  for (char c : name)
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-') clean.push_back(c);
+  return clean.empty() ? "localhost" : clean.substr(0, 253);
+}
+
+Reflector::Reflector(Options options)
+    : options_(std::move(options)),
+      hostname_(greeting_hostname(options_.hostname)),
+      mail_limiter_(limits::max_concurrent_connections, limits::max_concurrent_per_source),
+      control_limiter_(limits::max_concurrent_connections, limits::max_concurrent_per_source) {}
+
+Reflector::~Reflector() {
+  if (witness_) witness_->stop();
+}
+
+void Reflector::start() {
+  // Files first: a key readable only by root must be read before privileges go.
+  std::string error;
+  if (!options_.cert_file.empty()) {
+    identity_ = TlsIdentity::load(options_.cert_file, options_.key_file, error);
+  } else {
+    identity_ = TlsIdentity::generate(hostname_, error);
+  }
+  if (!identity_) throw StartupError(error);
+  std::optional<std::string> secret;
+  if (!options_.secret_file.empty()) secret = read_secret(options_.secret_file);
+
+  listeners_ = bind_listeners(io_context_.get_executor(), options_);
+
+  // The witness needs CAP_NET_RAW, so it opens before privileges are dropped.
+  if (options_.witness == WitnessMode::off) {
+    witness_status_ = {false, "disabled by --witness off"};
+  } else {
+    PacketWitness::Options wo;
+    for (auto p : options_.bound_smtp_ports()) wo.ports.push_back(p);
+    for (auto p : options_.bound_tls_ports()) wo.ports.push_back(p);
+    wo.interface = options_.witness_interface;
+    witness_ = PacketWitness::open(wo, error);
+    if (!witness_) {
+      if (options_.witness == WitnessMode::on)
+        throw StartupError("cannot open the packet witness (--witness on): " + error);
+      witness_status_ = {false, error};
+      LOG(warning) << "packet witness inactive: " << error;
+    } else {
+      witness_status_ = {true, ""};
+    }
+  }
+
+  if (!drop_privileges(options_.user, error))
+    throw StartupError("cannot drop privileges: " + error);
+
+  if (witness_) witness_->start();
+
+  ControlConfig cc;
+  for (auto p : options_.bound_smtp_ports()) cc.services.push_back({p, ServiceKind::smtp});
+  for (auto p : options_.bound_tls_ports()) cc.services.push_back({p, ServiceKind::smtps});
+  cc.tls_fingerprint = identity_->fingerprint();
+  cc.banner_identity = std::string(SmtpServerDialogue::identity);
+  cc.version = EGRESS25_VERSION;
+  cc.witness = witness_status_;
+  cc.secret = secret;
+  cc.packet_witness = witness_.get();
+  control_ = std::make_unique<ControlService>(store_, std::move(cc));
+  smtp_context_ = std::make_unique<SmtpContext>(SmtpContext{store_, *identity_, hostname_});
+
+  LOG(info) << version_string() << " starting as " << hostname_ << "; TLS certificate "
+            << identity_->subject() << " sha256 " << identity_->fingerprint()
+            << (secret ? "; secret required" : "");
+  for (auto& l : listeners_) serve_listener(l);
+}
+
+void Reflector::serve_listener(BoundListener& listener) {
+  const char* role = listener.role == ListenerRole::control ? "control"
+                     : listener.role == ListenerRole::smtps ? "smtps"
+                                                             : "smtp";
+  LOG(info) << "listening on " << listener.name << " (" << role << ")";
+  ServeFunction serve;
+  ConnectionLimiter* limiter = &mail_limiter_;
+  if (listener.role == ListenerRole::control) {
+    limiter = &control_limiter_;
+    serve = [this](tcp::socket socket, ConnectionLimiter::Slot slot) {
+      auto executor = socket.get_executor();
+      net::co_spawn(
+          executor,
+          [this, socket = std::move(socket),
+           slot = std::move(slot)]() mutable -> net::awaitable<void> {
+            co_await run_control_session(std::move(socket), *control_);
+          },
+          log_escape("control session"));
+    };
+  } else {
+    const auto kind =
+        listener.role == ListenerRole::smtps ? ServiceKind::smtps : ServiceKind::smtp;
+    serve = [this, kind](tcp::socket socket, ConnectionLimiter::Slot slot) {
+      auto executor = socket.get_executor();
+      net::co_spawn(
+          executor,
+          [this, kind, socket = std::move(socket),
+           slot = std::move(slot)]() mutable -> net::awaitable<void> {
+            co_await run_smtp_session(std::move(socket), kind, *smtp_context_);
+          },
+          log_escape("smtp session"));
+    };
+  }
+  net::co_spawn(io_context_, accept_loop(listener, *limiter, std::move(serve)),
+                log_escape("accept loop on " + listener.name));
+}
+
+void Reflector::run() {
+  net::signal_set signals(io_context_, SIGINT, SIGTERM);
+  signals.async_wait([this](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    LOG(info) << "signal " << signal << ": shutting down";
+    stop();
+  });
+  io_context_.run();
+  LOG(info) << "stopped";
+}
+
+void Reflector::stop() {
+  boost::system::error_code ec;
+  for (auto& l : listeners_) l.acceptor.close(ec);
+  if (witness_) witness_->stop();
+  io_context_.stop();
+}
+
+}  // namespace egress25::reflector

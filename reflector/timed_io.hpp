@@ -1,0 +1,54 @@
+// Deadlines for single I/O steps, and a close that lets the last reply arrive.
+//
+// Boost 1.81 has no cancel_after: each step races a timer with the experimental
+// awaitable operators. Steps are taken with as_tuple, so a failed step is an answer that
+// ends the race, not an exception that makes `||` wait for the timer.
+#pragma once
+
+#include <array>
+#include <boost/asio.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <chrono>
+#include <optional>
+
+namespace egress25::reflector {
+
+namespace net = boost::asio;
+
+// The result of `op`, or nullopt when `timeout` passed first (`op` is then cancelled).
+template <typename T>
+net::awaitable<std::optional<T>> within(net::awaitable<T> op,
+                                        std::chrono::steady_clock::duration timeout) {
+  using namespace net::experimental::awaitable_operators;
+  net::steady_timer timer(co_await net::this_coro::executor, timeout);
+  auto result = co_await (std::move(op) || timer.async_wait(net::as_tuple(net::use_awaitable)));
+  if (result.index() == 0) co_return std::get<0>(std::move(result));
+  co_return std::nullopt;
+}
+
+// Closes a TCP socket so that the reply just written reaches the peer: closing with
+// unread input makes Linux send a reset, which may destroy that reply in the peer's
+// receive queue. So: send FIN, read and drop what the peer still sends (bounded in bytes
+// and time), then close. Apache and nginx do the same ("lingering close").
+inline net::awaitable<void> lingering_close(net::ip::tcp::socket& socket) {
+  constexpr std::size_t max_drain = 64 * 1024;
+  constexpr auto drain_time = std::chrono::seconds(2);
+  boost::system::error_code ec;
+  socket.shutdown(net::ip::tcp::socket::shutdown_send, ec);
+  if (!ec) {
+    std::array<char, 4096> sink;
+    std::size_t drained = 0;
+    const auto until = std::chrono::steady_clock::now() + drain_time;
+    while (drained < max_drain) {
+      const auto left = until - std::chrono::steady_clock::now();
+      if (left <= std::chrono::steady_clock::duration::zero()) break;
+      auto r = co_await within(
+          socket.async_read_some(net::buffer(sink), net::as_tuple(net::use_awaitable)), left);
+      if (!r || std::get<0>(*r)) break;
+      drained += std::get<1>(*r);
+    }
+  }
+  socket.close(ec);
+}
+
+}  // namespace egress25::reflector
