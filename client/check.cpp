@@ -44,9 +44,13 @@ struct FamilyControl {
   std::optional<control::HelloResponse> hello;
 };
 
-Family family_of(const net::ip::address& a) { return a.is_v4() ? Family::ipv4 : Family::ipv6; }
+Family family_of(const net::ip::address& a) {
+  return a.is_v4() ? Family::ipv4 : Family::ipv6;
+}
 
-std::string family_words(Family f) { return f == Family::ipv4 ? "IPv4" : "IPv6"; }
+std::string family_words(Family f) {
+  return f == Family::ipv4 ? "IPv4" : "IPv6";
+}
 
 std::string host_port_text(const std::string& host, std::uint16_t port) {
   bool v6 = host.find(':') != std::string::npos;
@@ -118,7 +122,9 @@ ProbeResult unprobed(ClientProbe probe, const std::string& why) {
   result.evidence.trace_unavailable = "nothing was probed";
   result.classification.verdict = Verdict::inconclusive;
   result.classification.location = Location::unknown;
-  result.classification.reasons.push_back("Nothing was probed: " + why + ".");
+  std::string reason = "Nothing was probed: " + why;
+  if (reason.back() != '.' && reason.back() != '?') reason += '.';
+  result.classification.reasons.push_back(std::move(reason));
   return result;
 }
 
@@ -155,10 +161,9 @@ CheckReport unreachable(CheckReport report, const CheckOptions& options,
 }  // namespace
 
 std::chrono::milliseconds timeout_from_rtt(double rtt_ms) {
-  auto computed = milliseconds(static_cast<long long>(4 * std::max(rtt_ms, 0.0))) +
-                  milliseconds(1000);
-  return std::clamp<milliseconds>(computed, limits::min_probe_timeout,
-                                  limits::max_probe_timeout);
+  auto computed =
+      milliseconds(static_cast<long long>(4 * std::max(rtt_ms, 0.0))) + milliseconds(1000);
+  return std::clamp<milliseconds>(computed, limits::min_probe_timeout, limits::max_probe_timeout);
 }
 
 int exit_status(const CheckReport& report) {
@@ -185,9 +190,9 @@ net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::s
                                tcp::resolver::numeric_service, as_result));
     if (!resolved || std::get<0>(*resolved)) {
       std::string why = resolved ? error_text(std::get<0>(*resolved)) : "no answer within 5 s";
-      co_return unreachable(std::move(report), options, families,
-                            "cannot resolve the reflector's name " + options.reflector_host +
-                                ": " + why);
+      co_return unreachable(
+          std::move(report), options, families,
+          "cannot resolve the reflector's name " + options.reflector_host + ": " + why);
     }
     for (const auto& entry : std::get<1>(*resolved)) {
       auto endpoint = entry.endpoint();
@@ -206,9 +211,12 @@ net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::s
   // Keep the families asked for, in the resolver's order (it knows the host's preference).
   auto wanted = [&](Family f) {
     switch (options.family) {
-      case FamilyChoice::ipv4: return f == Family::ipv4;
-      case FamilyChoice::ipv6: return f == Family::ipv6;
-      default: return true;
+      case FamilyChoice::ipv4:
+        return f == Family::ipv4;
+      case FamilyChoice::ipv6:
+        return f == Family::ipv6;
+      default:
+        return true;
     }
   };
   std::erase_if(families, [&](const FamilyControl& fc) { return !wanted(fc.family); });
@@ -217,13 +225,13 @@ net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::s
       if (std::none_of(families.begin(), families.end(),
                        [&](const FamilyControl& fc) { return fc.family == f; }))
         families.push_back(FamilyControl{f, {}, nullptr, std::nullopt});
-  if (families.empty() || std::all_of(families.begin(), families.end(), [](const auto& fc) {
-        return fc.endpoints.empty();
-      })) {
-    std::string which = family_words(options.family == FamilyChoice::ipv6 ? Family::ipv6 : Family::ipv4);
-    co_return unreachable(std::move(report), options, families,
-                          "the reflector's name " + options.reflector_host + " has no " +
-                              which + " address");
+  if (families.empty() || std::all_of(families.begin(), families.end(),
+                                      [](const auto& fc) { return fc.endpoints.empty(); })) {
+    std::string which =
+        family_words(options.family == FamilyChoice::ipv6 ? Family::ipv6 : Family::ipv4);
+    co_return unreachable(
+        std::move(report), options, families,
+        "the reflector's name " + options.reflector_host + " has no " + which + " address");
   }
 
   // ---- Control: HELLO on the first family that answers, then join with the others ----
@@ -263,9 +271,9 @@ net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::s
   const double rtt_ms =
       std::max(primary->control->connect_ms(), primary->control->last_request_ms());
   const std::int64_t clock_offset_ms =
-      hello.server_time_unix_ms ? hello.server_time_unix_ms -
-                                      (hello_sent_ms + static_cast<std::int64_t>(rtt_ms / 2))
-                                : 0;
+      hello.server_time_unix_ms
+          ? hello.server_time_unix_ms - (hello_sent_ms + static_cast<std::int64_t>(rtt_ms / 2))
+          : 0;
   report.control_reached = true;
   report.control_rtt_ms = rtt_ms;
   report.reflector_version = hello.version;
@@ -277,8 +285,9 @@ net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::s
                            << hello.version;
 
   for (auto& fc : families) {
-    if (&fc == primary || fc.endpoints.empty()) continue;
-    if (!fc.control) fc.control = std::make_unique<ControlClient>(executor);
+    // A family with a control client already is the primary or one that failed above.
+    if (fc.control || fc.endpoints.empty()) continue;
+    fc.control = std::make_unique<ControlClient>(executor);
     auto error = co_await fc.control->connect(fc.endpoints, control_timeout);
     if (error.empty()) {
       control::HelloRequest join;
@@ -298,9 +307,8 @@ net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::s
   // one asked for by name (4, 6, both) is probed and reported either way.
   if (options.family == FamilyChoice::automatic)
     std::erase_if(families, [](const FamilyControl& fc) { return !fc.hello.has_value(); });
-  primary = &*std::find_if(families.begin(), families.end(), [&](const FamilyControl& fc) {
-    return fc.family == primary_family;
-  });
+  primary = &*std::find_if(families.begin(), families.end(),
+                           [&](const FamilyControl& fc) { return fc.family == primary_family; });
 
   SessionFacts session;
   session.expected_fingerprint = hello.tls_fingerprint;
@@ -338,8 +346,8 @@ net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::s
       placeholder.probe_tag = control::make_probe_tag(hello.probe_id, ++tag_index);
       if (fc.endpoints.empty()) {
         placeholder.connect = ConnectOutcome::local_error;
-        placeholder.connect_error = "the reflector's name " + options.reflector_host +
-                                    " has no " + family_words(fc.family) + " address";
+        placeholder.connect_error = "the reflector's name " + options.reflector_host + " has no " +
+                                    family_words(fc.family) + " address";
         spec_of.push_back(std::nullopt);
       } else {
         // The address the control connection reached, so both measure the same host.
@@ -375,8 +383,8 @@ net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::s
       } else if (!options.trace) {
         traces[i].unavailable = "tracing was turned off (--no-trace)";
       } else {
-        jobs.push_back(trace_into(traces[i], specs[*spec_of[i]].address, probe.port,
-                                  options.control_port));
+        jobs.push_back(
+            trace_into(traces[i], specs[*spec_of[i]].address, probe.port, options.control_port));
       }
     }
     co_await run_all(std::move(jobs));
@@ -434,11 +442,10 @@ net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::s
     ProbeResult result;
     result.evidence = assemble_evidence(probes[i], session, outcome, std::move(traces[i]));
     result.classification = classify(result.evidence);
-    summary_input.rows.push_back(SummaryRow{probes[i].port,
-                                            service_name(probes[i].port, probes[i].kind),
-                                            probes[i].family, result.classification.verdict,
-                                            result.classification.location,
-                                            result.classification.blocking_hop});
+    summary_input.rows.push_back(
+        SummaryRow{probes[i].port, service_name(probes[i].port, probes[i].kind), probes[i].family,
+                   result.classification.verdict, result.classification.location,
+                   result.classification.blocking_hop});
     report.probes.push_back(std::move(result));
   }
   report.summary = summarize(summary_input);

@@ -81,7 +81,8 @@ net::awaitable<ControlClient::Answer> ControlClient::request(control::Request re
   auto start = steady_clock::now();
   auto deadline = start + timeout;
   const std::string frame = control::encode_frame(control::encode(request));
-  auto written = co_await before(deadline, net::async_write(socket_, net::buffer(frame), as_result));
+  auto written =
+      co_await before(deadline, net::async_write(socket_, net::buffer(frame), as_result));
   if (!written) {
     close();
     co_return "no answer within " + seconds_text(timeout);

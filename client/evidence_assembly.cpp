@@ -56,12 +56,13 @@ ProbeEvidence assemble_evidence(const ClientProbe& probe, const SessionFacts& se
   // Untagged arrivals from our public address on this port: something got through, but
   // its EHLO or SNI no longer carried our tag (or it was someone else behind our NAT).
   if (public_address) {
-    reflector.untagged_from_client = static_cast<int>(std::count_if(
-        response.untagged.begin(), response.untagged.end(),
-        [&](const control::UntaggedConnection& u) {
-          return u.local_port == probe.port && u.family == probe.family &&
-                 u.peer_address == *public_address;
-        }));
+    reflector.untagged_from_client =
+        static_cast<int>(std::count_if(response.untagged.begin(), response.untagged.end(),
+                                       [&](const control::UntaggedConnection& u) {
+                                         return u.local_port == probe.port &&
+                                                u.family == probe.family &&
+                                                u.peer_address == *public_address;
+                                       }));
   }
 
   if (response.witness.active) {
@@ -79,8 +80,8 @@ ProbeEvidence assemble_evidence(const ClientProbe& probe, const SessionFacts& se
                                       " address, so its packet witness cannot be matched";
     }
   } else {
-    reflector.witness_unavailable =
-        response.witness.reason.empty() ? "the reflector runs without a packet witness"
+    reflector.witness_unavailable = response.witness.reason.empty()
+                                        ? "the reflector runs without a packet witness"
                                         : response.witness.reason;
   }
   return evidence;

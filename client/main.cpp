@@ -37,10 +37,10 @@ void setup_logging(bool verbose) {
     return;
   }
   logging::add_common_attributes();
-  logging::add_console_log(std::clog, logging::keywords::format =
-                                          (logging::expressions::stream
-                                           << "egress25 [" << logging::trivial::severity
-                                           << "] " << logging::expressions::smessage));
+  logging::add_console_log(
+      std::clog, logging::keywords::format =
+                     (logging::expressions::stream << "egress25 [" << logging::trivial::severity
+                                                   << "] " << logging::expressions::smessage));
   logging::core::get()->set_filter(logging::trivial::severity >= logging::trivial::debug);
 }
 
@@ -77,12 +77,13 @@ int main(int argc, char* argv[]) {
   });
   std::optional<CheckReport> report;
   std::exception_ptr failure;
-  net::co_spawn(io, run_check(options, secret),
-                [&](std::exception_ptr e, CheckReport r) {
-                  signals.cancel();
-                  if (e) failure = e;
-                  else report = std::move(r);
-                });
+  net::co_spawn(io, run_check(options, secret), [&](std::exception_ptr e, CheckReport r) {
+    signals.cancel();
+    if (e)
+      failure = e;
+    else
+      report = std::move(r);
+  });
   io.run();
   if (interrupted) {
     std::cerr << "egress25: interrupted\n";

@@ -47,7 +47,9 @@ po::options_description check_options() {
 
 std::string help_text() {
   std::ostringstream out;
-  out << synopsis << "\n" << description << "\n" << check_options() << "\n"
+  out << synopsis << "\n"
+      << description << "\n"
+      << check_options() << "\n"
       << "Exit status: 0 every probe open; 1 a probe is not open; 2 bad usage;\n"
       << "3 the reflector's control port could not be reached.\n";
   return out.str();
@@ -186,12 +188,12 @@ CommandLine parse_command_line(int argc, const char* const argv[]) {
   po::variables_map vm;
   try {
     auto desc = check_options();
-    po::store(po::command_line_parser(argc - 1, argv + 1)
-                  .options(desc)
-                  .style(po::command_line_style::default_style &
-                         ~po::command_line_style::allow_guessing)
-                  .run(),
-              vm);
+    po::store(
+        po::command_line_parser(argc - 1, argv + 1)
+            .options(desc)
+            .style(po::command_line_style::default_style & ~po::command_line_style::allow_guessing)
+            .run(),
+        vm);
     po::notify(vm);
   } catch (const po::error& e) {
     return UsageError{e.what()};
@@ -222,8 +224,8 @@ CommandLine parse_command_line(int argc, const char* const argv[]) {
     double seconds = vm["timeout"].as<double>();
     if (!std::isfinite(seconds) || seconds <= 0 || seconds > max_timeout_seconds)
       return UsageError{"--timeout must be more than 0 and at most 300 seconds"};
-    options.timeout = std::chrono::milliseconds(
-        std::max<long long>(1, std::llround(seconds * 1000)));
+    options.timeout =
+        std::chrono::milliseconds(std::max<long long>(1, std::llround(seconds * 1000)));
   }
   if (vm["trace"].as<bool>() && vm["no-trace"].as<bool>())
     return UsageError{"--trace and --no-trace contradict each other"};

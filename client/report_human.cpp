@@ -10,18 +10,21 @@
 namespace egress25::client {
 namespace {
 
-std::string family_name(Family f) { return f == Family::ipv4 ? "IPv4" : "IPv6"; }
+std::string family_name(Family f) {
+  return f == Family::ipv4 ? "IPv4" : "IPv6";
+}
 
 std::string pad(std::string s, std::size_t width) {
   if (s.size() < width) s.append(width - s.size(), ' ');
   return s;
 }
 
-std::string clip(const std::string& s, std::size_t max) {
-  if (s.size() <= max) return s;
-  std::string out(s, 0, max - 3);
-  out.append("...");
-  return out;
+std::string clip(std::string s, std::size_t max) {
+  if (s.size() > max) {
+    s.resize(max - 3);
+    s.append(3, '.');
+  }
+  return s;
 }
 
 std::string fixed(double value, int decimals) {
@@ -32,11 +35,16 @@ std::string fixed(double value, int decimals) {
 
 std::string hop_word(const TraceHop& hop) {
   switch (hop.kind) {
-    case HopKind::time_exceeded: return "time exceeded";
-    case HopKind::unreachable: return "unreachable";
-    case HopKind::reached: return "reached";
-    case HopKind::reset: return "reset";
-    case HopKind::silent: return "*";
+    case HopKind::time_exceeded:
+      return "time exceeded";
+    case HopKind::unreachable:
+      return "unreachable";
+    case HopKind::reached:
+      return "reached";
+    case HopKind::reset:
+      return "reset";
+    case HopKind::silent:
+      return "*";
   }
   return "*";
 }
@@ -78,13 +86,13 @@ std::string draw_path(const std::string& target, const PathTrace& trace,
 
   const std::string probed_port = "port " + std::to_string(trace.probed.port);
   const std::string reference_port = "port " + std::to_string(trace.reference.port);
-  std::string out = "  path to " + target + ", " + probed_port + " beside " + reference_port +
-                    " (reference):\n";
+  std::string out =
+      "  path to " + target + ", " + probed_port + " beside " + reference_port + " (reference):\n";
   out += "    " + pad("hop", 5) + pad("address", 40) + pad(probed_port, 16) + reference_port + "\n";
   for (int ttl = 1; ttl <= last; ++ttl) {
     const TraceHop* p = probed.count(ttl) ? probed[ttl] : nullptr;
     const TraceHop* r = reference.count(ttl) ? reference[ttl] : nullptr;
-    std::string address = p && !p->address.empty() ? p->address
+    std::string address = p && !p->address.empty()   ? p->address
                           : r && !r->address.empty() ? r->address
                                                      : "*";
     std::string row = "    " + pad(std::to_string(ttl), 5) + pad(address, 40) +
@@ -105,11 +113,12 @@ std::string render_human(const CheckReport& report) {
   if (!report.control_reached) {
     out += wrap("control: unreachable: " + report.control_error, 100, "  ");
   } else {
-    out += "  local address:   " + (report.local_address.empty() ? "-" : report.local_address) +
-           "\n";
+    out +=
+        "  local address:   " + (report.local_address.empty() ? "-" : report.local_address) + "\n";
     std::string publics;
     if (report.public_ipv4) publics += *report.public_ipv4 + " (IPv4)";
-    if (report.public_ipv6) publics += (publics.empty() ? "" : ", ") + *report.public_ipv6 + " (IPv6)";
+    if (report.public_ipv6)
+      publics += (publics.empty() ? "" : ", ") + *report.public_ipv6 + " (IPv6)";
     if (publics.empty()) publics = report.public_address.empty() ? "-" : report.public_address;
     out += "  public address:  " + publics + "  (as the reflector saw it)\n";
     out += "  packet witness:  " +
@@ -142,8 +151,7 @@ std::string render_human(const CheckReport& report) {
     if (c.blocking_hop)
       out += pad("", widths[0] + widths[1] + widths[2]) + "blocked at hop " +
              std::to_string(c.blocking_hop->ttl) +
-             (c.blocking_hop->address.empty() ? "" : " (" + c.blocking_hop->address + ")") +
-             "\n";
+             (c.blocking_hop->address.empty() ? "" : " (" + c.blocking_hop->address + ")") + "\n";
     if (result.evidence.trace) {
       auto drawing = draw_path(probe.address, *result.evidence.trace, c.blocking_hop);
       if (!drawing.empty())

@@ -19,7 +19,9 @@ json::value optional_or_null(const std::optional<std::string>& s) {
 }
 
 // Milliseconds with a tenth of precision: enough, and stable to read.
-double rounded_ms(double ms) { return std::round(ms * 10) / 10; }
+double rounded_ms(double ms) {
+  return std::round(ms * 10) / 10;
+}
 
 json::object witness_view(const WitnessPortView& w) {
   json::object o;
@@ -97,9 +99,8 @@ json::object report_to_json(const CheckReport& report) {
   doc["client"] = json::object{
       {"local_address", string_or_null(report.local_address)},
       {"public_address", string_or_null(report.public_address)},
-      {"public_addresses",
-       json::object{{"ipv4", optional_or_null(report.public_ipv4)},
-                    {"ipv6", optional_or_null(report.public_ipv6)}}},
+      {"public_addresses", json::object{{"ipv4", optional_or_null(report.public_ipv4)},
+                                        {"ipv6", optional_or_null(report.public_ipv6)}}},
       {"control_rtt_ms", rounded_ms(report.control_rtt_ms)},
       {"probe_timeout_ms", rounded_ms(report.probe_timeout_ms)},
   };

@@ -55,8 +55,8 @@ void record_tls(SSL* ssl, ClientProbe& probe) {
   if (X509_digest(cert.get(), EVP_sha256(), digest.data(), &length) == 1)
     probe.peer_cert_sha256 = hex(digest.data(), length);
   std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), BIO_free);
-  if (bio && X509_NAME_print_ex(bio.get(), X509_get_subject_name(cert.get()), 0,
-                                XN_FLAG_RFC2253) >= 0) {
+  if (bio &&
+      X509_NAME_print_ex(bio.get(), X509_get_subject_name(cert.get()), 0, XN_FLAG_RFC2253) >= 0) {
     char* data = nullptr;
     long size = BIO_get_mem_data(bio.get(), &data);
     if (data && size > 0) probe.peer_cert_subject.assign(data, static_cast<std::size_t>(size));
@@ -109,12 +109,12 @@ class ProbeRun {
     }
     std::string queue_error;
     if (!enable_error_queue(socket.native_handle(), family, queue_error))
-      BOOST_LOG_TRIVIAL(debug) << "probe " << spec_.port << ": no ICMP error queue: "
-                               << queue_error;
+      BOOST_LOG_TRIVIAL(debug) << "probe " << spec_.port
+                               << ": no ICMP error queue: " << queue_error;
 
     const auto connect_start = steady_clock::now();
-    auto connected = co_await before(deadline(spec_.connect_timeout),
-                                     socket.async_connect(endpoint, as_result));
+    auto connected =
+        co_await before(deadline(spec_.connect_timeout), socket.async_connect(endpoint, as_result));
     probe.connect_ms = ms_since(connect_start);
     if (!connected || std::get<0>(*connected)) {
       record_connect_failure(probe, socket.native_handle(), family,
@@ -123,10 +123,11 @@ class ProbeRun {
       co_return;
     }
     probe.connect = ConnectOutcome::connected;
-    if (auto local = socket.local_endpoint(ec); !ec) probe.local_address = local.address().to_string();
+    if (auto local = socket.local_endpoint(ec); !ec)
+      probe.local_address = local.address().to_string();
 
-    dialogue_.emplace(smtp::ClientDialogue::Options{spec_.kind,
-                                                    control::probe_hostname(spec_.probe_tag)});
+    dialogue_.emplace(
+        smtp::ClientDialogue::Options{spec_.kind, control::probe_hostname(spec_.probe_tag)});
     co_await converse(probe, *dialogue_);
     record_facts(probe, dialogue_->facts());
   }
@@ -143,8 +144,8 @@ class ProbeRun {
   void fail(ClientProbe& probe, DialogueEnd end, std::string detail) {
     if (probe.end != DialogueEnd::none) return;  // the first failure is the one that counts
     probe.end = end;
-    probe.end_detail = probe.end_detail.empty() ? std::move(detail)
-                                                : detail + "; " + probe.end_detail;
+    probe.end_detail =
+        probe.end_detail.empty() ? std::move(detail) : detail + "; " + probe.end_detail;
   }
 
   // What the dialogue learned, and how it ended when no I/O failure ended it first.
@@ -159,8 +160,8 @@ class ProbeRun {
     } else {
       // The dialogue stopped on its own: an answer it could not go on from.
       probe.end = DialogueEnd::protocol_error;
-      std::string why = facts.stopped_because.empty() ? "the dialogue did not finish"
-                                                      : facts.stopped_because;
+      std::string why =
+          facts.stopped_because.empty() ? "the dialogue did not finish" : facts.stopped_because;
       probe.end_detail = probe.end_detail.empty() ? why : why + "; " + probe.end_detail;
     }
   }
@@ -176,9 +177,9 @@ class ProbeRun {
       if (action.step == smtp::ClientDialogue::Step::write) {
         // Kept before it is sent, so a write cut short still shows what we meant to send.
         phase(probe).to_server.append(action.bytes);
-        auto op = tls_up_ ? net::async_write(stream_, net::buffer(action.bytes), as_result)
-                          : net::async_write(stream_.next_layer(), net::buffer(action.bytes),
-                                             as_result);
+        auto op =
+            tls_up_ ? net::async_write(stream_, net::buffer(action.bytes), as_result)
+                    : net::async_write(stream_.next_layer(), net::buffer(action.bytes), as_result);
         auto written = co_await before(deadline(spec_.step_timeout), std::move(op));
         if (!written) co_return fail(probe, DialogueEnd::timed_out, "sending timed out");
         if (auto [ec, n] = *written; ec)
@@ -224,13 +225,13 @@ class ProbeRun {
       probe.tls_attempted = true;
       SSL_set_tlsext_host_name(stream_.native_handle(), hostname.c_str());
       auto handshake_timeout = std::min<std::chrono::milliseconds>(
-          spec_.step_timeout, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                  limits::tls_handshake_timeout));
+          spec_.step_timeout,
+          std::chrono::duration_cast<std::chrono::milliseconds>(limits::tls_handshake_timeout));
       auto shaken = co_await before(deadline(handshake_timeout),
                                     stream_.async_handshake(Stream::client, as_result));
       if (!shaken) {
-        probe.tls_error = "no TLS handshake within " +
-                          std::to_string(handshake_timeout.count()) + " ms";
+        probe.tls_error =
+            "no TLS handshake within " + std::to_string(handshake_timeout.count()) + " ms";
         dialogue.on_tls_failed(probe.tls_error);
         co_return fail(probe, DialogueEnd::timed_out, probe.tls_error);
       }

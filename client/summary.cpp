@@ -27,7 +27,9 @@ Kind kind_of(Verdict v, Location l) {
   }
 }
 
-std::string family_name(Family f) { return f == Family::ipv4 ? "IPv4" : "IPv6"; }
+std::string family_name(Family f) {
+  return f == Family::ipv4 ? "IPv4" : "IPv6";
+}
 
 std::string port_name(const SummaryRow& row) {
   return std::to_string(row.port) + " (" + row.service + ")";
@@ -67,33 +69,52 @@ std::string hop_text(const std::optional<BlockingHop>& hop) {
 std::string verdict_phrase(Verdict verdict, Location location) {
   std::string where;
   switch (location) {
-    case Location::path: where = " on the path"; break;
-    case Location::reflector_host: where = " at the reflector host"; break;
-    case Location::destination: where = " at the destination"; break;
-    default: break;
+    case Location::path:
+      where = " on the path";
+      break;
+    case Location::reflector_host:
+      where = " at the reflector host";
+      break;
+    case Location::destination:
+      where = " at the destination";
+      break;
+    default:
+      break;
   }
   switch (verdict) {
-    case Verdict::open: return "open";
-    case Verdict::dropped: return "dropped" + where;
-    case Verdict::reset: return "reset" + where;
-    case Verdict::icmp_unreachable: return "refused with an ICMP error" + where;
-    case Verdict::intercepted: return "intercepted: something other than the reflector answered";
-    case Verdict::tampered: return "tampered with in flight";
-    case Verdict::tls_intercepted: return "TLS-intercepted: the certificate is not the reflector's";
-    case Verdict::reply_dropped: return "half-open: the reflector answered, its answer was lost" + where;
-    case Verdict::firewalled_at_reflector: return "blocked by the reflector host's own firewall";
-    case Verdict::not_listening: return "not served by the reflector host";
-    case Verdict::inconclusive: return "inconclusive";
+    case Verdict::open:
+      return "open";
+    case Verdict::dropped:
+      return "dropped" + where;
+    case Verdict::reset:
+      return "reset" + where;
+    case Verdict::icmp_unreachable:
+      return "refused with an ICMP error" + where;
+    case Verdict::intercepted:
+      return "intercepted: something other than the reflector answered";
+    case Verdict::tampered:
+      return "tampered with in flight";
+    case Verdict::tls_intercepted:
+      return "TLS-intercepted: the certificate is not the reflector's";
+    case Verdict::reply_dropped:
+      return "half-open: the reflector answered, its answer was lost" + where;
+    case Verdict::firewalled_at_reflector:
+      return "blocked by the reflector host's own firewall";
+    case Verdict::not_listening:
+      return "not served by the reflector host";
+    case Verdict::inconclusive:
+      return "inconclusive";
   }
   return "inconclusive";
 }
 
 std::string summarize(const SummaryInput& input) {
-  const std::string host = input.reflector_host.empty() ? "the reflector host" : input.reflector_host;
+  const std::string host =
+      input.reflector_host.empty() ? "the reflector host" : input.reflector_host;
   if (!input.control_reached)
     return "Nothing was measured: the reflector's control port could not be reached. Check that "
-           "egress25-reflector is running on " + host +
-           " and that its control port is open on its firewall, then run the check again.";
+           "egress25-reflector is running on " +
+           host + " and that its control port is open on its firewall, then run the check again.";
   if (input.rows.empty())
     return "Nothing was probed: the reflector advertised no services and no --ports were given.";
 
@@ -114,10 +135,9 @@ std::string summarize(const SummaryInput& input) {
     }
   }
 
-  std::vector<std::string> open_ports;      // open on every family probed
-  std::vector<std::string> partly_open;     // open on some family
-  bool any_blocked = false, any_interfered = false, any_at_reflector = false,
-       any_undecided = false;
+  std::vector<std::string> open_ports;   // open on every family probed
+  std::vector<std::string> partly_open;  // open on some family
+  bool any_blocked = false, any_interfered = false, any_at_reflector = false, any_undecided = false;
   std::string text;
   for (auto port : order) {
     const PortState& state = ports[port];
@@ -131,10 +151,9 @@ std::string summarize(const SummaryInput& input) {
     if (!state.open_families.empty()) partly_open.push_back(port_name(named));
     const SummaryRow& bad = state.first_bad;
     std::string over = " over " + families_text(state.bad_families);
-    std::string also_open =
-        state.open_families.empty()
-            ? ""
-            : "; it is open over " + families_text(state.open_families);
+    std::string also_open = state.open_families.empty()
+                                ? ""
+                                : "; it is open over " + families_text(state.open_families);
     std::string phrase = verdict_phrase(bad.verdict, bad.location) + hop_text(bad.blocking_hop);
     switch (kind_of(bad.verdict, bad.location)) {
       case Kind::blocked:
@@ -144,8 +163,8 @@ std::string summarize(const SummaryInput& input) {
         break;
       case Kind::interfered:
         any_interfered = true;
-        text += "Something on your network interferes with port " + port_name(named) + over +
-                " (" + phrase + also_open + "). ";
+        text += "Something on your network interferes with port " + port_name(named) + over + " (" +
+                phrase + also_open + "). ";
         break;
       case Kind::at_reflector:
         any_at_reflector = true;
@@ -178,20 +197,23 @@ std::string summarize(const SummaryInput& input) {
       text += "Use the address family on which " + join(partly_open, "and") +
               " is open, or ask your network's operator to open the others. ";
     } else {
-      text += "No probed mail port gets through: ask your network's operator or provider to "
-              "open outbound SMTP, or send through a relay you reach another way (a VPN, "
-              "another network). ";
+      text +=
+          "No probed mail port gets through: ask your network's operator or provider to "
+          "open outbound SMTP, or send through a relay you reach another way (a VPN, "
+          "another network). ";
     }
   }
   if (any_interfered)
-    text += "Do not trust this network with cleartext SMTP: prefer implicit TLS (465) with "
-            "certificate checks, or ask its operator to turn off the SMTP proxy. ";
+    text +=
+        "Do not trust this network with cleartext SMTP: prefer implicit TLS (465) with "
+        "certificate checks, or ask its operator to turn off the SMTP proxy. ";
   if (any_at_reflector)
     text += "Fix the reflector's configuration or its host firewall (that is for whoever runs " +
             host + "), then run the check again. ";
   if (any_undecided)
-    text += "Run the check again; if it stays inconclusive, use --trace and a reflector with its "
-            "packet witness on. ";
+    text +=
+        "Run the check again; if it stays inconclusive, use --trace and a reflector with its "
+        "packet witness on. ";
   text.pop_back();  // the trailing space
   return text;
 }

@@ -21,8 +21,10 @@ inline constexpr auto control_idle_timeout = 15s;
 // --- Sessions (reflector) ----------------------------------------------------------
 inline constexpr std::size_t max_sessions = 4096;
 inline constexpr auto session_lifetime = 10min;
-// Connections recorded per session: a check probes a few ports × 2 families.
-inline constexpr std::size_t max_connections_per_session = 64;
+// Connections recorded per session: a check probes a few ports × 2 families. With four
+// capped streams each (base64 + a 2 KiB text rendering), 32 records stay under
+// max_response_frame: 32 × 4 × (16 KiB × 4/3 + 2 KiB) ≈ 3 MiB.
+inline constexpr std::size_t max_connections_per_session = 32;
 // Connections kept that carried no known tag (a rewritten EHLO, a scanner): recent
 // ones only, so a REPORT can say "something from your address arrived without a tag".
 inline constexpr std::size_t max_untagged_connections = 1024;

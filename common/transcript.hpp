@@ -39,14 +39,14 @@ struct Transcript {
 
 // What differs between the client's and the reflector's view of one dialogue.
 enum class TranscriptFinding {
-  banner_rewritten,        // the 220 greeting line differs
-  starttls_removed,        // reflector offered STARTTLS in EHLO, client did not see it
-  starttls_masked,         // ...client saw it overwritten (e.g. "XXXXXXXX")
-  ehlo_reply_altered,      // other change to the EHLO reply
-  command_altered,         // bytes the client sent arrived changed at the reflector
-  reply_altered,           // other server → client bytes changed
-  starttls_command_altered,// the client's STARTTLS arrived as something else
-  tls_phase_altered,       // bytes inside TLS differ (TLS terminated in the middle)
+  banner_rewritten,          // the 220 greeting line differs
+  starttls_removed,          // reflector offered STARTTLS in EHLO, client did not see it
+  starttls_masked,           // ...client saw it overwritten (e.g. "XXXXXXXX")
+  ehlo_reply_altered,        // other change to the EHLO reply
+  command_altered,           // bytes the client sent arrived changed at the reflector
+  reply_altered,             // other server → client bytes changed
+  starttls_command_altered,  // the client's STARTTLS arrived as something else
+  tls_phase_altered,         // bytes inside TLS differ (TLS terminated in the middle)
 };
 
 struct TranscriptDifference {

@@ -34,13 +34,12 @@ bool ControlService::secret_ok(const std::optional<std::string>& offered) const 
   unsigned char a[SHA256_DIGEST_LENGTH];
   unsigned char b[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(offered->data()), offered->size(), a);
-  SHA256(reinterpret_cast<const unsigned char*>(config_.secret->data()), config_.secret->size(),
-         b);
+  SHA256(reinterpret_cast<const unsigned char*>(config_.secret->data()), config_.secret->size(), b);
   return CRYPTO_memcmp(a, b, sizeof a) == 0;
 }
 
-ControlService::Handled ControlService::handle(const control::Request& request,
-                                               const Peer& peer, std::int64_t now_ms) {
+ControlService::Handled ControlService::handle(const control::Request& request, const Peer& peer,
+                                               std::int64_t now_ms) {
   if (const auto* h = std::get_if<control::HelloRequest>(&request)) return hello(*h, peer, now_ms);
   return report(std::get<control::ReportRequest>(request), now_ms);
 }
@@ -81,8 +80,8 @@ ControlService::Handled ControlService::hello(const control::HelloRequest& reque
   r.witness = config_.witness;
   r.server_time_unix_ms = now_ms;
   r.session_expires_unix_ms = session->expires_unix_ms;
-  return {std::move(r), "HELLO: " + what + " (client " +
-                            printable(request.client_version, 40) + ")"};
+  return {std::move(r),
+          "HELLO: " + what + " (client " + printable(request.client_version, 40) + ")"};
 }
 
 ControlService::Handled ControlService::report(const control::ReportRequest& request,
@@ -145,8 +144,7 @@ class ControlConnection {
           co_await fail(bad->code, bad->message);
           co_return;
         }
-        auto handled =
-            service_.handle(std::get<control::Request>(decoded), peer_, unix_ms_now());
+        auto handled = service_.handle(std::get<control::Request>(decoded), peer_, unix_ms_now());
         const bool refused = std::holds_alternative<control::ErrorResponse>(handled.response);
         LOG(info) << "control " << peer_text_ << " " << handled.log_line;
         if (!co_await send(handled.response) || refused) co_return;

@@ -23,7 +23,7 @@ struct ControlConfig {
   std::string banner_identity;
   std::string version;
   control::WitnessStatus witness;
-  std::optional<std::string> secret;     // --secret-file: HELLO must carry it
+  std::optional<std::string> secret;              // --secret-file: HELLO must carry it
   const PacketWitness* packet_witness = nullptr;  // when active
 };
 

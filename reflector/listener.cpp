@@ -26,16 +26,16 @@ Family family_of(const net::ip::address& a) {
 
 std::string bind_error_text(const std::string& address, std::uint16_t port,
                             const boost::system::error_code& ec) {
-  const std::string where = (address.find(':') != std::string::npos ? "[" + address + "]"
-                                                                      : address) +
-                            ":" + std::to_string(port);
+  const std::string where =
+      (address.find(':') != std::string::npos ? "[" + address + "]" : address) + ":" +
+      std::to_string(port);
   std::string reason;
   if (ec == net::error::access_denied) {
     reason = "permission denied";
     if (port < 1024) reason += " (needs CAP_NET_BIND_SERVICE or root; try --port-offset 10000)";
   } else if (ec == net::error::address_in_use) {
-    reason = "address already in use (another program listens on port " +
-             std::to_string(port) + "; see 'ss -ltnp')";
+    reason = "address already in use (another program listens on port " + std::to_string(port) +
+             "; see 'ss -ltnp')";
   } else if (ec == boost::system::errc::address_not_available) {
     reason = "address not available (it is not an address of this host)";
   } else if (ec == net::error::address_family_not_supported) {
@@ -114,8 +114,8 @@ std::optional<ConnectionLimiter::Slot> ConnectionLimiter::try_acquire(const std:
   }
   auto& count = state_->per_source[source];
   if (count >= state_->max_per_source) {
-    why = "too many connections from " + source + " (" +
-          std::to_string(state_->max_per_source) + ")";
+    why =
+        "too many connections from " + source + " (" + std::to_string(state_->max_per_source) + ")";
     return std::nullopt;
   }
   ++count;
@@ -144,8 +144,8 @@ net::awaitable<void> accept_loop(BoundListener& listener, ConnectionLimiter& lim
     std::string why;
     auto slot = limiter.try_acquire(source, why);
     if (!slot) {
-      LOG(warning) << "refused connection from " << endpoint_text(peer) << " to "
-                   << listener.name << ": " << why;
+      LOG(warning) << "refused connection from " << endpoint_text(peer) << " to " << listener.name
+                   << ": " << why;
       socket.close(peer_ec);
       continue;
     }

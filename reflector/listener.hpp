@@ -80,8 +80,7 @@ class ConnectionLimiter {
 
 // Accepts until the acceptor is closed, handing each connection to `serve` with its
 // slot. Connections over a cap are closed at once (and logged).
-using ServeFunction =
-    std::function<void(tcp::socket socket, ConnectionLimiter::Slot slot)>;
+using ServeFunction = std::function<void(tcp::socket socket, ConnectionLimiter::Slot slot)>;
 net::awaitable<void> accept_loop(BoundListener& listener, ConnectionLimiter& limiter,
                                  ServeFunction serve);
 

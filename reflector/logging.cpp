@@ -27,11 +27,11 @@ std::optional<Severity> parse_log_level(std::string_view name) {
 void init_logging(Severity level) {
   logging::add_common_attributes();
   auto sink = logging::add_console_log(
-      std::clog, logging::keywords::format =
-                     (expr::stream << expr::format_date_time<boost::posix_time::ptime>(
-                                          "TimeStamp", "%Y-%m-%dT%H:%M:%S.%f")
-                                   << " [" << logging::trivial::severity << "] "
-                                   << expr::smessage));
+      std::clog,
+      logging::keywords::format =
+          (expr::stream << expr::format_date_time<boost::posix_time::ptime>("TimeStamp",
+                                                                            "%Y-%m-%dT%H:%M:%S.%f")
+                        << " [" << logging::trivial::severity << "] " << expr::smessage));
   // Each line is flushed as it is written: an operator tails stderr, tests wait on it.
   sink->locked_backend()->auto_flush(true);
   logging::core::get()->set_filter(logging::trivial::severity >= level);

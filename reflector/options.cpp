@@ -100,7 +100,9 @@ std::uint16_t Options::bound_control_port() const {
   return static_cast<std::uint16_t>(control_port + port_offset);
 }
 
-std::string version_string() { return std::string(program) + " " + EGRESS25_VERSION; }
+std::string version_string() {
+  return std::string(program) + " " + EGRESS25_VERSION;
+}
 
 bool parse_port_list(const std::string& text, std::vector<std::uint16_t>& ports,
                      std::string& error) {

@@ -36,9 +36,9 @@ struct Options {
 // What main should do after parsing: run, or print and exit with a status.
 struct ParseOutcome {
   bool run = false;
-  int exit_code = 0;       // when !run: 0 for --help/--version, 2 for bad usage
-  std::string out;         // for stdout (help, version)
-  std::string err;         // for stderr (what was wrong, and a usage hint)
+  int exit_code = 0;  // when !run: 0 for --help/--version, 2 for bad usage
+  std::string out;    // for stdout (help, version)
+  std::string err;    // for stderr (what was wrong, and a usage hint)
   Options options;
 };
 

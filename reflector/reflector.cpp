@@ -123,7 +123,7 @@ void Reflector::start() {
 void Reflector::serve_listener(BoundListener& listener) {
   const char* role = listener.role == ListenerRole::control ? "control"
                      : listener.role == ListenerRole::smtps ? "smtps"
-                                                             : "smtp";
+                                                            : "smtp";
   LOG(info) << "listening on " << listener.name << " (" << role << ")";
   ServeFunction serve;
   ConnectionLimiter* limiter = &mail_limiter_;
@@ -133,15 +133,12 @@ void Reflector::serve_listener(BoundListener& listener) {
       auto executor = socket.get_executor();
       net::co_spawn(
           executor,
-          [this, socket = std::move(socket),
-           slot = std::move(slot)]() mutable -> net::awaitable<void> {
-            co_await run_control_session(std::move(socket), *control_);
-          },
+          [this, socket = std::move(socket), slot = std::move(slot)]() mutable
+          -> net::awaitable<void> { co_await run_control_session(std::move(socket), *control_); },
           log_escape("control session"));
     };
   } else {
-    const auto kind =
-        listener.role == ListenerRole::smtps ? ServiceKind::smtps : ServiceKind::smtp;
+    const auto kind = listener.role == ListenerRole::smtps ? ServiceKind::smtps : ServiceKind::smtp;
     serve = [this, kind](tcp::socket socket, ConnectionLimiter::Slot slot) {
       auto executor = socket.get_executor();
       net::co_spawn(

@@ -36,9 +36,8 @@ class SessionStore {
  public:
   struct Limits {
     std::size_t max_sessions = limits::max_sessions;
-    std::int64_t lifetime_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   limits::session_lifetime)
-                                   .count();
+    std::int64_t lifetime_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(limits::session_lifetime).count();
     std::size_t max_connections_per_session = limits::max_connections_per_session;
     std::size_t max_untagged = limits::max_untagged_connections;
   };
@@ -80,9 +79,9 @@ class SessionStore {
   };
 
   Limits limits_;
-  std::unordered_map<std::string, Session> sessions_;          // by token
-  std::unordered_map<std::string, std::string> by_probe_id_;   // probe_id → token
-  std::deque<std::pair<std::int64_t, std::string>> by_expiry_; // creation order = expiry order
+  std::unordered_map<std::string, Session> sessions_;           // by token
+  std::unordered_map<std::string, std::string> by_probe_id_;    // probe_id → token
+  std::deque<std::pair<std::int64_t, std::string>> by_expiry_;  // creation order = expiry order
   std::deque<RingEntry> ring_;
   std::uint64_t ring_base_ = 0;  // id of ring_.front()
 };

@@ -25,22 +25,23 @@ std::string upper(std::string_view s) {
 // The argument as it may be echoed into a reply: printable ASCII, no spaces, capped.
 std::string echoable(std::string_view arg) {
   std::string out;
-  for (char c : arg.substr(0, 255))
-    out.push_back(c > 0x20 && c < 0x7f ? c : '?');
+  for (char c : arg.substr(0, 255)) out.push_back(c > 0x20 && c < 0x7f ? c : '?');
   return out;
 }
 
 }  // namespace
 
 std::string SmtpServerDialogue::greeting() const {
-  return "220 " + config_.hostname + " ESMTP " + std::string(identity) + " " +
-         EGRESS25_VERSION + " diagnostic reflector; mail is never accepted\r\n";
+  return "220 " + config_.hostname + " ESMTP " + std::string(identity) + " " + EGRESS25_VERSION +
+         " diagnostic reflector; mail is never accepted\r\n";
 }
 
 SmtpServerDialogue::Step SmtpServerDialogue::refuse_mail() const {
   return Step{
       "550 5.7.1 egress25 diagnostic reflector: mail is never accepted, relayed or stored\r\n",
-      Next::read, std::nullopt, {}};
+      Next::read,
+      std::nullopt,
+      {}};
 }
 
 void SmtpServerDialogue::on_tls_started() {
@@ -56,13 +57,14 @@ SmtpServerDialogue::Step SmtpServerDialogue::on_line_too_long() {
 
 SmtpServerDialogue::Step SmtpServerDialogue::on_line(std::string_view line) {
   if (++commands_ > limits::max_smtp_commands)
-    return Step{"421 4.7.0 " + config_.hostname + " too many commands, closing\r\n",
-                Next::close, std::nullopt, "too many commands"};
+    return Step{"421 4.7.0 " + config_.hostname + " too many commands, closing\r\n", Next::close,
+                std::nullopt, "too many commands"};
 
   // RFC 5321 2.4: verbs are case-insensitive; the verb ends at the first space.
   const auto space = line.find(' ');
   const std::string verb = upper(line.substr(0, space));
-  std::string_view arg = space == std::string_view::npos ? std::string_view{} : line.substr(space + 1);
+  std::string_view arg =
+      space == std::string_view::npos ? std::string_view{} : line.substr(space + 1);
   while (!arg.empty() && arg.front() == ' ') arg.remove_prefix(1);
   while (!arg.empty() && arg.back() == ' ') arg.remove_suffix(1);
 
@@ -91,12 +93,15 @@ SmtpServerDialogue::Step SmtpServerDialogue::on_line(std::string_view line) {
   if (verb == "NOOP") return Step{"250 2.0.0 OK\r\n", Next::read, {}, {}};
   if (verb == "RSET") return Step{"250 2.0.0 OK\r\n", Next::read, {}, {}};
   if (verb == "QUIT")
-    return Step{"221 2.0.0 " + config_.hostname + " closing connection\r\n", Next::close, {},
-                "quit"};
+    return Step{
+        "221 2.0.0 " + config_.hostname + " closing connection\r\n", Next::close, {}, "quit"};
   if (verb == "HELP")
-    return Step{"214 2.0.0 egress25 diagnostic reflector: EHLO, HELO, STARTTLS, NOOP, RSET, "
-                "QUIT; mail is never accepted\r\n",
-                Next::read, {}, {}};
+    return Step{
+        "214 2.0.0 egress25 diagnostic reflector: EHLO, HELO, STARTTLS, NOOP, RSET, "
+        "QUIT; mail is never accepted\r\n",
+        Next::read,
+        {},
+        {}};
   if (verb == "MAIL" || verb == "RCPT" || verb == "DATA" || verb == "BDAT" || verb == "VRFY" ||
       verb == "EXPN" || verb == "AUTH" || verb == "ETRN" || verb == "TURN" || verb == "ATRN")
     return refuse_mail();

@@ -11,8 +11,8 @@ namespace egress25::reflector {
 class SmtpServerDialogue {
  public:
   struct Config {
-    std::string hostname;        // in the greeting and the EHLO reply
-    std::string peer_address;    // echoed in the EHLO/HELO reply, as the reflector saw it
+    std::string hostname;          // in the greeting and the EHLO reply
+    std::string peer_address;      // echoed in the EHLO/HELO reply, as the reflector saw it
     bool starttls_offered = true;  // plain SMTP ports; false on implicit TLS
   };
 

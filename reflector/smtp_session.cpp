@@ -42,10 +42,10 @@ class SmtpStream {
   net::awaitable<std::optional<std::tuple<error_code, std::size_t>>> read_some(
       net::mutable_buffer buffer, std::chrono::steady_clock::duration timeout) {
     if (tls_)
-      co_return co_await within(
-          stream_.async_read_some(buffer, net::as_tuple(net::use_awaitable)), timeout);
-    co_return co_await within(
-        socket().async_read_some(buffer, net::as_tuple(net::use_awaitable)), timeout);
+      co_return co_await within(stream_.async_read_some(buffer, net::as_tuple(net::use_awaitable)),
+                                timeout);
+    co_return co_await within(socket().async_read_some(buffer, net::as_tuple(net::use_awaitable)),
+                              timeout);
   }
 
   net::awaitable<std::optional<std::tuple<error_code, std::size_t>>> write(
@@ -55,8 +55,7 @@ class SmtpStream {
           net::async_write(stream_, net::buffer(bytes), net::as_tuple(net::use_awaitable)),
           timeout);
     co_return co_await within(
-        net::async_write(socket(), net::buffer(bytes), net::as_tuple(net::use_awaitable)),
-        timeout);
+        net::async_write(socket(), net::buffer(bytes), net::as_tuple(net::use_awaitable)), timeout);
   }
 
   net::awaitable<std::optional<std::tuple<error_code>>> handshake(
@@ -71,8 +70,7 @@ class SmtpStream {
   net::awaitable<void> close() {
     if (tls_) {
       // close_notify, so the peer can tell our close from a truncation attack.
-      co_await within(stream_.async_shutdown(net::as_tuple(net::use_awaitable)),
-                      farewell_timeout);
+      co_await within(stream_.async_shutdown(net::as_tuple(net::use_awaitable)), farewell_timeout);
     }
     co_await lingering_close(socket());
   }
@@ -160,13 +158,11 @@ class SmtpSession {
     for (;;) {
       auto line = reader_.next();
       if (line.status == smtp::LineReader::Status::need_more) co_return true;
-      auto step = line.status == smtp::LineReader::Status::too_long
-                      ? dialogue_.on_line_too_long()
-                      : dialogue_.on_line(line.line);
+      auto step = line.status == smtp::LineReader::Status::too_long ? dialogue_.on_line_too_long()
+                                                                    : dialogue_.on_line(line.line);
       if (step.helo_name) {
-        saw_name(*step.helo_name, kind_ == ServiceKind::smtp && stream_.tls()
-                                      ? "ehlo_after_starttls"
-                                      : "ehlo");
+        saw_name(*step.helo_name,
+                 kind_ == ServiceKind::smtp && stream_.tls() ? "ehlo_after_starttls" : "ehlo");
       }
       if (!co_await send(step.reply)) co_return false;
       switch (step.next) {
@@ -187,8 +183,8 @@ class SmtpSession {
     }
   }
 
-  net::awaitable<bool> send(std::string bytes,
-                            std::chrono::steady_clock::duration timeout = limits::smtp_idle_timeout) {
+  net::awaitable<bool> send(
+      std::string bytes, std::chrono::steady_clock::duration timeout = limits::smtp_idle_timeout) {
     // Recorded before the write starts: a client that reads the reply and asks for a
     // REPORT at once finds these bytes in it.
     phase().to_client.append(bytes);
@@ -270,8 +266,7 @@ class SmtpSession {
 
 }  // namespace
 
-net::awaitable<void> run_smtp_session(tcp::socket socket, ServiceKind kind,
-                                      SmtpContext& context) {
+net::awaitable<void> run_smtp_session(tcp::socket socket, ServiceKind kind, SmtpContext& context) {
   SmtpSession session(std::move(socket), kind, context);
   co_await session.run();
 }

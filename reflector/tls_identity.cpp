@@ -38,8 +38,7 @@ bool add_extension(X509* cert, int nid, const char* value) {
   X509V3_CTX ctx;
   X509V3_set_ctx_nodb(&ctx);
   X509V3_set_ctx(&ctx, cert, cert, nullptr, nullptr, 0);
-  std::unique_ptr<X509_EXTENSION, X509ExtFree> ext(
-      X509V3_EXT_conf_nid(nullptr, &ctx, nid, value));
+  std::unique_ptr<X509_EXTENSION, X509ExtFree> ext(X509V3_EXT_conf_nid(nullptr, &ctx, nid, value));
   return ext && X509_add_ext(cert, ext.get(), -1) == 1;
 }
 
@@ -57,8 +56,7 @@ std::string openssl_error_text() {
 TlsIdentity::TlsIdentity() : context_(net::ssl::context::tls_server) {}
 
 std::unique_ptr<TlsIdentity> TlsIdentity::load(const std::string& cert_file,
-                                               const std::string& key_file,
-                                               std::string& error) {
+                                               const std::string& key_file, std::string& error) {
   std::unique_ptr<TlsIdentity> id(new TlsIdentity());
   boost::system::error_code ec;
   id->context_.use_certificate_chain_file(cert_file, ec);
@@ -101,8 +99,8 @@ std::unique_ptr<TlsIdentity> TlsIdentity::generate(const std::string& hostname,
   X509_NAME* name = X509_get_subject_name(cert.get());
   ok = ok &&
        X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
-                                  reinterpret_cast<const unsigned char*>("egress25-reflector"),
-                                  -1, -1, 0) == 1 &&
+                                  reinterpret_cast<const unsigned char*>("egress25-reflector"), -1,
+                                  -1, 0) == 1 &&
        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
                                   reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1,
                                   0) == 1 &&

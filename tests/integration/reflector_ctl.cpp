@@ -32,8 +32,8 @@ void print(const control::HelloResponse& r) {
   std::cout << "token=" << r.token << "\nprobe_id=" << r.probe_id
             << "\nclient_address=" << r.client_address << "\nfamily=" << to_string(r.family)
             << "\nfingerprint=" << r.tls_fingerprint << "\nbanner_identity=" << r.banner_identity
-            << "\nversion=" << r.version << "\nwitness="
-            << (r.witness.active ? "active" : "inactive: " + r.witness.reason)
+            << "\nversion=" << r.version
+            << "\nwitness=" << (r.witness.active ? "active" : "inactive: " + r.witness.reason)
             << "\nexpires_in_s=" << (r.session_expires_unix_ms - r.server_time_unix_ms) / 1000
             << "\n";
   for (const auto& s : r.services)

@@ -7,7 +7,7 @@ REFLECTOR=$1
 CTL=$2
 source "$(dirname "$0")/reflector_lib.sh"
 
-start_reflector --witness off
+start_reflector --witness off --log-level debug
 
 "$CTL" "$CONTROL_PORT" hello >"$TEST_DIR/hello" || fail "HELLO failed: $(cat "$TEST_DIR/hello")"
 TOKEN=$(field token "$TEST_DIR/hello")
@@ -82,3 +82,44 @@ grep -q "^untagged peer=127.0.0.1 port=$SMTP_PORT" "$TEST_DIR/report" ||
   fail "the untagged connection is not reported: $(cat "$TEST_DIR/report")"
 [[ $(grep -c "^connection " "$TEST_DIR/report") -eq 5 ]] || fail "REPORT does not hold 5 tagged connections"
 pass "REPORT holds every tagged dialogue with its transcript, and the untagged one"
+
+# Raw dialogue: unknown commands, an over-long line, and STARTTLS command injection
+# (RFC 3207 5: plaintext pipelined after STARTTLS must be discarded, not answered).
+exec 3<>"/dev/tcp/127.0.0.1/$SMTP_PORT" || fail "smtp port not accepting"
+long=$(head -c 1200 /dev/zero | tr '\0' 'A')
+printf 'EHLO raw.example\r\nFROBNICATE\r\nNOOP %s\r\nSTARTTLS\r\nNOOP\r\n' "$long" >&3
+replies=()
+while IFS= read -r -t 5 line <&3; do
+  replies+=("${line%$'\r'}")
+  [[ "$line" == 220\ 2.0.0* ]] && break
+done
+exec 3<&-
+printf '%s\n' "${replies[@]}" >"$TEST_DIR/raw"
+grep -q "^500 5.5.2 command not recognized" "$TEST_DIR/raw" || fail "unknown command: $(cat "$TEST_DIR/raw")"
+grep -q "^500 5.5.2 line too long" "$TEST_DIR/raw" || fail "over-long line: $(cat "$TEST_DIR/raw")"
+grep -q "^220 2.0.0 Ready to start TLS" "$TEST_DIR/raw" || fail "no STARTTLS go-ahead"
+# The NOOP pipelined after STARTTLS is dropped, not answered: the reflector logs it, and
+# the connection (closed by us instead of a handshake) ends in the TLS step.
+wait_for_log() {
+  local i
+  for i in $(seq 1 50); do
+    grep -q "$1" "$REFLECTOR_LOG" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+wait_for_log "smtp 127.0.0.1:[0-9]* -> 127.0.0.1:$SMTP_PORT (smtp) tag=- tls=- .* end=tls failed" ||
+  fail "the injected connection did not end in the TLS handshake"
+grep -q "dropped 6 bytes sent after STARTTLS" "$REFLECTOR_LOG" ||
+  fail "the plaintext after STARTTLS was not discarded"
+pass "raw dialogue: 500 for unknown and over-long, plaintext after STARTTLS discarded"
+
+# A session that never ends: after limits::max_smtp_commands (50) commands, 421 and close.
+exec 3<>"/dev/tcp/127.0.0.1/$SMTP_PORT" || fail "smtp port not accepting"
+for i in $(seq 1 60); do printf 'NOOP\r\n'; done >&3
+timeout 10 cat <&3 >"$TEST_DIR/many" || fail "the reflector did not close a session of 60 commands"
+exec 3<&-
+[[ $(grep -c "^250 2.0.0 OK" "$TEST_DIR/many") -eq 50 ]] || fail "not 50 NOOPs answered"
+grep -q "^421 4.7.0 reflector.test too many commands, closing" "$TEST_DIR/many" ||
+  fail "no 421 after too many commands: $(tail -3 "$TEST_DIR/many")"
+pass "421 and close after 50 commands"

@@ -46,6 +46,7 @@ LAB_VPS6=2001:db8:e25:ff::10
 
 LAB_DIR=""
 LAB_NAMESPACES=()
+LAB_NS_IDS=() # "net:[inode]" of each, to recognise our processes
 LAB_PIDS=()
 LAB_ETC_DIRS=()
 LAB_WATCHDOG_PID=""
@@ -93,38 +94,48 @@ lab_require() {
   fi
 }
 
-# Removes what runs killed with SIGKILL left behind: namespaces whose owner PID is dead.
+# Removes what runs killed with SIGKILL (which no trap sees) left behind: namespaces,
+# /etc/netns entries and temporary directories whose owner PID no longer exists.
 lab_reap_stale() {
-  local ns pid pids
-  while read -r ns _; do
-    [[ $ns =~ ^e25lab-([0-9]+)-[0-9]+- ]] || continue
+  local name pid pids path
+  while read -r name _; do
+    [[ $name =~ ^e25lab-([0-9]+)-[0-9]+- ]] || continue
     pid=${BASH_REMATCH[1]}
     kill -0 "$pid" 2>/dev/null && continue
-    pids=$(ip netns pids "$ns" 2>/dev/null)
+    pids=$(ip netns pids "$name" 2>/dev/null)
     # shellcheck disable=SC2086 # one PID per word
     [[ -n $pids ]] && kill -KILL $pids 2>/dev/null
-    ip netns del "$ns" 2>/dev/null && lab_log "removed stale namespace $ns"
-    rm -rf "/etc/netns/$ns"
+    ip netns del "$name" 2>/dev/null && lab_log "removed stale namespace $name"
   done < <(ip netns list 2>/dev/null)
+  for path in /etc/netns/e25lab-* /tmp/e25lab-*; do
+    [[ -e $path && ${path##*/} =~ ^e25lab-([0-9]+)-[0-9]+- ]] || continue
+    kill -0 "${BASH_REMATCH[1]}" 2>/dev/null && continue
+    rm -rf "$path" && lab_log "removed stale $path"
+  done
 }
+
+# Namespaces are configured in two steps to keep set-up fast on a busy machine: each
+# `ip netns exec` costs a fork and a mount namespace, so links, addresses and routes are
+# queued per namespace and applied with one `ip -batch` each by lab_commit.
+declare -A LAB_BATCH=()
 
 lab_add_ns() {
   local ns
   ns=$(lab_ns "$1")
   ip netns add "$ns" || lab_die "cannot create namespace $ns"
   LAB_NAMESPACES+=("$ns")
+  LAB_NS_IDS+=("net:[$(stat -L -c %i "/run/netns/$ns")]")
   lab_trace "ns $ns"
-  ip -n "$ns" link set lo up
+  LAB_BATCH[$1]="link set dev lo up"$'\n'
   # Routers forward; nobody waits for duplicate address detection (an address still
   # "tentative" cannot be bound) or learns routes from router advertisements. ICMP
   # rate limits are off so that every traced hop answers in every run: a test that
-  # depends on a token bucket is a flaky test.
-  ip netns exec "$ns" sysctl -q -w net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
+  # depends on a token bucket is a flaky test. The base table holds the chains that
+  # lab_block adds rules to; empty chains accept everything.
+  ip netns exec "$ns" sh -c 'sysctl -q -w net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
     net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.accept_dad=0 \
     net.ipv6.conf.default.accept_ra=0 net.ipv4.icmp_ratelimit=0 net.ipv6.icmp.ratelimit=0 \
-    >/dev/null || lab_die "sysctl in $ns failed"
-  # The base tables that lab_block adds rules to. Empty chains accept everything.
-  ip netns exec "$ns" nft -f - <<'EOF' || lab_die "nft base table in $ns failed"
+    >/dev/null && nft -f -' <<'EOF' || lab_die "sysctl or nft base table in $ns failed"
 table inet e25lab {
   chain prerouting { type nat hook prerouting priority dstnat; policy accept; }
   chain input { type filter hook input priority filter; policy accept; }
@@ -137,12 +148,10 @@ EOF
 # A veth pair between NS_A (interface IF_A) and NS_B (IF_B), made directly inside the
 # namespaces so that it never exists in the root namespace.
 lab_link() {
-  local a b
-  a=$(lab_ns "$1")
-  b=$(lab_ns "$3")
-  ip -n "$a" link add name "$2" type veth peer name "$4" netns "$b" || lab_die "veth $1-$3 failed"
-  ip -n "$a" link set dev "$2" up
-  ip -n "$b" link set dev "$4" up
+  ip -n "$(lab_ns "$1")" link add name "$2" type veth peer name "$4" netns "$(lab_ns "$3")" ||
+    lab_die "veth $1-$3 failed"
+  LAB_BATCH[$1]+="link set dev $2 up"$'\n'
+  LAB_BATCH[$3]+="link set dev $4 up"$'\n'
 }
 
 lab_addr() { # NS IF ADDR/LEN...
@@ -150,17 +159,24 @@ lab_addr() { # NS IF ADDR/LEN...
   shift 2
   for a in "$@"; do
     if [[ $a == *:* ]]; then
-      ip -n "$(lab_ns "$ns")" -6 addr add "$a" dev "$dev" nodad || lab_die "addr $a on $ns"
+      LAB_BATCH[$ns]+="addr add $a dev $dev nodad"$'\n'
     else
-      ip -n "$(lab_ns "$ns")" addr add "$a" dev "$dev" || lab_die "addr $a on $ns"
+      LAB_BATCH[$ns]+="addr add $a dev $dev"$'\n'
     fi
   done
 }
 
 lab_route() { # NS PREFIX VIA
-  local fam=-4
-  [[ $3 == *:* ]] && fam=-6
-  ip -n "$(lab_ns "$1")" "$fam" route add "$2" via "$3" || lab_die "route $2 via $3 on $1"
+  LAB_BATCH[$1]+="route add $2 via $3"$'\n'
+}
+
+lab_commit() {
+  local short
+  for short in "${!LAB_BATCH[@]}"; do
+    ip -n "$(lab_ns "$short")" -batch - <<<"${LAB_BATCH[$short]}" ||
+      lab_die "configuring $short failed: ${LAB_BATCH[$short]}"
+  done
+  LAB_BATCH=()
 }
 
 # The address of ISP router I on the ISP link L (I is L or L+1), IPv4 and IPv6.
@@ -187,12 +203,12 @@ lab_up() {
   lab_reap_stale
   LAB_DIR=$(mktemp -d "/tmp/${LAB_PREFIX}XXXXXX") || lab_die "mktemp failed"
   lab_trace "dir $LAB_DIR"
-  # The watchdog: a bound on the whole run, not a synchronisation.
-  (
-    sleep "$LAB_MAX_SECONDS"
-    printf 'lab: run exceeded %ss, terminating\n' "$LAB_MAX_SECONDS" >&2
-    kill -TERM $$
-  ) &
+  # The watchdog: a bound on the whole run, not a synchronisation. One process with no
+  # child (it times out a read on a FIFO nobody writes), so killing it leaves nothing.
+  mkfifo "$LAB_DIR/watchdog" || lab_die "mkfifo failed"
+  bash -c 'exec 3<>"$1"; read -r -t "$2" <&3
+    printf "lab: run exceeded %ss, terminating\n" "$2" >&2; kill -TERM "$3"' \
+    lab-watchdog "$LAB_DIR/watchdog" "$LAB_MAX_SECONDS" $$ &
   LAB_WATCHDOG_PID=$!
 
   local n=$LAB_ISP_ROUTERS i last="isp$LAB_ISP_ROUTERS" r
@@ -247,6 +263,8 @@ EOF
   lab_route vps default 203.0.113.1
   lab_route vps default 2001:db8:e25:ff::1
 
+  lab_commit
+
   # The home resolves the reflector's name from its own hosts file (`ip netns exec`
   # bind-mounts /etc/netns/NS/* over /etc), and has no resolver it could leak to.
   local etc="/etc/netns/$(lab_ns home)"
@@ -271,8 +289,18 @@ lab_reaches() { # NS ADDR
   [[ $err == *"Connection refused"* ]]
 }
 
+# True when PID runs in one of this run's namespaces: a PID is only killed after this
+# check, so that a PID reused by an unrelated process is never touched.
+lab_pid_is_ours() {
+  local link id
+  link=$(readlink "/proc/$1/ns/net" 2>/dev/null) || return 1
+  for id in "${LAB_NS_IDS[@]}"; do [[ $link == "$id" ]] && return 0; done
+  return 1
+}
+
 lab_kill_pid() { # PID: TERM, a bounded wait, then KILL
   local pid=$1 k
+  lab_pid_is_ours "$pid" || return 0
   kill -TERM "$pid" 2>/dev/null || return 0
   for ((k = 0; k < 50; k++)); do
     kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
@@ -288,7 +316,9 @@ lab_down() {
   ((LAB_DOWN_DONE)) && return "$rc"
   LAB_DOWN_DONE=1
   trap - INT TERM HUP
-  [[ -n $LAB_WATCHDOG_PID ]] && kill -TERM "$LAB_WATCHDOG_PID" 2>/dev/null
+  if [[ -n $LAB_WATCHDOG_PID ]] && grep -qa lab-watchdog "/proc/$LAB_WATCHDOG_PID/cmdline" 2>/dev/null; then
+    kill -TERM "$LAB_WATCHDOG_PID" 2>/dev/null
+  fi
   for pid in "${LAB_PIDS[@]}"; do lab_kill_pid "$pid"; done
   for ns in "${LAB_NAMESPACES[@]}"; do
     # Anything else still running in our namespaces is ours too.
@@ -311,6 +341,24 @@ lab_exec() {
   ns=$(lab_ns "$1")
   shift
   ip netns exec "$ns" "$@"
+}
+
+# Runs a command in a lab namespace and waits for it, interruptibly: a signal ends the
+# `wait` at once and the traps run (a plain foreground command would hold the traps
+# until it ended). Returns the command's status. stdout/stderr are the caller's.
+lab_run() {
+  local ns pid rc keep=() p
+  ns=$(lab_ns "$1")
+  shift
+  ip netns exec "$ns" "$@" </dev/null &
+  pid=$!
+  LAB_PIDS+=("$pid")
+  lab_trace "pid $pid run"
+  wait "$pid"
+  rc=$?
+  for p in "${LAB_PIDS[@]}"; do [[ $p != "$pid" ]] && keep+=("$p"); done
+  LAB_PIDS=("${keep[@]}")
+  return "$rc"
 }
 
 # Starts a background process in a namespace, tracked for clean-up; its output goes to
@@ -378,13 +426,23 @@ lab_start_reflector() {
 }
 
 # Postfix's smtp-sink: a real SMTP server that is not the reflector (the ISP's relay).
+# Postfix makes its IPv6 sockets IPv6-only, so one instance per family. Sets
+# LAB_LAST_PIDS to both PIDs.
 lab_start_smtp_sink() { # NS PORT
-  local ns=$1 port=$2
-  lab_spawn "$ns" smtp-sink /usr/sbin/smtp-sink -u nobody -h relay.isp.example "[::]:$port" 64
-  wait_for_port "$ns" :: "$port" "$LAB_LAST_PID" || {
-    lab_show_log smtp-sink
+  local ns=$1 port=$2 pids=()
+  lab_spawn "$ns" smtp-sink4 /usr/sbin/smtp-sink -u nobody -h relay.isp.example "0.0.0.0:$port" 64
+  pids+=("$LAB_LAST_PID")
+  wait_for_port "$ns" 0.0.0.0 "$port" "$LAB_LAST_PID" || {
+    lab_show_log smtp-sink4
     lab_die "smtp-sink did not come up"
   }
+  lab_spawn "$ns" smtp-sink6 /usr/sbin/smtp-sink -u nobody -h relay.isp.example "[::]:$port" 64
+  pids+=("$LAB_LAST_PID")
+  wait_for_port "$ns" :: "$port" "$LAB_LAST_PID" || {
+    lab_show_log smtp-sink6
+    lab_die "smtp-sink did not come up"
+  }
+  LAB_LAST_PIDS=("${pids[@]}")
 }
 
 # A fixture proxy on a router, listening on PORT (both families).

@@ -66,7 +66,7 @@ run_check() {
   full_evidence && trace=--trace
   local cmd=("$CLIENT" check --reflector "$LAB_REFLECTOR_NAME" --json --timeout 2 "$trace" "$@")
   lab_log "$SCENARIO: ${cmd[*]}"
-  lab_exec home timeout -k 5 90 "${cmd[@]}" >"$CHECK_JSON" 2>"$CHECK_ERR"
+  lab_run home timeout -k 5 90 "${cmd[@]}" >"$CHECK_JSON" 2>"$CHECK_ERR"
   CHECK_RC=$?
   if ! jq -e '.schema == "egress25.check/1" and (.probes | type == "array")' "$CHECK_JSON" \
     >/dev/null 2>&1; then
@@ -223,7 +223,7 @@ scenario_isp_icmp() {
 # The ISP sends port 25 to its own relay (Postfix's smtp-sink on isp2).
 scenario_isp_redirect() {
   lab_start_smtp_sink isp2 2525
-  SCENARIO_PIDS+=("$LAB_LAST_PID")
+  SCENARIO_PIDS+=("${LAB_LAST_PIDS[@]}")
   lab_block isp2 redirect:2525 tcp dport 25 >/dev/null
   run_check --family both || return
   expect_exit 1

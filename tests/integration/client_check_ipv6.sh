@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Address families: --family 6 over ::1, --family both (one control connection per
+# family, joined by the token) when a name resolves to both, and --family both against a
+# reflector named by an IPv4 literal (the IPv6 probes cannot be made: exit 1).
+# Skips (exit 77) when the host has no ::1.
+# Usage: client_check_ipv6.sh CLIENT_BINARY REFLECTOR_BINARY
+CLIENT=$1
+REFLECTOR=$2
+source "$(dirname "$0")/client_lib.sh"
+
+if ! have_ipv6_loopback; then
+  echo "skip: this host has no ::1"
+  exit 77
+fi
+start_reflector
+wait_port ::1 "$CONTROL_PORT" "$REFLECTOR_PID" || fail "the reflector does not listen on ::1"
+
+run_client check --reflector "[::1]:$CONTROL_PORT" --family 6 --json
+[[ $RC -eq 0 ]] || fail "--family 6: exit $RC; stderr: $(cat "$ERR"); $(head -c 1500 "$OUT")"
+check_contract_json
+jq -e --arg c "[::1]:$CONTROL_PORT" '
+  .reflector.control == $c and .client.public_address == "::1"
+  and .client.public_addresses.ipv6 == "::1" and .client.public_addresses.ipv4 == null
+  and (.probes | length == 3)
+  and all(.probes[]; .verdict == "open" and .family == "ipv6" and .address == "::1")' \
+  "$OUT" >/dev/null || fail "--family 6: $(jq -c '.client, [.probes[] | {port, family, verdict}]' "$OUT")"
+pass "--family 6 over ::1: all open"
+
+# Each port once per family: the IPv6 half cannot be probed through an IPv4 literal.
+run_client check --reflector "127.0.0.1:$CONTROL_PORT" --family both --json --no-trace
+[[ $RC -eq 1 ]] || fail "--family both with an IPv4 literal: exit $RC, not 1"
+check_contract_json
+jq -e '(.probes | length == 6)
+       and all(.probes[] | select(.family == "ipv4"); .verdict == "open")
+       and all(.probes[] | select(.family == "ipv6"); .verdict != "open")' "$OUT" >/dev/null ||
+  fail "--family both, IPv4 literal: $(jq -c '[.probes[] | {port, family, verdict}]' "$OUT")"
+pass "--family both with an IPv4 literal: IPv6 probes not open, exit 1"
+
+if getent ahosts localhost | grep -q '^::1 ' && getent ahosts localhost | grep -q '^127.0.0.1 '; then
+  run_client check --reflector "localhost:$CONTROL_PORT" --family both --json
+  [[ $RC -eq 0 ]] || fail "--family both via localhost: exit $RC; $(cat "$ERR")"
+  check_contract_json
+  jq -e '(.probes | length == 6) and all(.probes[]; .verdict == "open")
+         and .client.public_addresses.ipv4 == "127.0.0.1"
+         and .client.public_addresses.ipv6 == "::1"' "$OUT" >/dev/null ||
+    fail "--family both via localhost: $(jq -c '.client, [.probes[] | {port, family, verdict}]' "$OUT")"
+  pass "--family both via localhost: each port open over IPv4 and IPv6"
+else
+  echo "skip: localhost does not resolve to both 127.0.0.1 and ::1 here"
+fi

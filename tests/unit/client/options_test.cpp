@@ -1,0 +1,110 @@
+// Unit tests for the client's command line: HOST[:PORT] forms, port lists, validation.
+#include <boost/test/unit_test.hpp>
+#include <vector>
+
+#include "options.hpp"
+
+using namespace egress25::client;
+
+namespace {
+
+CommandLine parse(std::vector<const char*> args) {
+  args.insert(args.begin(), "egress25");
+  return parse_command_line(static_cast<int>(args.size()), args.data());
+}
+
+std::string usage_error(std::vector<const char*> args) {
+  auto result = parse(std::move(args));
+  auto* error = std::get_if<UsageError>(&result);
+  return error ? error->message : "";
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(client_options)
+
+BOOST_AUTO_TEST_CASE(host_port_forms) {
+  std::string error;
+  struct Row {
+    const char* text;
+    const char* host;
+    std::uint16_t port;
+  };
+  for (const Row& r : std::vector<Row>{{"reflector.example", "reflector.example", 7025},
+                                       {"reflector.example:17025", "reflector.example", 17025},
+                                       {"192.0.2.1", "192.0.2.1", 7025},
+                                       {"192.0.2.1:1", "192.0.2.1", 1},
+                                       {"[2001:db8::1]:8025", "2001:db8::1", 8025},
+                                       {"[::1]", "::1", 7025},
+                                       {"2001:db8::1", "2001:db8::1", 7025}}) {
+    auto hp = parse_host_port(r.text, 7025, error);
+    BOOST_TEST_REQUIRE(hp.has_value(), r.text << ": " << error);
+    BOOST_TEST(hp->host == r.host);
+    BOOST_TEST(hp->port == r.port);
+  }
+  for (const char* bad : {"", ":25", "host:", "host:0", "host:65536", "host:x", "[::1", "[::1]x",
+                          "[nothost]:25", "2001:db8::zz"}) {
+    BOOST_TEST(!parse_host_port(bad, 7025, error).has_value(), bad);
+    BOOST_TEST(!error.empty());
+  }
+}
+
+BOOST_AUTO_TEST_CASE(port_lists) {
+  std::string error;
+  auto ports = parse_port_list("25,587,25,465", error);
+  BOOST_TEST_REQUIRE(ports.has_value());
+  BOOST_TEST((*ports == std::vector<std::uint16_t>{25, 587, 465}));
+  for (const char* bad : {"", "25,", ",25", "25,,587", "0", "70000", "25;587", "x"})
+    BOOST_TEST(!parse_port_list(bad, error).has_value(), bad);
+  BOOST_TEST(!parse_port_list("1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17", error).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(check_options_parsed) {
+  auto result = parse({"check", "--reflector", "[::1]:17025", "--ports=25,587", "--family", "both",
+                       "--timeout", "2.5", "--no-trace", "--json"});
+  auto* options = std::get_if<CheckOptions>(&result);
+  BOOST_TEST_REQUIRE(options != nullptr);
+  BOOST_TEST(options->reflector_host == "::1");
+  BOOST_TEST(options->control_port == 17025);
+  BOOST_TEST((options->ports == std::vector<std::uint16_t>{25, 587}));
+  BOOST_TEST((options->family == FamilyChoice::both));
+  BOOST_TEST(options->timeout->count() == 2500);
+  BOOST_TEST(!options->trace);
+  BOOST_TEST(options->json);
+}
+
+BOOST_AUTO_TEST_CASE(defaults) {
+  auto result = parse({"check", "--reflector", "r.example"});
+  auto* options = std::get_if<CheckOptions>(&result);
+  BOOST_TEST_REQUIRE(options != nullptr);
+  BOOST_TEST(options->control_port == 7025);
+  BOOST_TEST(options->ports.empty());
+  BOOST_TEST((options->family == FamilyChoice::automatic));
+  BOOST_TEST(!options->timeout.has_value());
+  BOOST_TEST(options->trace);
+  BOOST_TEST(!options->json);
+}
+
+BOOST_AUTO_TEST_CASE(usage_errors) {
+  BOOST_TEST(usage_error({}) == "no command given");
+  BOOST_TEST(usage_error({"probe"}).find("unknown command") != std::string::npos);
+  BOOST_TEST(usage_error({"check"}).find("--reflector") != std::string::npos);
+  BOOST_TEST(usage_error({"check", "--reflector", "r", "--family", "7"}).find("--family") !=
+             std::string::npos);
+  for (const char* t : {"0", "-1", "301", "nan", "abc"})
+    BOOST_TEST(!usage_error({"check", "--reflector", "r", "--timeout", t}).empty(), t);
+  BOOST_TEST(!usage_error({"check", "--reflector", "r", "--trace", "--no-trace"}).empty());
+  BOOST_TEST(!usage_error({"check", "--reflector", "r", "--bogus"}).empty());
+  BOOST_TEST(!usage_error({"check", "--reflector", "r", "extra"}).empty());
+  BOOST_TEST(!usage_error({"check", "--refl", "r"}).empty());  // no guessing of prefixes
+}
+
+BOOST_AUTO_TEST_CASE(help_and_version) {
+  BOOST_TEST(std::holds_alternative<ShowHelp>(parse({"--help"})));
+  BOOST_TEST(std::holds_alternative<ShowHelp>(parse({"check", "--help"})));
+  auto version = parse({"--version"});
+  BOOST_TEST_REQUIRE(std::holds_alternative<ShowVersion>(version));
+  BOOST_TEST(std::get<ShowVersion>(version).text.rfind("egress25 ", 0) == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
