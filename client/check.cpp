@@ -184,10 +184,11 @@ net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::s
   std::vector<FamilyControl> families;
   {
     tcp::resolver resolver(executor);
+    const std::string service = std::to_string(options.control_port);
     auto resolved = co_await before(
         steady_clock::now() + control_timeout,
-        resolver.async_resolve(options.reflector_host, std::to_string(options.control_port),
-                               tcp::resolver::numeric_service, as_result));
+        resolver.async_resolve(options.reflector_host, service, tcp::resolver::numeric_service,
+                               as_result));
     if (!resolved || std::get<0>(*resolved)) {
       std::string why = resolved ? error_text(std::get<0>(*resolved)) : "no answer within 5 s";
       co_return unreachable(
@@ -407,7 +408,10 @@ net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::s
         continue;
       }
     }
-    auto got = co_await control.request(control::ReportRequest{hello.token}, report_timeout);
+    // Named, not a temporary inside the co_await: GCC 12 destroys such temporaries twice
+    // (a double free seen here).
+    control::Request report_request = control::ReportRequest{hello.token};
+    auto got = co_await control.request(std::move(report_request), report_timeout);
     if (const auto* transport = std::get_if<std::string>(&got)) {
       outcome.error = "the REPORT could not be fetched: " + *transport;
       continue;

@@ -18,10 +18,14 @@ struct TraceOptions {
   std::chrono::milliseconds budget{3000};
 };
 
-// Traces `probed_port` and `reference_port` on `target` side by side.
+// Traces `probed_port` and `reference_port` on `target` side by side, at most
+// limits::trace_parallelism connects in flight per port. Each port's hops are in TTL
+// order, one per TTL, up to its first terminal answer (reached, reset, unreachable);
+// silent hops past the last TTL that either port got an answer from are left out. A
+// trace where every hop answers ends as soon as both ports have a terminal answer.
+// Each TTL past the destination's distance makes one connection that is reset at once.
 boost::asio::awaitable<PathTrace> trace_path(boost::asio::ip::address target,
                                              std::uint16_t probed_port,
-                                             std::uint16_t reference_port,
-                                             TraceOptions options);
+                                             std::uint16_t reference_port, TraceOptions options);
 
 }  // namespace egress25::client

@@ -228,14 +228,14 @@ void FlowTable::observe(const TcpSegment& s, std::int64_t unix_ms) {
   expire(unix_ms);
   // Direction comes from the ports (the watched port is ours), confirmed by the cooked
   // header where there is one: on "any", loopback traffic shows up once each way.
-  const bool to_us = watched(s.destination_port) && true;
+  const bool to_us = watched(s.destination_port) && s.direction != Direction::outbound;
   const bool from_us = watched(s.source_port) && s.direction != Direction::inbound;
   if (s.syn && !s.ack && to_us) {
     const Key key{s.family, s.source, s.source_port, s.destination_port};
     auto existing = index_.find(key);
     const bool fresh = existing != index_.end() && existing->second->handshake_completed;
     auto& flow = flow_for(key, unix_ms, fresh);
-    flow.ttl = s.ttl;  // the first SYN's, as it arrived
+    if (!flow.syn_seen) flow.ttl = s.ttl;  // the first SYN's, as it arrived
     flow.syn_seen = true;
     ++flow.syn_count;
     return;

@@ -98,8 +98,12 @@ class SmtpSession {
 
   net::awaitable<void> run() {
     co_await serve();
+    // The dialogue is over once the last reply is on its way: a REPORT from now on says
+    // so, while the close (TLS close_notify, lingering FIN) takes its own seconds.
+    record_->ended_unix_ms = unix_ms_now();
+    record_->end_reason = end_reason_.empty() ? "closed" : end_reason_;
     co_await stream_.close();
-    finish();
+    log_end();
   }
 
  private:
@@ -238,10 +242,8 @@ class SmtpSession {
       r.tag_seen_in.emplace_back(where);
   }
 
-  void finish() {
-    ConnectionRecord& r = *record_;
-    r.ended_unix_ms = unix_ms_now();
-    r.end_reason = end_reason_.empty() ? "closed" : end_reason_;
+  void log_end() {
+    const ConnectionRecord& r = *record_;
     const auto& t = r.transcript;
     LOG(info) << "smtp " << peer_text_ << " -> " << local_text_ << " (" << to_string(kind_)
               << ") tag=" << (r.probe_tag.empty() ? "-" : r.probe_tag)

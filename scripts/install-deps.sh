@@ -9,7 +9,7 @@ packages=(
   libboost1.81-dev libboost-program-options1.81-dev libboost-log1.81-dev
   libboost-test1.81-dev libboost-json1.81-dev libssl-dev libpcap-dev libcap-dev libfmt-dev
   # run and test: third-party SMTP peers, the namespace lab, report checks
-  openssl swaks postfix nftables iproute2 jq procps
+  openssl swaks libnet-ssleay-perl libio-socket-ssl-perl postfix nftables iproute2 jq procps
 )
 
 missing=()

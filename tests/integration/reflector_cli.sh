@@ -87,6 +87,24 @@ if [[ $(id -u) -ne 0 || ${#unpriv[@]} -gt 0 ]] &&
   grep -q "cannot listen on 127.0.0.1:25: permission denied (needs CAP_NET_BIND_SERVICE or root; try --port-offset" <<<"$err" ||
     fail "privileged-port failure said: $err"
   pass "privileged port: '$(grep 'cannot listen' <<<"$err")'"
+
+  # Without CAP_NET_RAW: --witness on refuses to start, auto carries on and says why.
+  err=$("${unpriv[@]}" "$REFLECTOR" --listen 127.0.0.1 --port-offset "$conf_offset" \
+    --witness on 2>&1)
+  rc=$?
+  [[ $rc -eq 1 ]] || fail "--witness on without CAP_NET_RAW exited $rc, not 1"
+  grep -q "cannot open the packet witness (--witness on)" <<<"$err" || fail "--witness on said: $err"
+  pass "--witness on without privilege: start-up error"
+  "${unpriv[@]}" "$REFLECTOR" --listen 127.0.0.1 --port-offset "$conf_offset" \
+    --witness auto >"$TEST_DIR/auto.log" 2>&1 &
+  auto_pid=$!
+  REFLECTOR_PIDS+=("$auto_pid")
+  wait_listening "$auto_pid" "$TEST_DIR/auto.log" $((7025 + conf_offset)) ||
+    fail "--witness auto without privilege did not start: $(cat "$TEST_DIR/auto.log")"
+  "$CTL" $((7025 + conf_offset)) hello >"$TEST_DIR/auto_hello" || fail "HELLO (witness auto)"
+  grep -q "^witness=inactive: ." "$TEST_DIR/auto_hello" ||
+    fail "HELLO does not say why the witness is inactive: $(cat "$TEST_DIR/auto_hello")"
+  pass "--witness auto without privilege: $(grep '^witness=' "$TEST_DIR/auto_hello")"
 else
-  echo "skip: privileged-port message (cannot run unprivileged here)"
+  echo "skip: unprivileged start-up checks (cannot run unprivileged here)"
 fi

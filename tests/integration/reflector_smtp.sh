@@ -87,7 +87,11 @@ pass "REPORT holds every tagged dialogue with its transcript, and the untagged o
 # (RFC 3207 5: plaintext pipelined after STARTTLS must be discarded, not answered).
 exec 3<>"/dev/tcp/127.0.0.1/$SMTP_PORT" || fail "smtp port not accepting"
 long=$(head -c 1200 /dev/zero | tr '\0' 'A')
-printf 'EHLO raw.example\r\nFROBNICATE\r\nNOOP %s\r\nSTARTTLS\r\nNOOP\r\n' "$long" >&3
+# One write(2), so STARTTLS and the NOOP behind it arrive together (bash's printf may
+# write line by line; cat writes its whole buffer at once).
+printf 'EHLO raw.example\r\nFROBNICATE\r\nNOOP %s\r\nSTARTTLS\r\nNOOP\r\n' "$long" \
+  >"$TEST_DIR/raw_input"
+cat "$TEST_DIR/raw_input" >&3
 replies=()
 while IFS= read -r -t 5 line <&3; do
   replies+=("${line%$'\r'}")
