@@ -185,10 +185,10 @@ net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::s
   {
     tcp::resolver resolver(executor);
     const std::string service = std::to_string(options.control_port);
-    auto resolved = co_await before(
-        steady_clock::now() + control_timeout,
-        resolver.async_resolve(options.reflector_host, service, tcp::resolver::numeric_service,
-                               as_result));
+    auto resolved =
+        co_await before(steady_clock::now() + control_timeout,
+                        resolver.async_resolve(options.reflector_host, service,
+                                               tcp::resolver::numeric_service, as_result));
     if (!resolved || std::get<0>(*resolved)) {
       std::string why = resolved ? error_text(std::get<0>(*resolved)) : "no answer within 5 s";
       co_return unreachable(

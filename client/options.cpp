@@ -187,10 +187,16 @@ CommandLine parse_command_line(int argc, const char* const argv[]) {
 
   po::variables_map vm;
   try {
+    // Words that are not options land in a hidden "stray" list, so that a typo such as
+    // `check reflector.example` is an error rather than silently ignored.
     auto desc = check_options();
+    desc.add_options()("stray", po::value<std::vector<std::string>>());
+    po::positional_options_description positional;
+    positional.add("stray", -1);
     po::store(
         po::command_line_parser(argc - 1, argv + 1)
             .options(desc)
+            .positional(positional)
             .style(po::command_line_style::default_style & ~po::command_line_style::allow_guessing)
             .run(),
         vm);
@@ -199,6 +205,9 @@ CommandLine parse_command_line(int argc, const char* const argv[]) {
     return UsageError{e.what()};
   }
   if (vm["help"].as<bool>()) return ShowHelp{help_text()};
+  if (vm.count("stray"))
+    return UsageError{"unexpected argument '" + vm["stray"].as<std::vector<std::string>>().front() +
+                      "'"};
 
   CheckOptions options;
   if (!vm.count("reflector")) return UsageError{"--reflector HOST[:PORT] is required"};

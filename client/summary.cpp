@@ -212,8 +212,8 @@ std::string summarize(const SummaryInput& input) {
             host + "), then run the check again. ";
   if (any_undecided)
     text +=
-        "Run the check again; if it stays inconclusive, use --trace and a reflector with its "
-        "packet witness on. ";
+        "Run the check again; if it stays inconclusive, check against a reflector whose packet "
+        "witness is on (it sees whether the SYN arrived and who answered it). ";
   text.pop_back();  // the trailing space
   return text;
 }

@@ -116,7 +116,8 @@ void Reflector::start() {
 
   LOG(info) << version_string() << " starting as " << hostname_ << "; TLS certificate "
             << identity_->subject() << " sha256 " << identity_->fingerprint()
-            << (secret ? "; secret required" : "");
+            << (secret ? "; secret required" : "") << "; packet witness "
+            << (witness_status_.active ? "on" : "off (" + witness_status_.reason + ")");
   for (auto& l : listeners_) serve_listener(l);
 }
 

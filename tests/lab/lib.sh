@@ -54,6 +54,8 @@ LAB_IS_UP=0
 LAB_DOWN_DONE=0
 
 lab_log() { printf 'lab: %s\n' "$*" >&2; }
+# Progress notes, silenced with LAB_QUIET=1 (the demo); warnings always go to lab_log.
+lab_info() { [[ ${LAB_QUIET:-0} == 1 ]] || lab_log "$@"; }
 lab_die() {
   printf 'lab: FAIL: %s\n' "$*" >&2
   exit 1
@@ -278,7 +280,7 @@ EOF
   # The lab is only up when both families cross it end to end.
   lab_reaches home "$LAB_VPS4" || lab_die "IPv4 does not cross the lab"
   lab_reaches home "$LAB_VPS6" || lab_die "IPv6 does not cross the lab"
-  lab_log "up: prefix $LAB_PREFIX, $n ISP routers, dir $LAB_DIR"
+  lab_info "up: prefix $LAB_PREFIX, $n ISP routers, dir $LAB_DIR"
 }
 
 # True when a TCP connect from NS to ADDR's port 9 (where nothing listens) is refused:

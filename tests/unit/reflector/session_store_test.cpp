@@ -1,0 +1,337 @@
+// Unit tests of the reflector's observation store: sessions and their secrets, tagged
+// records, the untagged ring, expiry and the table bound.
+#include "session_store.hpp"
+
+#include <boost/test/unit_test.hpp>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "control_protocol.hpp"
+#include "limits.hpp"
+
+using namespace egress25;
+using namespace egress25::reflector;
+
+namespace {
+
+const std::string client_v4 = "198.51.100.7";
+const std::string client_v6 = "2001:db8::7";
+const std::string other_client = "203.0.113.9";
+constexpr std::int64_t t0 = 1'700'000'000'000;  // a wall-clock time, in ms
+
+bool lower_hex(const std::string& s) {
+  return !s.empty() && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+ConnectionRecord record(const std::string& peer, std::uint16_t port, std::int64_t started,
+                        Family family = Family::ipv4) {
+  ConnectionRecord r;
+  r.peer_address = peer;
+  r.peer_port = 40000;
+  r.local_address = family == Family::ipv4 ? "192.0.2.1" : "2001:db8::1";
+  r.local_port = port;
+  r.family = family;
+  r.kind = port == 465 ? ServiceKind::smtps : ServiceKind::smtp;
+  r.started_unix_ms = started;
+  return r;
+}
+
+// A connection as the SMTP session handles it: noted in the ring when it starts, then
+// attached if its EHLO/SNI carries a live tag.
+struct Connection {
+  std::uint64_t ring_id;
+  std::shared_ptr<ConnectionRecord> record;
+};
+
+Connection connect(SessionStore& store, const std::string& peer, std::uint16_t port,
+                   std::int64_t started, Family family = Family::ipv4) {
+  auto r = std::make_shared<ConnectionRecord>(record(peer, port, started, family));
+  return {store.note_connection(*r), r};
+}
+
+SessionStore::Limits small_limits() {
+  SessionStore::Limits l;
+  l.max_sessions = 3;
+  l.lifetime_ms = 60'000;
+  l.max_connections_per_session = 4;
+  l.max_untagged = 8;
+  return l;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(session_store)
+
+BOOST_AUTO_TEST_CASE(tokens_are_unique_128_bit_hex_and_probe_ids_are_not_tokens) {
+  SessionStore store;
+  std::set<std::string> tokens, probe_ids;
+  for (int i = 0; i < 200; ++i) {
+    const Session* s = store.create(client_v4, Family::ipv4, t0);
+    BOOST_TEST_REQUIRE(s != nullptr);
+    BOOST_TEST(s->token.size() == 32u);
+    BOOST_TEST(lower_hex(s->token), s->token);
+    BOOST_TEST(control::valid_token(s->token));
+    BOOST_TEST(control::valid_probe_id(s->probe_id), s->probe_id);
+    BOOST_TEST(lower_hex(s->probe_id), s->probe_id);
+    // The probe id travels in clear (EHLO, SNI): it must reveal nothing of the token.
+    BOOST_TEST(s->token.find(s->probe_id) == std::string::npos);
+    BOOST_TEST(s->probe_id.find(s->token) == std::string::npos);
+    tokens.insert(s->token);
+    probe_ids.insert(s->probe_id);
+  }
+  BOOST_TEST(tokens.size() == 200u);
+  BOOST_TEST(probe_ids.size() == 200u);
+  BOOST_TEST(store.size() == 200u);
+  for (const auto& id : probe_ids) BOOST_TEST(tokens.count(id) == 0u);
+
+  BOOST_TEST(random_hex(128).size() == 32u);
+  BOOST_TEST(random_hex(96).size() == 24u);
+  BOOST_TEST(random_hex(128) != random_hex(128));
+}
+
+BOOST_AUTO_TEST_CASE(a_probe_id_is_not_a_token_and_a_token_is_not_a_probe_id) {
+  SessionStore store;
+  const Session* s = store.create(client_v4, Family::ipv4, t0);
+  BOOST_TEST_REQUIRE(s != nullptr);
+  const std::string token = s->token, probe_id = s->probe_id;
+  // Anyone on the path sees the probe id; it must not open the session's REPORT.
+  BOOST_TEST(store.find_by_token(probe_id, t0) == nullptr);
+  BOOST_TEST(store.join(probe_id, other_client, Family::ipv4, t0) == nullptr);
+  BOOST_TEST(store.is_live_probe_id(probe_id, t0));
+  BOOST_TEST(!store.is_live_probe_id(token, t0));
+}
+
+BOOST_AUTO_TEST_CASE(report_with_a_wrong_token_gives_nothing) {
+  SessionStore store;
+  const Session* s = store.create(client_v4, Family::ipv4, t0);
+  BOOST_TEST_REQUIRE(s != nullptr);
+  const std::string token = s->token;
+  auto c = connect(store, client_v4, 25, t0 + 1);
+  BOOST_TEST(store.attach(s->probe_id, c.ring_id, c.record, t0 + 1));
+
+  std::string near_miss = token;
+  near_miss.back() = near_miss.back() == '0' ? '1' : '0';
+  for (const std::string wrong :
+       {std::string(), near_miss, token.substr(0, 31), token + "0", std::string(32, '0')}) {
+    BOOST_TEST(store.find_by_token(wrong, t0 + 2) == nullptr, wrong);
+  }
+  const Session* found = store.find_by_token(token, t0 + 2);
+  BOOST_TEST_REQUIRE(found != nullptr);
+  BOOST_TEST(found->connections.size() == 1u);
+  // A wrong token never creates a session either.
+  BOOST_TEST(store.join(near_miss, client_v4, Family::ipv4, t0 + 2) == nullptr);
+  BOOST_TEST(store.size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(joining_from_the_other_family_records_both_public_addresses) {
+  SessionStore store;
+  const Session* created = store.create(client_v4, Family::ipv4, t0);
+  BOOST_TEST_REQUIRE(created != nullptr);
+  BOOST_TEST(created->public_ipv4.value_or("") == client_v4);
+  BOOST_TEST(!created->public_ipv6.has_value());
+  const std::string token = created->token, probe_id = created->probe_id;
+
+  const Session* joined = store.join(token, client_v6, Family::ipv6, t0 + 100);
+  BOOST_TEST_REQUIRE(joined != nullptr);
+  BOOST_TEST(joined->token == token);
+  BOOST_TEST(joined->probe_id == probe_id);
+  BOOST_TEST(joined->public_ipv4.value_or("") == client_v4);
+  BOOST_TEST(joined->public_ipv6.value_or("") == client_v6);
+  BOOST_TEST(joined->started_unix_ms == t0);  // joining does not restart the session
+  BOOST_TEST(store.size() == 1u);
+
+  // Untagged connections from either address are the client's.
+  connect(store, client_v4, 25, t0 + 200);
+  connect(store, client_v6, 25, t0 + 300, Family::ipv6);
+  const Session* s = store.find_by_token(token, t0 + 400);
+  BOOST_TEST_REQUIRE(s != nullptr);
+  const auto untagged = store.untagged_for(*s);
+  BOOST_TEST_REQUIRE(untagged.size() == 2u);
+  BOOST_TEST(untagged[0].peer_address == client_v4);
+  BOOST_TEST((untagged[0].family == Family::ipv4));
+  BOOST_TEST(untagged[1].peer_address == client_v6);
+  BOOST_TEST((untagged[1].family == Family::ipv6));
+}
+
+BOOST_AUTO_TEST_CASE(tagged_records_are_capped_per_session) {
+  SessionStore store(small_limits());
+  const Session* s = store.create(client_v4, Family::ipv4, t0);
+  BOOST_TEST_REQUIRE(s != nullptr);
+  const std::string token = s->token, probe_id = s->probe_id;
+
+  std::vector<Connection> connections;
+  for (int i = 0; i < 7; ++i) connections.push_back(connect(store, client_v4, 25, t0 + i));
+  for (int i = 0; i < 7; ++i) {
+    const bool kept = store.attach(probe_id, connections[i].ring_id, connections[i].record, t0 + i);
+    BOOST_TEST(kept == (i < 4), "connection " << i);
+  }
+  // The same connection seen twice (EHLO, then SNI or EHLO after STARTTLS) is one record.
+  BOOST_TEST(store.attach(probe_id, connections[0].ring_id, connections[0].record, t0 + 8));
+
+  s = store.find_by_token(token, t0 + 10);
+  BOOST_TEST_REQUIRE(s != nullptr);
+  BOOST_TEST(s->connections.size() == 4u);
+  BOOST_TEST(s->connections_dropped == 3u);
+  for (int i = 0; i < 4; ++i) BOOST_TEST(s->connections[i] == connections[i].record);
+  // Dropped for the cap, they were still tagged: not reported as untagged either.
+  BOOST_TEST(store.untagged_for(*s).empty());
+
+  // Records are live: bytes written after attaching are in the next REPORT.
+  connections[1].record->end_reason = "quit";
+  BOOST_TEST(store.find_by_token(token, t0 + 11)->connections[1]->end_reason == "quit");
+}
+
+BOOST_AUTO_TEST_CASE(default_cap_is_the_declared_limit) {
+  SessionStore store;
+  const Session* s = store.create(client_v4, Family::ipv4, t0);
+  BOOST_TEST_REQUIRE(s != nullptr);
+  const std::string probe_id = s->probe_id;
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < limits::max_connections_per_session + 5; ++i) {
+    auto c = connect(store, client_v4, 25, t0 + 1);
+    kept += store.attach(probe_id, c.ring_id, c.record, t0 + 1) ? 1 : 0;
+  }
+  BOOST_TEST(kept == limits::max_connections_per_session);
+  BOOST_TEST(s->connections.size() == limits::max_connections_per_session);
+}
+
+BOOST_AUTO_TEST_CASE(attach_needs_a_live_probe_id) {
+  SessionStore store(small_limits());
+  const Session* s = store.create(client_v4, Family::ipv4, t0);
+  BOOST_TEST_REQUIRE(s != nullptr);
+  const std::string token = s->token, probe_id = s->probe_id;
+  auto c = connect(store, client_v4, 25, t0 + 1);
+
+  BOOST_TEST(!store.attach(token, c.ring_id, c.record, t0 + 1));  // a token is no tag
+  BOOST_TEST(!store.attach("0123abcd", c.ring_id, c.record, t0 + 1));
+  BOOST_TEST(!store.attach("", c.ring_id, c.record, t0 + 1));
+  BOOST_TEST(store.find_by_token(token, t0 + 1)->connections.empty());
+  // Not attached, it stays in the untagged ring.
+  BOOST_TEST(store.untagged_for(*store.find_by_token(token, t0 + 1)).size() == 1u);
+
+  // A tag round-trips through the EHLO name to the probe id the store knows.
+  const auto tag =
+      control::tag_from_hostname(control::probe_hostname(control::make_probe_tag(probe_id, 3)));
+  BOOST_TEST_REQUIRE(tag.has_value());
+  const auto from_tag = control::probe_id_from_tag(*tag);
+  BOOST_TEST_REQUIRE(from_tag.has_value());
+  BOOST_TEST(store.is_live_probe_id(*from_tag, t0 + 2));
+  BOOST_TEST(store.attach(*from_tag, c.ring_id, c.record, t0 + 2));
+  BOOST_TEST(store.untagged_for(*store.find_by_token(token, t0 + 2)).empty());
+}
+
+BOOST_AUTO_TEST_CASE(untagged_is_only_metadata_of_the_clients_own_connections) {
+  SessionStore store(small_limits());
+  connect(store, client_v4, 25, t0 - 1);  // before the session: not this check's
+  const Session* mine = store.create(client_v4, Family::ipv4, t0);
+  BOOST_TEST_REQUIRE(mine != nullptr);
+  const std::string my_token = mine->token;
+  const Session* theirs = store.create(other_client, Family::ipv4, t0);
+  BOOST_TEST_REQUIRE(theirs != nullptr);
+  const std::string their_token = theirs->token, their_probe_id = theirs->probe_id;
+
+  connect(store, client_v4, 25, t0);         // same ms as the session start: counted
+  connect(store, other_client, 25, t0 + 1);  // another client's: never shown to me
+  connect(store, client_v4, 587, t0 + 2);
+  connect(store, client_v4, 465, t0 + 3);
+  // A connection from my address carrying the other session's tag (someone else behind
+  // the same NAT): theirs, not an untagged one of mine.
+  auto shared_nat = connect(store, client_v4, 25, t0 + 4);
+  BOOST_TEST(store.attach(their_probe_id, shared_nat.ring_id, shared_nat.record, t0 + 4));
+
+  const auto untagged = store.untagged_for(*store.find_by_token(my_token, t0 + 5));
+  BOOST_TEST_REQUIRE(untagged.size() == 3u);
+  const std::vector<std::uint16_t> ports = {25, 587, 465};
+  const std::vector<std::int64_t> started = {t0, t0 + 2, t0 + 3};
+  for (std::size_t i = 0; i < 3; ++i) {
+    BOOST_TEST(untagged[i].peer_address == client_v4);
+    // The port lets the client count them against the probe of that port only.
+    BOOST_TEST(untagged[i].local_port == ports[i]);
+    BOOST_TEST(untagged[i].started_unix_ms == started[i]);
+  }
+
+  const auto for_them = store.untagged_for(*store.find_by_token(their_token, t0 + 5));
+  BOOST_TEST_REQUIRE(for_them.size() == 1u);
+  BOOST_TEST(for_them[0].peer_address == other_client);
+}
+
+BOOST_AUTO_TEST_CASE(untagged_ring_is_bounded_and_keeps_the_newest) {
+  auto l = small_limits();  // max_untagged = 8
+  SessionStore store(l);
+  const Session* s = store.create(client_v4, Family::ipv4, t0);
+  BOOST_TEST_REQUIRE(s != nullptr);
+  const std::string token = s->token, probe_id = s->probe_id;
+
+  auto early = connect(store, client_v4, 25, t0 + 1);
+  for (int i = 2; i <= 20; ++i) connect(store, client_v4, 25, t0 + i);
+  auto untagged = store.untagged_for(*store.find_by_token(token, t0 + 21));
+  BOOST_TEST_REQUIRE(untagged.size() == l.max_untagged);
+  BOOST_TEST(untagged.front().started_unix_ms == t0 + 13);
+  BOOST_TEST(untagged.back().started_unix_ms == t0 + 20);
+
+  // A connection that left the ring before its tag was seen is still attached, and
+  // marks none of the newer entries as tagged.
+  BOOST_TEST(store.attach(probe_id, early.ring_id, early.record, t0 + 22));
+  BOOST_TEST(store.untagged_for(*store.find_by_token(token, t0 + 22)).size() == l.max_untagged);
+  BOOST_TEST(store.find_by_token(token, t0 + 22)->connections.size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(sessions_expire_after_their_lifetime) {
+  auto l = small_limits();
+  SessionStore store(l);
+  const Session* s = store.create(client_v4, Family::ipv4, t0);
+  BOOST_TEST_REQUIRE(s != nullptr);
+  BOOST_TEST(s->started_unix_ms == t0);
+  BOOST_TEST(s->expires_unix_ms == t0 + l.lifetime_ms);
+  const std::string token = s->token, probe_id = s->probe_id;
+  auto c = connect(store, client_v4, 25, t0 + 1);
+
+  const auto last_live = t0 + l.lifetime_ms - 1;
+  BOOST_TEST(store.find_by_token(token, last_live) != nullptr);
+  BOOST_TEST(store.is_live_probe_id(probe_id, last_live));
+
+  const auto expired = t0 + l.lifetime_ms;
+  BOOST_TEST(store.find_by_token(token, expired) == nullptr);
+  BOOST_TEST(!store.is_live_probe_id(probe_id, expired));
+  BOOST_TEST(!store.attach(probe_id, c.ring_id, c.record, expired));
+  BOOST_TEST(store.join(token, client_v6, Family::ipv6, expired) == nullptr);
+  BOOST_TEST(store.size() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(default_lifetime_is_the_declared_limit) {
+  SessionStore store;
+  const Session* s = store.create(client_v4, Family::ipv4, t0);
+  BOOST_TEST_REQUIRE(s != nullptr);
+  const std::int64_t lifetime =
+      std::chrono::duration_cast<std::chrono::milliseconds>(limits::session_lifetime).count();
+  BOOST_TEST(s->expires_unix_ms == t0 + lifetime);
+}
+
+BOOST_AUTO_TEST_CASE(a_full_table_is_busy_and_evicts_nobody) {
+  auto l = small_limits();  // max_sessions = 3
+  SessionStore store(l);
+  std::vector<std::string> tokens;
+  for (int i = 0; i < 3; ++i) {
+    const Session* s = store.create(client_v4, Family::ipv4, t0 + i * 1000);
+    BOOST_TEST_REQUIRE(s != nullptr);
+    tokens.push_back(s->token);
+  }
+  // Full of live sessions: a new client is told busy, and no one mid-check loses theirs.
+  BOOST_TEST(store.create(other_client, Family::ipv4, t0 + 3000) == nullptr);
+  BOOST_TEST(store.size() == 3u);
+  for (const auto& t : tokens) BOOST_TEST(store.find_by_token(t, t0 + 3000) != nullptr);
+  // Joining an existing session needs no new slot.
+  BOOST_TEST(store.join(tokens[0], client_v6, Family::ipv6, t0 + 3000) != nullptr);
+
+  // Once the oldest has expired, there is room again, and only the oldest is gone.
+  const auto later = t0 + l.lifetime_ms;
+  BOOST_TEST(store.create(other_client, Family::ipv4, later) != nullptr);
+  BOOST_TEST(store.find_by_token(tokens[0], later) == nullptr);
+  BOOST_TEST(store.find_by_token(tokens[1], later) != nullptr);
+  BOOST_TEST(store.find_by_token(tokens[2], later) != nullptr);
+  BOOST_TEST(store.create(other_client, Family::ipv4, later) == nullptr);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
