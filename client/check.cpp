@@ -57,6 +57,14 @@ std::string host_port_text(const std::string& host, std::uint16_t port) {
   return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
+// The name the reflector gave a port (it knows it under --port-offset), else the usual one.
+std::string name_for(std::uint16_t port, ServiceKind kind,
+                     const std::vector<control::Service>& services) {
+  for (const auto& s : services)
+    if (s.port == port && !s.name.empty()) return s.name;
+  return service_name(port, kind);
+}
+
 ServiceKind kind_for(std::uint16_t port, const std::vector<control::Service>& services) {
   for (const auto& s : services)
     if (s.port == port) return s.kind;
@@ -103,7 +111,9 @@ net::awaitable<void> run_all(std::vector<net::awaitable<void>> jobs) {
 }
 
 net::awaitable<void> probe_into(ClientProbe& out, ProbeSpec spec, net::ssl::context& tls) {
+  std::string service = std::move(out.service);  // known here, not to the probe itself
   out = co_await run_smtp_probe(std::move(spec), tls);
+  out.service = std::move(service);
 }
 
 net::awaitable<void> trace_into(TraceOutcome& out, net::ip::address target, std::uint16_t port,
@@ -150,6 +160,7 @@ CheckReport unreachable(CheckReport report, const CheckOptions& options,
           probe.address = fc.endpoints.front().address().to_string();
       probe.port = port;
       probe.kind = kind_for(port, {});
+      probe.service = service_name(port, probe.kind);
       probe.family = family;
       report.probes.push_back(unprobed(std::move(probe), report.control_error));
     }
@@ -343,6 +354,7 @@ net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::s
       placeholder.host = options.reflector_host;
       placeholder.port = port;
       placeholder.kind = kind_for(port, hello.services);
+      placeholder.service = name_for(port, placeholder.kind, hello.services);
       placeholder.family = fc.family;
       placeholder.probe_tag = control::make_probe_tag(hello.probe_id, ++tag_index);
       if (fc.endpoints.empty()) {
@@ -446,10 +458,9 @@ net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::s
     ProbeResult result;
     result.evidence = assemble_evidence(probes[i], session, outcome, std::move(traces[i]));
     result.classification = classify(result.evidence);
-    summary_input.rows.push_back(
-        SummaryRow{probes[i].port, service_name(probes[i].port, probes[i].kind), probes[i].family,
-                   result.classification.verdict, result.classification.location,
-                   result.classification.blocking_hop});
+    summary_input.rows.push_back(SummaryRow{
+        probes[i].port, probes[i].service, probes[i].family, result.classification.verdict,
+        result.classification.location, result.classification.blocking_hop});
     report.probes.push_back(std::move(result));
   }
   report.summary = summarize(summary_input);

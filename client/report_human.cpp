@@ -142,7 +142,7 @@ std::string render_human(const CheckReport& report) {
     // Appended piece by piece: a long `a + b + ...` chain here trips GCC 12's
     // -Warray-bounds false positive.
     out += pad(std::to_string(probe.port), widths[0]);
-    out += pad(service_name(probe.port, probe.kind), widths[1]);
+    out += pad(probe.service, widths[1]);
     out += pad(family_name(probe.family), widths[2]);
     out += pad(std::string(to_string(c.verdict)), widths[3]);
     out += pad(std::string(to_string(c.location)), widths[4]);

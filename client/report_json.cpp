@@ -59,7 +59,7 @@ json::object probe_json(const ProbeResult& result) {
   o["host"] = probe.host;
   o["address"] = string_or_null(probe.address);
   o["port"] = probe.port;
-  o["service"] = service_name(probe.port, probe.kind);
+  o["service"] = probe.service;
   o["family"] = to_string(probe.family);
   o["verdict"] = to_string(c.verdict);
   o["location"] = to_string(c.location);

@@ -211,6 +211,9 @@ Classification classify_refused(const Context& x) {
                                  *k, *x.distance)},
                     hop);
       }
+      if (*k == 1)  // nothing stands between: the reflector is the first hop
+        return host_reset(x, {"a reset answered the SYN, and the reflector is the first hop: "
+                              "no router stands between you and it, so its host sent it"});
       return make(Verdict::inconclusive, Location::unknown,
                   {fmt::format("a reset answered the SYN; it first comes back at hop {}, the "
                                "reflector's own distance, so it was sent by the reflector host "

@@ -144,7 +144,8 @@ std::string encode_message(const HelloResponse& r) {
   auto o = envelope("hello_ok");
   json::array services;
   for (const auto& s : r.services)
-    services.push_back({{"port", s.port}, {"kind", to_string(s.kind)}});
+    services.push_back(
+        {{"port", s.port}, {"kind", to_string(s.kind)}, {"name", json_safe(s.name)}});
   o["token"] = json_safe(r.token);
   o["probe_id"] = json_safe(r.probe_id);
   o["client_address"] = json_safe(r.client_address);
@@ -216,6 +217,7 @@ namespace {
 constexpr std::size_t max_version_text = 64;
 constexpr std::size_t max_secret = 1024;
 constexpr std::size_t max_text = 1024;
+constexpr std::size_t max_service_name = 32;
 constexpr std::size_t max_address_text = 64;
 constexpr std::size_t max_services = 32;
 constexpr std::int64_t max_time_ms = std::numeric_limits<std::int64_t>::max();
@@ -359,7 +361,11 @@ std::variant<Response, ErrorResponse> decode_hello_response(const json::object& 
       read_items(f, "services", max_services, error,
                  [&](FieldReader& item, const json::value&, const std::string&) {
                    Service s;
-                   if (!item.port("port", s.port) || !read_kind(item, "kind", s.kind)) return false;
+                   std::optional<std::string> name;
+                   if (!item.port("port", s.port) || !read_kind(item, "kind", s.kind) ||
+                       !item.optional_string("name", name, max_service_name))
+                     return false;
+                   s.name = name.value_or(service_name(s.port, s.kind));
                    r.services.push_back(s);
                    return true;
                  }) &&

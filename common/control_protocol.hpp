@@ -53,6 +53,9 @@ class FrameDecoder {
 struct Service {
   std::uint16_t port = 0;
   ServiceKind kind = ServiceKind::smtp;
+  // The name an operator knows it by ("submission"), which the port alone no longer
+  // tells under --port-offset. Optional on the wire.
+  std::string name;
   friend bool operator==(const Service&, const Service&) = default;
 };
 

@@ -58,7 +58,8 @@ struct ClientProbe {
   std::uint16_t port = 0;
   ServiceKind kind = ServiceKind::smtp;
   Family family = Family::ipv4;
-  std::string probe_tag;  // carried in EHLO (and in SNI on implicit TLS)
+  std::string service;        // "smtp", "submission", "smtps", ...
+  std::string probe_tag;      // carried in EHLO (and in SNI on implicit TLS)
   std::string local_address;  // our end of the connection, when it connected
 
   // TCP.
@@ -71,9 +72,9 @@ struct ClientProbe {
   DialogueEnd end = DialogueEnd::none;
   std::string end_detail;
   std::optional<int> banner_code;
-  std::string banner;  // the whole greeting line(s), as received
-  bool starttls_advertised = false;       // in the first EHLO reply
-  std::optional<int> starttls_reply_code; // the reply to our STARTTLS, if sent
+  std::string banner;                      // the whole greeting line(s), as received
+  bool starttls_advertised = false;        // in the first EHLO reply
+  std::optional<int> starttls_reply_code;  // the reply to our STARTTLS, if sent
   bool tls_attempted = false;
   bool tls_completed = false;
   std::string tls_error;
@@ -90,9 +91,9 @@ struct ClientProbe {
 // What the reflector recorded of one connection on a mail port.
 
 struct ConnectionRecord {
-  std::string probe_tag;           // "" when none of the session's tags was seen
+  std::string probe_tag;                 // "" when none of the session's tags was seen
   std::vector<std::string> tag_seen_in;  // "ehlo", "sni", "ehlo_after_starttls"
-  std::string peer_address;        // as seen by the reflector
+  std::string peer_address;              // as seen by the reflector
   std::uint16_t peer_port = 0;
   std::string local_address;
   std::uint16_t local_port = 0;
@@ -157,14 +158,14 @@ enum class Target { reflector, destination };
 
 struct ReflectorEvidence {
   bool report_available = false;
-  std::string report_error;  // why not, when not available
-  std::string expected_fingerprint;  // SHA-256 pinned over the control connection
-  std::string banner_identity;       // a string the reflector's greeting contains
-  std::string client_public_address; // as seen on the control connection, this family
-  bool port_advertised = false;      // the reflector said it listens on this port
+  std::string report_error;              // why not, when not available
+  std::string expected_fingerprint;      // SHA-256 pinned over the control connection
+  std::string banner_identity;           // a string the reflector's greeting contains
+  std::string client_public_address;     // as seen on the control connection, this family
+  bool port_advertised = false;          // the reflector said it listens on this port
   std::vector<ConnectionRecord> tagged;  // records carrying this probe's tag
-  int untagged_from_client = 0;  // connections to this port from the client's public
-                                 // address that carried no tag
+  int untagged_from_client = 0;          // connections to this port from the client's public
+                                         // address that carried no tag
   // Packet witness: nullopt with a reason when the reflector ran without one.
   std::optional<WitnessPortView> witness;
   std::string witness_unavailable;

@@ -5,7 +5,9 @@
 
 namespace egress25 {
 
-std::string_view to_string(Family f) { return f == Family::ipv4 ? "ipv4" : "ipv6"; }
+std::string_view to_string(Family f) {
+  return f == Family::ipv4 ? "ipv4" : "ipv6";
+}
 
 std::optional<Family> family_from_string(std::string_view s) {
   if (s == "ipv4") return Family::ipv4;
@@ -13,7 +15,9 @@ std::optional<Family> family_from_string(std::string_view s) {
   return std::nullopt;
 }
 
-std::string_view to_string(ServiceKind k) { return k == ServiceKind::smtp ? "smtp" : "smtps"; }
+std::string_view to_string(ServiceKind k) {
+  return k == ServiceKind::smtp ? "smtp" : "smtps";
+}
 
 std::optional<ServiceKind> service_kind_from_string(std::string_view s) {
   if (s == "smtp") return ServiceKind::smtp;
@@ -23,10 +27,14 @@ std::optional<ServiceKind> service_kind_from_string(std::string_view s) {
 
 std::string service_name(std::uint16_t port, ServiceKind kind) {
   switch (port) {
-    case 25: return "smtp";
-    case 587: return "submission";
-    case 465: return "smtps";
-    default: return std::string(to_string(kind));
+    case 25:
+      return "smtp";
+    case 587:
+      return "submission";
+    case 465:
+      return "smtps";
+    default:
+      return std::string(to_string(kind));
   }
 }
 

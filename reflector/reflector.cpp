@@ -103,8 +103,15 @@ void Reflector::start() {
   if (witness_) witness_->start();
 
   ControlConfig cc;
-  for (auto p : options_.bound_smtp_ports()) cc.services.push_back({p, ServiceKind::smtp});
-  for (auto p : options_.bound_tls_ports()) cc.services.push_back({p, ServiceKind::smtps});
+  const auto offset = options_.port_offset;
+  for (auto p : options_.bound_smtp_ports())
+    cc.services.push_back(
+        {p, ServiceKind::smtp,
+         service_name(static_cast<std::uint16_t>(p - offset), ServiceKind::smtp)});
+  for (auto p : options_.bound_tls_ports())
+    cc.services.push_back(
+        {p, ServiceKind::smtps,
+         service_name(static_cast<std::uint16_t>(p - offset), ServiceKind::smtps)});
   cc.tls_fingerprint = identity_->fingerprint();
   cc.banner_identity = std::string(SmtpServerDialogue::identity);
   cc.version = EGRESS25_VERSION;

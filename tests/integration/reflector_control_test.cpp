@@ -53,7 +53,7 @@ struct ControlServer {
   }
   static ControlConfig config() {
     ControlConfig c;
-    c.services = {{10025, ServiceKind::smtp}, {10465, ServiceKind::smtps}};
+    c.services = {{10025, ServiceKind::smtp, "smtp"}, {10465, ServiceKind::smtps, "smtps"}};
     c.tls_fingerprint = std::string(64, 'a');
     c.banner_identity = "egress25-reflector";
     c.version = "test";

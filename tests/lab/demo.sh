@@ -35,19 +35,25 @@ lab_up
 lab_block isp2 drop tcp dport 25 >/dev/null
 lab_start_reflector "$REFLECTOR" --hostname "$LAB_REFLECTOR_NAME"
 
+shown_args=""
+((${#EXTRA[@]})) && shown_args=" ${EXTRA[*]}"
 cat <<EOF
 Simulated: a home line whose ISP silently drops outbound port 25, the most common
 way ISPs block mail servers at home (no answer at all, so a mail client just waits).
 Submission ports 465 and 587 pass. Everything runs in network namespaces on this
 machine; nothing leaves it, and all of it is removed when the demo ends.
 
-  home computer   $LAB_HOME4  $LAB_HOME6    runs egress25 check
-  home router     NAT to $LAB_HOMER_WAN4
-  ISP router 1    $(lab_router_addr4 1)
-  ISP router 2    $(lab_router_addr4 2)    drops TCP port 25, IPv4 and IPv6
-  VPS             $LAB_VPS4  $LAB_VPS6   runs egress25-reflector ($LAB_REFLECTOR_NAME)
+$(
+  row() { printf '  %-4s %-15s %-15s %-21s %s\n' "$@" | sed 's/ *$//'; }
+  row hop where IPv4 IPv6 ""
+  row "" "your computer" "$LAB_HOME4" "$LAB_HOME6" "runs egress25 check"
+  row 1 "home router" "$LAB_HOMER_LAN4" "$LAB_HOMER_LAN6" "NAT: you appear as $LAB_HOMER_WAN4"
+  row 2 "ISP router" "$(lab_router_addr4 1)" "$(lab_router_addr6 1)" ""
+  row 3 "ISP router" "$(lab_router_addr4 2)" "$(lab_router_addr6 2)" "drops TCP port 25"
+  row 4 "VPS" "$LAB_VPS4" "$LAB_VPS6" "runs egress25-reflector"
+)
 
-$ egress25 check --reflector $LAB_REFLECTOR_NAME --family both ${EXTRA[*]}
+\$ egress25 check --reflector $LAB_REFLECTOR_NAME --family both$shown_args
 EOF
 lab_run home "$CLIENT" check --reflector "$LAB_REFLECTOR_NAME" --family both "${EXTRA[@]}"
 rc=$?

@@ -9,9 +9,12 @@
 #
 #   link      IPv4                      IPv6 (no NAT)
 #   home LAN  192.0.2.0/25 (homer .1)   2001:db8:e25:1::/64 (homer ::1, home ::10)
-#   WAN       100.64.0.0/24 (CGNAT)     2001:db8:e25:2::/64 (isp1 ::1, homer ::2)
+#   WAN       100.64.0.0/24 (CGNAT;     2001:db8:e25:2::/64 (isp1 ::1, homer ::2)
+#             isp1 .1, homer .2)
 #   ISP i     198.51.100.4(i-1)/30      2001:db8:e25:1i::/64 (isp i ::1, isp i+1 ::2)
-#   VPS       203.0.113.0/24            2001:db8:e25:ff::/64 (last isp ::1, vps ::10)
+#             (isp i .1, isp i+1 .2)
+#   VPS       203.0.113.0/24 (last      2001:db8:e25:ff::/64 (last isp ::1, vps ::10)
+#             isp .1, vps .10)
 #
 # No veth reaches the root namespace and no namespace has a route to the host: every
 # packet stays inside the lab. Every namespace, process and file a run creates carries
@@ -80,7 +83,7 @@ lab_require() {
     done
   fi
   if [[ -z $reason ]]; then
-    local probe="e25-probe-$$-${RANDOM}"
+    local probe="e25lab-$$-0-probe" # the reaper's pattern, in case we are killed here
     if ! ip netns add "$probe" 2>/dev/null; then
       reason="'ip netns add' failed: network namespaces are not available here"
     else

@@ -23,7 +23,7 @@ SessionFacts session() {
   SessionFacts s;
   s.expected_fingerprint = "aa";
   s.banner_identity = "egress25-reflector";
-  s.services = {{25, ServiceKind::smtp}, {465, ServiceKind::smtps}};
+  s.services = {{25, ServiceKind::smtp, "smtp"}, {465, ServiceKind::smtps, "smtps"}};
   s.public_ipv4 = "198.51.100.7";
   return s;
 }

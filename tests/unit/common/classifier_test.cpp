@@ -310,6 +310,15 @@ const std::vector<Row> rows = {
        return e;
      },
      Verdict::inconclusive, Location::unknown, {}, "router just before it"},
+    {"refused, no witness, the reflector is the first hop and resets", [] {
+       auto e = refused_probe();
+       e.client.port = 2525;
+       e.reflector.port_advertised = false;
+       e.trace = PathTrace{{2525, {hop(1, reflector_addr, HopKind::reset)}},
+                           {7025, {hop(1, reflector_addr, HopKind::reached)}}};
+       return e;
+     },
+     Verdict::not_listening, Location::reflector_host, {}, "first hop"},
     {"refused, no witness, no trace", refused_probe, Verdict::inconclusive, Location::unknown, {},
      "nothing shows"},
 

@@ -31,7 +31,9 @@ HelloResponse sample_hello_response() {
   r.client_address = "2001:db8::7";
   r.client_port = 51234;
   r.family = Family::ipv6;
-  r.services = {{25, ServiceKind::smtp}, {587, ServiceKind::smtp}, {465, ServiceKind::smtps}};
+  r.services = {{25, ServiceKind::smtp, "smtp"},
+                {587, ServiceKind::smtp, "submission"},
+                {465, ServiceKind::smtps, "smtps"}};
   r.tls_fingerprint = fingerprint;
   r.banner_identity = "egress25-reflector";
   r.version = "0.1.0";

@@ -113,7 +113,7 @@ BOOST_AUTO_TEST_CASE(report_with_a_wrong_token_gives_nothing) {
 
   std::string near_miss = token;
   near_miss.back() = near_miss.back() == '0' ? '1' : '0';
-  for (const std::string wrong :
+  for (const std::string& wrong :
        {std::string(), near_miss, token.substr(0, 31), token + "0", std::string(32, '0')}) {
     BOOST_TEST(store.find_by_token(wrong, t0 + 2) == nullptr, wrong);
   }

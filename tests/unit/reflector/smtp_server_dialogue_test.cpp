@@ -58,6 +58,9 @@ bool has(const std::vector<std::string>& v, const std::string& s) {
 void check_refused(const SmtpServerDialogue::Step& step, const std::string& command) {
   const int code = code_of(step);
   BOOST_TEST((code >= 500 && code <= 599), command << " answered " << step.reply);
+  // Refused as mail, not as an unknown command: a sender's log says why.
+  BOOST_TEST(code != 500, command << " answered " << step.reply);
+  BOOST_TEST(step.reply.find("never accepted") != std::string::npos, step.reply);
   BOOST_TEST((step.next == Next::read), command);
   BOOST_TEST(!step.helo_name.has_value(), command);
 }
@@ -396,7 +399,7 @@ BOOST_AUTO_TEST_CASE(helo_name_is_given_only_for_ehlo_and_helo) {
   // The session looks for a probe tag only in what the dialogue calls a HELO name (and
   // in SNI): a tag inside MAIL, RCPT or an unknown command must not count.
   const std::string tagged = "p0-0123abcd.egress25.invalid";
-  for (const std::string line :
+  for (const std::string& line :
        {"MAIL FROM:<" + tagged + ">", "RCPT TO:<x@" + tagged + ">", "VRFY " + tagged,
         "NOOP " + tagged, "XEHLO " + tagged, tagged, "STARTTLS " + tagged}) {
     auto d = plain_port();
