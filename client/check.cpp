@@ -382,6 +382,9 @@ net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::s
       if (spec_of[i]) jobs.push_back(probe_into(probes[i], specs[*spec_of[i]], tls));
     co_await run_all(std::move(jobs));
   }
+  // The witness window closes with the probes: the traces that follow send SYNs to the
+  // same ports, and those must not pass for the probes' own.
+  const std::int64_t probes_ended_ms = unix_ms_now();
 
   // ---- Traces, for probes that did not connect ---------------------------------------
   std::vector<TraceOutcome> traces(probes.size());
@@ -402,7 +405,6 @@ net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::s
     }
     co_await run_all(std::move(jobs));
   }
-  const std::int64_t probes_ended_ms = unix_ms_now();
   session.window_start_unix_ms = probes_started_ms + clock_offset_ms - clock_slack_ms;
   session.window_end_unix_ms = probes_ended_ms + clock_offset_ms + clock_slack_ms;
 
@@ -458,6 +460,7 @@ net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::s
     ProbeResult result;
     result.evidence = assemble_evidence(probes[i], session, outcome, std::move(traces[i]));
     result.classification = classify(result.evidence);
+    note_evidence_limits(result.evidence, result.classification);
     summary_input.rows.push_back(SummaryRow{
         probes[i].port, probes[i].service, probes[i].family, result.classification.verdict,
         result.classification.location, result.classification.blocking_hop});

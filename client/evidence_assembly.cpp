@@ -45,6 +45,7 @@ ProbeEvidence assemble_evidence(const ClientProbe& probe, const SessionFacts& se
   }
   const control::ReportResponse& response = *report.report;
   reflector.report_available = true;
+  reflector.connections_dropped = response.connections_dropped;
 
   // The tag alone is not enough: a middlebox may replay or redirect a tagged dialogue to
   // another port, so a record counts for this probe only on the port it probed.
@@ -66,7 +67,13 @@ ProbeEvidence assemble_evidence(const ClientProbe& probe, const SessionFacts& se
   }
 
   if (response.witness.active) {
-    if (public_address) {
+    if (!reflector.port_advertised) {
+      // The witness watches the ports the reflector serves and no other: silence from it
+      // about this port says nothing about where its SYN went.
+      reflector.witness_unavailable = "the reflector's packet witness watches only the ports it "
+                                      "serves, and port " +
+                                      std::to_string(probe.port) + " is not one of them";
+    } else if (public_address) {
       WitnessQuery query;
       query.family = probe.family;
       query.public_address = *public_address;
@@ -85,6 +92,16 @@ ProbeEvidence assemble_evidence(const ClientProbe& probe, const SessionFacts& se
                                         : response.witness.reason;
   }
   return evidence;
+}
+
+void note_evidence_limits(const ProbeEvidence& evidence, Classification& classification) {
+  const ReflectorEvidence& r = evidence.reflector;
+  if (!r.report_available || r.connections_dropped == 0 || !r.tagged.empty()) return;
+  classification.reasons.push_back(
+      "the reflector recorded more connections for this check than it keeps and dropped " +
+      std::to_string(r.connections_dropped) +
+      ", so its silence about this probe may be one of those, not a connection that never "
+      "arrived");
 }
 
 }  // namespace egress25::client

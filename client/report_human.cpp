@@ -33,20 +33,12 @@ std::string fixed(double value, int decimals) {
   return buffer;
 }
 
+// The JSON word with spaces for people ("time exceeded"); a silent hop is traceroute's "*".
 std::string hop_word(const TraceHop& hop) {
-  switch (hop.kind) {
-    case HopKind::time_exceeded:
-      return "time exceeded";
-    case HopKind::unreachable:
-      return "unreachable";
-    case HopKind::reached:
-      return "reached";
-    case HopKind::reset:
-      return "reset";
-    case HopKind::silent:
-      return "*";
-  }
-  return "*";
+  if (hop.kind == HopKind::silent) return "*";
+  std::string word(to_string(hop.kind));
+  std::replace(word.begin(), word.end(), '_', ' ');
+  return word;
 }
 
 }  // namespace

@@ -44,6 +44,7 @@ json::object reflector_evidence(const ReflectorEvidence& r) {
   json::array tagged;
   for (const auto& record : r.tagged) tagged.push_back(to_json(record));
   o["connections"] = std::move(tagged);
+  o["connections_dropped"] = r.connections_dropped;
   o["untagged_from_client"] = r.untagged_from_client;
   o["witness"] = r.witness ? json::value(witness_view(*r.witness)) : json::value(nullptr);
   o["witness_unavailable"] = string_or_null(r.witness_unavailable);

@@ -172,24 +172,14 @@ std::string encode_message(const ReportResponse& r) {
                         {"family", to_string(u.family)},
                         {"started_unix_ms", u.started_unix_ms}});
   json::array flows;
-  for (const auto& f : r.witness_flows)
-    flows.push_back({{"family", to_string(f.family)},
-                     {"source_address", json_safe(f.source_address)},
-                     {"source_port", f.source_port},
-                     {"destination_port", f.destination_port},
-                     {"ttl", f.ttl},
-                     {"syn_seen", f.syn_seen},
-                     {"synack_sent", f.synack_sent},
-                     {"rst_sent", f.rst_sent},
-                     {"handshake_completed", f.handshake_completed},
-                     {"syn_count", f.syn_count},
-                     {"first_seen_unix_ms", f.first_seen_unix_ms}});
+  for (const auto& f : r.witness_flows) flows.push_back(egress25::to_json(f));
   o["connections"] = std::move(connections);
   o["untagged"] = std::move(untagged);
   o["witness"] = to_json(r.witness);
   o["witness_flows"] = std::move(flows);
   o["public_ipv4"] = optional_text(r.public_ipv4);
   o["public_ipv6"] = optional_text(r.public_ipv6);
+  o["connections_dropped"] = r.connections_dropped;
   return json::serialize(o);
 }
 
@@ -220,6 +210,8 @@ constexpr std::size_t max_text = 1024;
 constexpr std::size_t max_service_name = 32;
 constexpr std::size_t max_address_text = 64;
 constexpr std::size_t max_services = 32;
+// Dropped connections a REPORT may claim: a bound of sanity, no more.
+constexpr std::uint64_t max_dropped = std::numeric_limits<std::uint32_t>::max();
 constexpr std::int64_t max_time_ms = std::numeric_limits<std::int64_t>::max();
 
 ErrorResponse malformed(std::string message) {
@@ -430,7 +422,10 @@ std::variant<Response, ErrorResponse> decode_report_response(const json::object&
                    return true;
                  }) &&
       optional_address("public_ipv4", Family::ipv4, r.public_ipv4) &&
-      optional_address("public_ipv6", Family::ipv6, r.public_ipv6);
+      optional_address("public_ipv6", Family::ipv6, r.public_ipv6) &&
+      // Optional: absent from an older reflector. Present, it must be a count (not null).
+      (!o.contains("connections_dropped") ||
+       f.unsigned_integer("connections_dropped", r.connections_dropped, max_dropped));
   if (!ok) return malformed(error);
   return Response{std::move(r)};
 }

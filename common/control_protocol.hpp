@@ -123,6 +123,10 @@ struct ReportResponse {
   std::vector<WitnessFlow> witness_flows;
   std::optional<std::string> public_ipv4;
   std::optional<std::string> public_ipv6;
+  // Connections that carried this session's tag but were not kept, the session holding
+  // limits::max_connections_per_session already: `connections` is then incomplete.
+  // Optional on the wire (absent from an older reflector: 0).
+  std::uint64_t connections_dropped = 0;
 };
 
 enum class ErrorCode {

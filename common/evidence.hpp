@@ -164,6 +164,9 @@ struct ReflectorEvidence {
   std::string client_public_address;     // as seen on the control connection, this family
   bool port_advertised = false;          // the reflector said it listens on this port
   std::vector<ConnectionRecord> tagged;  // records carrying this probe's tag
+  // Tagged connections of this session the reflector did not keep (over its cap): when
+  // non-zero, an empty `tagged` may mean "not kept" rather than "never arrived".
+  std::uint64_t connections_dropped = 0;
   int untagged_from_client = 0;          // connections to this port from the client's public
                                          // address that carried no tag
   // Packet witness: nullopt with a reason when the reflector ran without one.

@@ -4,6 +4,8 @@
 #include <array>
 #include <limits>
 
+#include "control_protocol.hpp"
+
 namespace egress25 {
 
 namespace json = boost::json;
@@ -364,6 +366,20 @@ json::object to_json(const TraceHop& h) {
           {"kind", to_string(h.kind)},
           {"icmp_type", h.icmp_type},
           {"icmp_code", h.icmp_code}};
+}
+
+json::object to_json(const control::WitnessFlow& f) {
+  return {{"family", to_string(f.family)},
+          {"source_address", json_safe(f.source_address)},
+          {"source_port", f.source_port},
+          {"destination_port", f.destination_port},
+          {"ttl", f.ttl},
+          {"syn_seen", f.syn_seen},
+          {"synack_sent", f.synack_sent},
+          {"rst_sent", f.rst_sent},
+          {"handshake_completed", f.handshake_completed},
+          {"syn_count", f.syn_count},
+          {"first_seen_unix_ms", f.first_seen_unix_ms}};
 }
 
 // ---- Readers -------------------------------------------------------------------------------

@@ -11,6 +11,10 @@
 
 namespace egress25 {
 
+namespace control {
+struct WitnessFlow;
+}
+
 // CappedBytes: {"text": printable() preview, "b64": the kept bytes exactly (base64),
 // "total": bytes seen, "cap": bytes keepable, "truncated": total > kept}. "b64" is the
 // data; "text" is for people and is ignored when read back.
@@ -20,6 +24,8 @@ boost::json::object to_json(const ConnectionRecord& r);
 boost::json::object to_json(const ClientProbe& p);
 boost::json::object to_json(const PathTrace& t);
 boost::json::object to_json(const TraceHop& h);
+// One packet-witness flow, as a REPORT carries it.
+boost::json::object to_json(const control::WitnessFlow& f);
 
 // Strict readers: every field type-checked; on failure `error` names the field, prefixed
 // by `path` when the value sits inside a larger document ("connections[2]"). `out` is

@@ -17,9 +17,17 @@ inline constexpr std::size_t max_response_frame = 4 * 1024 * 1024;
 // Requests one control connection may make before it is closed.
 inline constexpr int max_requests_per_control_connection = 16;
 inline constexpr auto control_idle_timeout = 15s;
+// A control connection's whole life, however its bytes trickle in: without it a peer
+// sending one byte every 14 s holds a slot for days (slowloris). A check's HELLO and
+// REPORT take seconds; the client reconnects for a REPORT when its connection is gone.
+inline constexpr auto control_connection_lifetime = 2min;
 
 // --- Sessions (reflector) ----------------------------------------------------------
 inline constexpr std::size_t max_sessions = 4096;
+// Live sessions one source may hold (an IPv4 address, an IPv6 /64: one host or one
+// customer's network): a check needs one, so one source filling the table with HELLOs
+// would lock everyone else out for session_lifetime. Generous for a NAT of many users.
+inline constexpr std::size_t max_sessions_per_source = 64;
 inline constexpr auto session_lifetime = 10min;
 // Connections recorded per session: a check probes a few ports × 2 families. With four
 // capped streams each (base64 + a 2 KiB text rendering), 32 records stay under
@@ -46,6 +54,9 @@ inline constexpr int max_smtp_commands = 50;
 inline constexpr std::size_t transcript_cap = 16 * 1024;
 inline constexpr auto smtp_idle_timeout = 30s;
 inline constexpr auto tls_handshake_timeout = 15s;
+// An SMTP session's whole life: commands, line length and the idle timeout bound each
+// step, but a peer trickling a byte every 29 s would still hold a slot for weeks.
+inline constexpr auto smtp_session_lifetime = 5min;
 
 // --- Client -------------------------------------------------------------------------
 // Linux retransmits an unanswered SYN after 1 s (RFC 6298 initial RTO), so a budget
@@ -60,5 +71,10 @@ inline constexpr int trace_parallelism = 30;
 // --- Packet witness -----------------------------------------------------------------
 inline constexpr std::size_t max_witness_flows = 65536;
 inline constexpr auto witness_flow_lifetime = 10min;
+// Witness flows one REPORT carries. SYNs with a forged source are cheap: a flood in a
+// client's name must not push its REPORT over max_response_frame (about 250 bytes a
+// flow; 2048 flows ≈ 0.5 MiB beside the records' ≈ 3 MiB). Over the cap the REPORT says
+// the witness cannot tell this client's flows apart, rather than sending a part.
+inline constexpr std::size_t max_witness_flows_per_report = 2048;
 
 }  // namespace egress25::limits

@@ -59,7 +59,13 @@ ControlService::Handled ControlService::hello(const control::HelloRequest& reque
               "HELLO refused: unknown token"};
     what = "joined session " + session->probe_id;
   } else {
-    session = store_.create(peer.address, peer.family, now_ms);
+    CreateRefusal refusal = CreateRefusal::none;
+    session = store_.create(peer.address, peer.family, now_ms, &refusal);
+    if (!session && refusal == CreateRefusal::source_full)
+      return {error(control::ErrorCode::busy,
+                    "your address holds as many sessions as one source may; try again in a "
+                    "few minutes"),
+              "HELLO refused: sessions per source at the cap"};
     if (!session)
       return {error(control::ErrorCode::busy,
                     "the reflector is serving as many sessions as it may; try again in a few "
@@ -77,11 +83,21 @@ ControlService::Handled ControlService::hello(const control::HelloRequest& reque
   r.tls_fingerprint = config_.tls_fingerprint;
   r.banner_identity = config_.banner_identity;
   r.version = config_.version;
-  r.witness = config_.witness;
+  r.witness = witness_status();
   r.server_time_unix_ms = now_ms;
   r.session_expires_unix_ms = session->expires_unix_ms;
   return {std::move(r),
           "HELLO: " + what + " (client " + printable(request.client_version, 40) + ")"};
+}
+
+control::WitnessStatus ControlService::witness_status() const {
+  // A capture that died after start-up must not report "active" with no flows: that
+  // reads as "no SYN arrived" and blames the path.
+  if (config_.packet_witness && config_.witness.active) {
+    if (auto failed = config_.packet_witness->capture_error(); !failed.empty())
+      return {false, "the packet witness stopped: " + failed};
+  }
+  return config_.witness;
 }
 
 ControlService::Handled ControlService::report(const control::ReportRequest& request,
@@ -94,17 +110,26 @@ ControlService::Handled ControlService::report(const control::ReportRequest& req
   r.connections.reserve(session->connections.size());
   for (const auto& c : session->connections) r.connections.push_back(*c);
   r.untagged = store_.untagged_for(*session);
-  r.witness = config_.witness;
+  r.witness = witness_status();
   r.public_ipv4 = session->public_ipv4;
   r.public_ipv6 = session->public_ipv6;
-  if (config_.packet_witness) {
+  r.connections_dropped = session->connections_dropped;
+  if (config_.packet_witness && r.witness.active) {
     std::vector<std::string> addresses;
     if (session->public_ipv4) addresses.push_back(*session->public_ipv4);
     if (session->public_ipv6) addresses.push_back(*session->public_ipv6);
     r.witness_flows = config_.packet_witness->flows_from(addresses, session->started_unix_ms);
+    if (r.witness_flows.size() > limits::max_witness_flows_per_report) {
+      // Part of the flows would read as "no SYN seen" for the rest: say nothing instead.
+      r.witness = {false, "the packet witness saw " + std::to_string(r.witness_flows.size()) +
+                              " flows from your address since the session began (a flood, "
+                              "or forged SYNs), too many to tell your probes apart"};
+      r.witness_flows.clear();
+    }
   }
   std::string line = "REPORT: session " + session->probe_id + ", " +
-                     std::to_string(r.connections.size()) + " connections, " +
+                     std::to_string(r.connections.size()) + " connections (" +
+                     std::to_string(r.connections_dropped) + " dropped), " +
                      std::to_string(r.untagged.size()) + " untagged, " +
                      std::to_string(r.witness_flows.size()) + " witness flows";
   return {std::move(r), std::move(line)};
@@ -114,8 +139,11 @@ namespace {
 
 class ControlConnection {
  public:
-  ControlConnection(tcp::socket socket, ControlService& service)
-      : socket_(std::move(socket)), service_(service) {
+  ControlConnection(tcp::socket socket, ControlService& service,
+                    std::chrono::steady_clock::duration lifetime)
+      : socket_(std::move(socket)),
+        service_(service),
+        deadline_(std::chrono::steady_clock::now() + lifetime) {
     error_code ec;
     const auto peer = socket_.remote_endpoint(ec);
     peer_.address = unmapped(peer.address()).to_string();
@@ -154,11 +182,15 @@ class ControlConnection {
         }
         continue;
       }
+      const auto left = deadline_ - std::chrono::steady_clock::now();
+      const bool last_read = left < limits::control_idle_timeout;
       auto r = co_await within(
           socket_.async_read_some(net::buffer(buffer), net::as_tuple(net::use_awaitable)),
-          limits::control_idle_timeout);
+          last_read ? std::max(left, std::chrono::steady_clock::duration::zero())
+                    : std::chrono::steady_clock::duration(limits::control_idle_timeout));
       if (!r) {
-        LOG(debug) << "control " << peer_text_ << " closed: idle";
+        LOG(debug) << "control " << peer_text_ << " closed: "
+                   << (last_read ? "connection time limit" : "idle");
         co_return;
       }
       const auto [ec, n] = *r;
@@ -194,14 +226,16 @@ class ControlConnection {
   ControlService& service_;
   ControlService::Peer peer_;
   std::string peer_text_;
+  std::chrono::steady_clock::time_point deadline_;
   control::FrameDecoder decoder_{limits::max_request_frame};
   int requests_ = 0;
 };
 
 }  // namespace
 
-net::awaitable<void> run_control_session(tcp::socket socket, ControlService& service) {
-  ControlConnection connection(std::move(socket), service);
+net::awaitable<void> run_control_session(tcp::socket socket, ControlService& service,
+                                         std::chrono::steady_clock::duration lifetime) {
+  ControlConnection connection(std::move(socket), service, lifetime);
   co_await connection.run();
 }
 

@@ -3,12 +3,14 @@
 #pragma once
 
 #include <boost/asio.hpp>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "control_protocol.hpp"
+#include "limits.hpp"
 #include "session_store.hpp"
 
 namespace egress25::reflector {
@@ -49,13 +51,17 @@ class ControlService {
   Handled hello(const control::HelloRequest& request, const Peer& peer, std::int64_t now_ms);
   Handled report(const control::ReportRequest& request, std::int64_t now_ms);
   bool secret_ok(const std::optional<std::string>& offered) const;
+  // The witness as it is now: a capture may have stopped since start-up.
+  control::WitnessStatus witness_status() const;
 
   SessionStore& store_;
   ControlConfig config_;
 };
 
 // Serves one control connection until the peer closes, a frame is bad, the request
-// budget is spent or it idles. Never throws for a network failure.
-net::awaitable<void> run_control_session(net::ip::tcp::socket socket, ControlService& service);
+// budget is spent, it idles or its lifetime is over. Never throws for a network failure.
+net::awaitable<void> run_control_session(
+    net::ip::tcp::socket socket, ControlService& service,
+    std::chrono::steady_clock::duration lifetime = limits::control_connection_lifetime);
 
 }  // namespace egress25::reflector

@@ -5,6 +5,7 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <boost/asio/ip/address_v6.hpp>
 #include <stdexcept>
 
 namespace egress25::reflector {
@@ -22,11 +23,23 @@ std::string random_hex(std::size_t bits) {
   return out;
 }
 
+std::string session_source(const std::string& address, Family family) {
+  if (family != Family::ipv6) return address;
+  boost::system::error_code ec;
+  auto bytes = boost::asio::ip::make_address_v6(address, ec).to_bytes();
+  if (ec) return address;
+  std::fill(bytes.begin() + 8, bytes.end(), 0);
+  return boost::asio::ip::address_v6(bytes).to_string() + "/64";
+}
+
 void SessionStore::expire(std::int64_t now_ms) {
   while (!by_expiry_.empty() && by_expiry_.front().first <= now_ms) {
     auto it = sessions_.find(by_expiry_.front().second);
     if (it != sessions_.end()) {
       by_probe_id_.erase(it->second.probe_id);
+      if (auto n = per_source_.find(it->second.source);
+          n != per_source_.end() && --n->second == 0)
+        per_source_.erase(n);
       sessions_.erase(it);
     }
     by_expiry_.pop_front();
@@ -40,13 +53,25 @@ Session* SessionStore::live(const std::string& token, std::int64_t now_ms) {
 }
 
 const Session* SessionStore::create(const std::string& address, Family family,
-                                    std::int64_t now_ms) {
+                                    std::int64_t now_ms, CreateRefusal* why) {
   expire(now_ms);
   // Every session lives as long as every other, so the oldest expires first: a full
   // table after expiry is full of live sessions, and a new client waits (busy) rather
   // than evicting someone mid-check.
-  if (sessions_.size() >= limits_.max_sessions) return nullptr;
+  if (sessions_.size() >= limits_.max_sessions) {
+    if (why) *why = CreateRefusal::table_full;
+    return nullptr;
+  }
+  auto source = session_source(address, family);
+  auto& from_source = per_source_[source];
+  if (from_source >= limits_.max_sessions_per_source) {
+    if (why) *why = CreateRefusal::source_full;
+    return nullptr;
+  }
+  ++from_source;
+  if (why) *why = CreateRefusal::none;
   Session s;
+  s.source = std::move(source);
   s.token = random_hex(128);
   s.probe_id = random_hex(96);
   s.started_unix_ms = now_ms;
@@ -103,6 +128,28 @@ bool SessionStore::attach(const std::string& probe_id, std::uint64_t ring_id,
   }
   s.connections.push_back(record);
   return true;
+}
+
+SessionStore::NameOutcome SessionStore::saw_name(std::string_view name, std::string_view where,
+                                                 std::uint64_t ring_id,
+                                                 const std::shared_ptr<ConnectionRecord>& record,
+                                                 std::int64_t now_ms) {
+  auto tag = control::tag_from_hostname(name);
+  if (!tag) return NameOutcome::no_tag;
+  auto probe_id = control::probe_id_from_tag(*tag);
+  if (!probe_id || !is_live_probe_id(*probe_id, now_ms)) return NameOutcome::no_tag;
+  ConnectionRecord& r = *record;
+  auto outcome = NameOutcome::seen_again;
+  if (r.probe_tag.empty()) {
+    r.probe_tag = *tag;
+    outcome = attach(*probe_id, ring_id, record, now_ms) ? NameOutcome::attached
+                                                         : NameOutcome::not_kept;
+  } else if (r.probe_tag != *tag) {
+    return NameOutcome::other_tag;  // one connection, one probe: the first tag seen is its identity
+  }
+  if (std::find(r.tag_seen_in.begin(), r.tag_seen_in.end(), where) == r.tag_seen_in.end())
+    r.tag_seen_in.emplace_back(where);
+  return outcome;
 }
 
 std::vector<control::UntaggedConnection> SessionStore::untagged_for(const Session& s) const {

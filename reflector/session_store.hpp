@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <variant>
 #include <vector>
@@ -30,7 +31,11 @@ struct Session {
   // sees every byte already exchanged.
   std::vector<std::shared_ptr<const ConnectionRecord>> connections;
   std::size_t connections_dropped = 0;  // over limits::max_connections_per_session
+  std::string source;                   // who opened it, for the per-source cap
 };
+
+// Why create() gave no session.
+enum class CreateRefusal { none, table_full, source_full };
 
 class SessionStore {
  public:
@@ -40,13 +45,15 @@ class SessionStore {
         std::chrono::duration_cast<std::chrono::milliseconds>(limits::session_lifetime).count();
     std::size_t max_connections_per_session = limits::max_connections_per_session;
     std::size_t max_untagged = limits::max_untagged_connections;
+    std::size_t max_sessions_per_source = limits::max_sessions_per_source;
   };
   SessionStore() = default;
   explicit SessionStore(Limits limits) : limits_(limits) {}
 
   // A new session for a client seen at `address`; nullptr when the table is full of
-  // live sessions.
-  const Session* create(const std::string& address, Family family, std::int64_t now_ms);
+  // live sessions, or `address`'s source holds as many as it may (`why` says which).
+  const Session* create(const std::string& address, Family family, std::int64_t now_ms,
+                        CreateRefusal* why = nullptr);
   // The live session holding `token`, after recording `address` as its public address
   // for `family`. nullptr when the token is unknown or expired.
   const Session* join(const std::string& token, const std::string& address, Family family,
@@ -64,6 +71,21 @@ class SessionStore {
   // Metadata of connections that carried no known tag, from one of the session's
   // public addresses, started at or after the session did.
   std::vector<control::UntaggedConnection> untagged_for(const Session& session) const;
+
+  // What naming a tag did to a connection (see saw_name).
+  enum class NameOutcome {
+    no_tag,           // not a tag, or the tag of no live session: nothing recorded
+    attached,         // the first tag: the record now belongs to its session
+    not_kept,         // the first tag, but its session holds as many records as it may
+    seen_again,       // the connection's own tag again: `where` is added
+    other_tag,        // a second, different tag: ignored (one connection, one probe)
+  };
+  // A name the client gave on a connection (EHLO/HELO argument, SNI), seen `where`
+  // ("ehlo", "sni", "ehlo_after_starttls"). The first live tag becomes the record's
+  // probe_tag and attaches it to that session; every place a tag is seen is listed
+  // once in tag_seen_in. No I/O: the SMTP session calls it as names arrive.
+  NameOutcome saw_name(std::string_view name, std::string_view where, std::uint64_t ring_id,
+                       const std::shared_ptr<ConnectionRecord>& record, std::int64_t now_ms);
 
   std::size_t size() const { return sessions_.size(); }
 
@@ -83,8 +105,13 @@ class SessionStore {
   std::unordered_map<std::string, std::string> by_probe_id_;    // probe_id → token
   std::deque<std::pair<std::int64_t, std::string>> by_expiry_;  // creation order = expiry order
   std::deque<RingEntry> ring_;
-  std::uint64_t ring_base_ = 0;  // id of ring_.front()
+  std::uint64_t ring_base_ = 0;                                // id of ring_.front()
+  std::unordered_map<std::string, std::size_t> per_source_;  // live sessions by source
 };
+
+// The key the per-source session cap counts by: an IPv4 address as it is, an IPv6
+// address by its /64 (one host picks any address in its /64 at will, RFC 4941).
+std::string session_source(const std::string& address, Family family);
 
 // `bits` random bits from the OpenSSL CSPRNG as lower-case hex. Throws on RNG failure.
 std::string random_hex(std::size_t bits);

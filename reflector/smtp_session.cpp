@@ -131,16 +131,22 @@ class SmtpSession {
   }
 
   net::awaitable<void> serve() {
+    const auto deadline = std::chrono::steady_clock::now() + context_.session_lifetime;
     if (kind_ == ServiceKind::smtps && !co_await start_tls()) co_return;
     if (!co_await send(dialogue_.greeting())) co_return;
     std::array<char, 4096> buffer;
     for (;;) {
       if (!co_await answer_buffered_lines()) co_return;
-      auto r = co_await stream_.read_some(net::buffer(buffer), limits::smtp_idle_timeout);
+      const auto left = deadline - std::chrono::steady_clock::now();
+      const bool last_read = left < limits::smtp_idle_timeout;
+      auto r = co_await stream_.read_some(
+          net::buffer(buffer),
+          last_read ? std::max(left, std::chrono::steady_clock::duration::zero())
+                    : std::chrono::steady_clock::duration(limits::smtp_idle_timeout));
       if (!r) {
-        end_reason_ = "idle timeout";
+        end_reason_ = last_read ? "session time limit" : "idle timeout";
         // RFC 5321 4.5.3.2: a server that times out should say so with a 421.
-        co_await send("421 4.4.2 " + context_.hostname + " idle timeout, closing\r\n",
+        co_await send("421 4.4.2 " + context_.hostname + " " + end_reason_ + ", closing\r\n",
                       farewell_timeout);
         co_return;
       }
@@ -222,24 +228,12 @@ class SmtpSession {
   }
 
   // A name the client gave (EHLO/HELO argument, SNI): if it carries the tag of a live
-  // session, this connection is that session's evidence.
+  // session, this connection is that session's evidence (the rules: SessionStore).
   void saw_name(std::string_view name, const char* where) {
-    auto tag = control::tag_from_hostname(name);
-    if (!tag) return;
-    auto probe_id = control::probe_id_from_tag(*tag);
-    const auto now = unix_ms_now();
-    if (!probe_id || !context_.store.is_live_probe_id(*probe_id, now)) return;
-    ConnectionRecord& r = *record_;
-    if (r.probe_tag.empty()) {
-      r.probe_tag = *tag;
-      if (!context_.store.attach(*probe_id, ring_id_, record_, now))
-        LOG(warning) << "smtp " << peer_text_ << ": session of tag " << *tag
-                     << " holds too many connections; this one is not kept";
-    } else if (r.probe_tag != *tag) {
-      return;  // one connection, one probe: the first tag seen is its identity
-    }
-    if (std::find(r.tag_seen_in.begin(), r.tag_seen_in.end(), where) == r.tag_seen_in.end())
-      r.tag_seen_in.emplace_back(where);
+    if (context_.store.saw_name(name, where, ring_id_, record_, unix_ms_now()) ==
+        SessionStore::NameOutcome::not_kept)
+      LOG(warning) << "smtp " << peer_text_ << ": session of tag " << record_->probe_tag
+                   << " holds too many connections; this one is not kept";
   }
 
   void log_end() {

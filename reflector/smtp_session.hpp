@@ -3,8 +3,10 @@
 #pragma once
 
 #include <boost/asio.hpp>
+#include <chrono>
 #include <string>
 
+#include "limits.hpp"
 #include "net_types.hpp"
 #include "session_store.hpp"
 #include "tls_identity.hpp"
@@ -18,6 +20,8 @@ struct SmtpContext {
   SessionStore& store;
   TlsIdentity& identity;
   std::string hostname;
+  // A session's whole life, however slowly its bytes come (tests shorten it).
+  std::chrono::steady_clock::duration session_lifetime = limits::smtp_session_lifetime;
 };
 
 // Serves one connection until QUIT, a timeout, an error or a cap; never throws for a

@@ -2,84 +2,23 @@
 # of its own, started and stopped on every exit path, and checks on the client's output.
 # Usage: CLIENT=... REFLECTOR=... source client_lib.sh
 
-set -u
-
-fail() {
-  echo "FAIL: $*" >&2
-  if [[ -n "${REFLECTOR_LOG:-}" && -f "$REFLECTOR_LOG" ]]; then
-    echo "--- reflector log (last 40 lines) ---" >&2
-    tail -n 40 "$REFLECTOR_LOG" >&2
-  fi
-  exit 1
-}
-
-pass() { echo "ok: $*"; }
-
-TEST_DIR=$(mktemp -d /tmp/egress25-client-test.XXXXXX)
-chmod 755 "$TEST_DIR"  # the reflector may run as nobody after dropping root
-REFLECTOR_PIDS=()
-
-cleanup() {
-  local pid
-  for pid in "${REFLECTOR_PIDS[@]}"; do
-    kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  done
-  rm -rf "$TEST_DIR"
-}
-trap cleanup EXIT
-
 # True when this host has a working ::1 (some containers have IPv6 turned off).
 have_ipv6_loopback() {
   ip -6 addr show dev lo 2>/dev/null | grep -q 'inet6 ::1/128'
 }
 
-# Port offsets ending in 5: the reflector's own tests use offsets ending in 0, and the
-# highest port (control, 7025 + offset) stays below the ephemeral range (32768).
-pick_offset() {
-  echo $((11005 + (($$ + RANDOM) % 1400) * 10))
-}
-
-# True once something accepts TCP connections on HOST PORT; false when PID died or after
-# 10 s. A bounded poll on the condition itself, not a guess at how long start-up takes.
-wait_port() {
-  local host=$1 port=$2 pid=$3 i
-  for i in $(seq 1 100); do
-    if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then return 0; fi
-    kill -0 "$pid" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  return 1
-}
-
-# Starts a reflector on loopback (and ::1 when the host has it) with the packet witness
-# off; sets OFFSET, SMTP_PORT, SUBMISSION_PORT, SMTPS_PORT, CONTROL_PORT, REFLECTOR_LOG,
-# REFLECTOR_PID, REFLECTOR_IPV6 (1 when it listens on ::1 too). Retries with another
-# offset when a port is taken.
-start_reflector() {
-  local attempt listen=(--listen 127.0.0.1)
-  REFLECTOR_IPV6=0
-  if have_ipv6_loopback; then
-    listen+=(--listen ::1)
-    REFLECTOR_IPV6=1
-  fi
-  for attempt in 1 2 3; do
-    OFFSET=$(pick_offset)
-    SMTP_PORT=$((25 + OFFSET))
-    SUBMISSION_PORT=$((587 + OFFSET))
-    SMTPS_PORT=$((465 + OFFSET))
-    CONTROL_PORT=$((7025 + OFFSET))
-    REFLECTOR_LOG="$TEST_DIR/reflector.$attempt.log"
-    "$REFLECTOR" "${listen[@]}" --port-offset "$OFFSET" --witness off \
-      --hostname reflector.test "$@" >"$REFLECTOR_LOG" 2>&1 &
-    REFLECTOR_PID=$!
-    REFLECTOR_PIDS+=("$REFLECTOR_PID")
-    if wait_port 127.0.0.1 "$CONTROL_PORT" "$REFLECTOR_PID"; then return 0; fi
-    kill "$REFLECTOR_PID" 2>/dev/null
-    wait "$REFLECTOR_PID" 2>/dev/null
-    grep -qi "address already in use" "$REFLECTOR_LOG" || break
-  done
-  fail "the reflector did not start"
-}
+# The reflector listens on ::1 too when the host has it (REFLECTOR_IPV6=1 then), with
+# the packet witness off. Offsets end in 5: the reflector's own tests use 0.
+HARNESS_NAME=client
+OFFSET_BASE=11005
+REFLECTOR_LISTEN=(--listen 127.0.0.1)
+REFLECTOR_IPV6=0
+if have_ipv6_loopback; then
+  REFLECTOR_LISTEN+=(--listen ::1)
+  REFLECTOR_IPV6=1
+fi
+REFLECTOR_DEFAULT_OPTIONS=(--witness off)
+source "$(dirname "${BASH_SOURCE[0]}")/reflector_harness.sh"
 
 # Runs the client; sets OUT, ERR (file names) and RC.
 run_client() {

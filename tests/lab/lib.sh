@@ -20,10 +20,16 @@
 # packet stays inside the lab. Every namespace, process and file a run creates carries
 # the run's prefix and is removed by lab_down, which the traps run on every exit path.
 #
-# Public functions: lab_require (exit 77 with a reason when the lab cannot run), lab_up,
-# lab_down, lab_exec NS CMD..., lab_spawn NS NAME CMD... (a background process,
-# tracked), lab_block / lab_unblock (nftables rules), wait_for_port NS ADDR PORT,
-# lab_start_reflector, lab_start_smtp_sink, lab_start_fixture.
+# Public functions:
+#   lab_require                 exit 77 with the reason when the lab cannot run here
+#   lab_up / lab_down           build the topology (and set the traps) / remove it all
+#   lab_exec NS CMD...          run a command in a namespace (short name: home, isp2...)
+#   lab_run NS CMD...           the same, interruptibly (for long commands: the client)
+#   lab_spawn NS NAME CMD...    a tracked background process, output in $LAB_DIR/NAME.log
+#   lab_block / lab_unblock     nftables rules on a router or host (see lab_block)
+#   wait_for_port NS ADDR PORT  bounded wait until something listens there
+#   lab_start_reflector BIN..., lab_start_smtp_sink NS PORT, lab_start_fixture ...
+#   lab_router_addr4/6 I        the address ISP router I answers the home from
 
 LAB_ISP_ROUTERS=${LAB_ISP_ROUTERS:-2}
 # A unique prefix per run: the PID lets a later run reap what a killed run left behind.
@@ -272,7 +278,8 @@ EOF
 
   # The home resolves the reflector's name from its own hosts file (`ip netns exec`
   # bind-mounts /etc/netns/NS/* over /etc), and has no resolver it could leak to.
-  local etc="/etc/netns/$(lab_ns home)"
+  local etc
+  etc="/etc/netns/$(lab_ns home)"
   mkdir -p "$etc" || lab_die "cannot create $etc"
   LAB_ETC_DIRS+=("$etc")
   lab_trace "etc $etc"
@@ -447,6 +454,7 @@ lab_start_smtp_sink() { # NS PORT
     lab_show_log smtp-sink6
     lab_die "smtp-sink did not come up"
   }
+  # shellcheck disable=SC2034 # for the caller
   LAB_LAST_PIDS=("${pids[@]}")
 }
 
@@ -455,10 +463,11 @@ lab_start_fixture() { # NS NAME PORT CMD...
   local ns=$1 name=$2 port=$3
   shift 3
   lab_spawn "$ns" "$name" "$@"
-  wait_for_port "$ns" 0.0.0.0 "$port" "$LAB_LAST_PID" && wait_for_port "$ns" :: "$port" "$LAB_LAST_PID" || {
+  if ! wait_for_port "$ns" 0.0.0.0 "$port" "$LAB_LAST_PID" ||
+    ! wait_for_port "$ns" :: "$port" "$LAB_LAST_PID"; then
     lab_show_log "$name"
     lab_die "$name did not come up"
-  }
+  fi
 }
 
 # Adds a rule in NS and prints its id (for lab_unblock).
@@ -512,7 +521,7 @@ lab_unblock() {
     for id in prerouting input forward output; do lab_exec "$short" nft flush chain inet e25lab "$id"; done
     return 0
   fi
-  for id in $*; do
+  for id in "$@"; do
     lab_exec "$short" nft delete rule inet e25lab "${id%%:*}" handle "${id#*:}" ||
       lab_die "lab_unblock: no rule $id on $short"
   done

@@ -16,6 +16,7 @@
 # Exit status: 0 all passed, 1 an assertion failed, 2 bad usage, 77 the lab cannot run
 # here (not root, no network namespaces): the reason is printed.
 
+# shellcheck disable=SC2317 # functions called by name ("scenario_$name") look unreachable
 set -u -o pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
@@ -77,11 +78,14 @@ run_check() {
     fail "the client (exit $CHECK_RC) did not print an egress25.check/1 report on stdout"
     return 1
   fi
-  # The report must say truthfully whether the witness took part.
+  # The report must say truthfully whether the witness took part (when the reflector
+  # could be asked at all).
   local witness=false
   full_evidence && witness=true
-  jq -e --argjson w "$witness" '.reflector.witness == $w' "$CHECK_JSON" >/dev/null ||
+  if [[ $CHECK_RC != 3 ]] && ! jq -e --argjson w "$witness" '.reflector.witness == $w' \
+    "$CHECK_JSON" >/dev/null; then
     fail "reflector.witness is $(jq -c .reflector.witness "$CHECK_JSON"), expected $witness"
+  fi
 }
 
 fail() {

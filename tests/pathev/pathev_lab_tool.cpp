@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "client/tracer.hpp"
+#include "common/evidence_json.hpp"
 #include "reflector/packet_witness.hpp"
 #include "reflector/privileges.hpp"
 
@@ -49,31 +50,6 @@ double ms_since(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
 }
 
-json::object port_json(const egress25::PortTrace& t) {
-  json::array hops;
-  for (const auto& h : t.hops) {
-    hops.push_back(json::object{{"ttl", h.ttl},
-                                {"address", h.address},
-                                {"kind", std::string(egress25::to_string(h.kind))},
-                                {"icmp_type", h.icmp_type},
-                                {"icmp_code", h.icmp_code}});
-  }
-  return json::object{{"port", t.port}, {"hops", std::move(hops)}};
-}
-
-json::object flow_json(const egress25::control::WitnessFlow& f) {
-  return json::object{{"family", std::string(egress25::to_string(f.family))},
-                      {"source_address", f.source_address},
-                      {"source_port", f.source_port},
-                      {"destination_port", f.destination_port},
-                      {"ttl", f.ttl},
-                      {"syn_seen", f.syn_seen},
-                      {"synack_sent", f.synack_sent},
-                      {"rst_sent", f.rst_sent},
-                      {"handshake_completed", f.handshake_completed},
-                      {"syn_count", f.syn_count}};
-}
-
 void touch(const std::string& path) {
   std::ofstream(path) << "ready\n";
 }
@@ -95,10 +71,9 @@ int cmd_trace(int argc, char** argv) {
                   result = std::move(t);
                 });
   io.run();
-  std::cout << json::serialize(json::object{{"elapsed_ms", ms_since(start)},
-                                            {"probed", port_json(result.probed)},
-                                            {"reference", port_json(result.reference)}})
-            << "\n";
+  auto out = egress25::to_json(result);
+  out["elapsed_ms"] = ms_since(start);
+  std::cout << json::serialize(out) << "\n";
   return 0;
 }
 
@@ -194,7 +169,7 @@ int cmd_witness(int argc, char** argv) {
   witness->stop();
   const double stop_ms = ms_since(stop_start);
   json::array flows;
-  for (const auto& f : witness->flows_from(from, 0)) flows.push_back(flow_json(f));
+  for (const auto& f : witness->flows_from(from, 0)) flows.push_back(egress25::to_json(f));
   std::cout << json::serialize(json::object{{"met", met},
                                             {"stop_ms", stop_ms},
                                             {"capture_error", witness->capture_error()},

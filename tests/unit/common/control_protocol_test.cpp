@@ -82,6 +82,7 @@ ReportResponse sample_report() {
   f.first_seen_unix_ms = 1'700'000'000'001;
   r.witness_flows = {f};
   r.public_ipv4 = "198.51.100.7";
+  r.connections_dropped = 3;
   return r;
 }
 
@@ -252,6 +253,30 @@ BOOST_AUTO_TEST_CASE(report_response_round_trip_with_binary_transcript) {
   BOOST_TEST(!b.witness_flows[0].rst_sent);
   BOOST_TEST(*b.public_ipv4 == "198.51.100.7");
   BOOST_TEST(!b.public_ipv6);
+  BOOST_TEST(b.connections_dropped == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(report_connections_dropped_is_optional_and_strict) {
+  auto o = object_of(encode(Response{sample_report()}));
+  BOOST_TEST(o.at("connections_dropped").as_int64() == 3);
+
+  // Absent (an older reflector): nothing was dropped.
+  auto absent = o;
+  absent.erase("connections_dropped");
+  BOOST_TEST(response_as<ReportResponse>(decode_response(boost::json::serialize(absent)))
+                 .connections_dropped == 0u);
+
+  // Present, it must be a non-negative integer.
+  for (const boost::json::value& bad :
+       {boost::json::value(-1), boost::json::value(nullptr), boost::json::value("3"),
+        boost::json::value(2.5), boost::json::value(true),
+        boost::json::value(std::uint64_t{1} << 40)}) {
+    auto broken = o;
+    broken["connections_dropped"] = bad;
+    const auto e = response_error(boost::json::serialize(broken));
+    BOOST_TEST((e.code == ErrorCode::malformed));
+    BOOST_TEST(e.message.find("connections_dropped") != std::string::npos, e.message);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(error_response_round_trip) {

@@ -3,6 +3,7 @@
 #include "session_store.hpp"
 
 #include <boost/test/unit_test.hpp>
+#include <cctype>
 #include <memory>
 #include <set>
 #include <string>
@@ -65,7 +66,9 @@ SessionStore::Limits small_limits() {
 BOOST_AUTO_TEST_SUITE(session_store)
 
 BOOST_AUTO_TEST_CASE(tokens_are_unique_128_bit_hex_and_probe_ids_are_not_tokens) {
-  SessionStore store;
+  SessionStore::Limits l;
+  l.max_sessions_per_source = 1000;  // 200 sessions from one address, for this test only
+  SessionStore store(l);
   std::set<std::string> tokens, probe_ids;
   for (int i = 0; i < 200; ++i) {
     const Session* s = store.create(client_v4, Family::ipv4, t0);
@@ -332,6 +335,172 @@ BOOST_AUTO_TEST_CASE(a_full_table_is_busy_and_evicts_nobody) {
   BOOST_TEST(store.find_by_token(tokens[1], later) != nullptr);
   BOOST_TEST(store.find_by_token(tokens[2], later) != nullptr);
   BOOST_TEST(store.create(other_client, Family::ipv4, later) == nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(one_source_cannot_fill_the_table) {
+  auto l = small_limits();
+  l.max_sessions = 10;
+  l.max_sessions_per_source = 2;
+  SessionStore store(l);
+  CreateRefusal why = CreateRefusal::table_full;
+  BOOST_TEST(store.create(client_v4, Family::ipv4, t0, &why) != nullptr);
+  BOOST_TEST((why == CreateRefusal::none));
+  BOOST_TEST(store.create(client_v4, Family::ipv4, t0 + 1) != nullptr);
+  BOOST_TEST(store.create(client_v4, Family::ipv4, t0 + 2, &why) == nullptr);
+  BOOST_TEST((why == CreateRefusal::source_full));
+  // Others are still served.
+  BOOST_TEST(store.create(other_client, Family::ipv4, t0 + 3) != nullptr);
+
+  // An IPv6 host picks any address of its /64 at will: the /64 is one source.
+  BOOST_TEST(store.create("2001:db8:1:2::1", Family::ipv6, t0 + 4) != nullptr);
+  BOOST_TEST(store.create("2001:db8:1:2:aaaa::99", Family::ipv6, t0 + 5) != nullptr);
+  BOOST_TEST(store.create("2001:db8:1:2:ffff:ffff:ffff:ffff", Family::ipv6, t0 + 6, &why) ==
+             nullptr);
+  BOOST_TEST((why == CreateRefusal::source_full));
+  BOOST_TEST(store.create("2001:db8:1:3::1", Family::ipv6, t0 + 7) != nullptr);
+
+  // Expired sessions give their source its room back.
+  BOOST_TEST(store.create(client_v4, Family::ipv4, t0 + l.lifetime_ms + 1) != nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(default_per_source_cap_is_the_declared_limit) {
+  SessionStore store;
+  std::size_t made = 0;
+  while (made < limits::max_sessions_per_source + 5 &&
+         store.create(client_v4, Family::ipv4, t0) != nullptr)
+    ++made;
+  BOOST_TEST(made == limits::max_sessions_per_source);
+  BOOST_TEST(limits::max_sessions_per_source < limits::max_sessions);
+}
+
+BOOST_AUTO_TEST_CASE(session_source_keys) {
+  BOOST_TEST(session_source("198.51.100.7", Family::ipv4) == "198.51.100.7");
+  BOOST_TEST(session_source("2001:db8:1:2:3:4:5:6", Family::ipv6) == "2001:db8:1:2::/64");
+  BOOST_TEST(session_source("2001:db8:1:2::", Family::ipv6) == "2001:db8:1:2::/64");
+}
+
+// ---- saw_name: which tag a connection records, from EHLO/HELO and SNI ------------------
+
+namespace {
+
+struct Tagged {
+  SessionStore store{small_limits()};
+  std::string token;
+  std::string probe_id;
+  Tagged() {
+    const Session* s = store.create(client_v4, Family::ipv4, t0);
+    BOOST_TEST_REQUIRE(s != nullptr);
+    token = s->token;
+    probe_id = s->probe_id;
+  }
+  std::string name(int index) const {
+    return control::probe_hostname(control::make_probe_tag(probe_id, index));
+  }
+  std::string tag(int index) const { return control::make_probe_tag(probe_id, index); }
+  const Session& session() { return *store.find_by_token(token, t0 + 100); }
+};
+
+using Outcome = SessionStore::NameOutcome;
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_CASE(ehlo_with_a_live_tag_attaches_the_connection, Tagged) {
+  auto c = connect(store, client_v4, 25, t0 + 1);
+  BOOST_TEST((store.saw_name(name(1), "ehlo", c.ring_id, c.record, t0 + 1) == Outcome::attached));
+  BOOST_TEST(c.record->probe_tag == tag(1));
+  BOOST_TEST(c.record->tag_seen_in == std::vector<std::string>{"ehlo"},
+             boost::test_tools::per_element());
+  BOOST_TEST_REQUIRE(session().connections.size() == 1u);
+  BOOST_TEST(session().connections[0] == c.record);
+  BOOST_TEST(store.untagged_for(session()).empty());
+}
+
+BOOST_FIXTURE_TEST_CASE(the_same_tag_again_is_listed_where_once_each, Tagged) {
+  auto c = connect(store, client_v4, 25, t0 + 1);
+  BOOST_TEST((store.saw_name(name(1), "ehlo", c.ring_id, c.record, t0 + 1) == Outcome::attached));
+  BOOST_TEST(
+      (store.saw_name(name(1), "ehlo", c.ring_id, c.record, t0 + 2) == Outcome::seen_again));
+  BOOST_TEST((store.saw_name(name(1), "ehlo_after_starttls", c.ring_id, c.record, t0 + 3) ==
+              Outcome::seen_again));
+  const std::vector<std::string> where{"ehlo", "ehlo_after_starttls"};
+  BOOST_TEST(c.record->tag_seen_in == where, boost::test_tools::per_element());
+  BOOST_TEST(session().connections.size() == 1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(sni_then_ehlo_on_implicit_tls, Tagged) {
+  auto c = connect(store, client_v4, 465, t0 + 1);
+  BOOST_TEST((store.saw_name(name(2), "sni", c.ring_id, c.record, t0 + 1) == Outcome::attached));
+  BOOST_TEST((store.saw_name(name(2), "ehlo", c.ring_id, c.record, t0 + 2) == Outcome::seen_again));
+  const std::vector<std::string> where{"sni", "ehlo"};
+  BOOST_TEST(c.record->tag_seen_in == where, boost::test_tools::per_element());
+}
+
+BOOST_FIXTURE_TEST_CASE(the_first_tag_is_the_identity_and_a_second_is_ignored, Tagged) {
+  auto c = connect(store, client_v4, 25, t0 + 1);
+  BOOST_TEST((store.saw_name(name(1), "ehlo", c.ring_id, c.record, t0 + 1) == Outcome::attached));
+  BOOST_TEST((store.saw_name(name(7), "ehlo_after_starttls", c.ring_id, c.record, t0 + 2) ==
+              Outcome::other_tag));
+  BOOST_TEST(c.record->probe_tag == tag(1));
+  BOOST_TEST(c.record->tag_seen_in == std::vector<std::string>{"ehlo"},
+             boost::test_tools::per_element());
+
+  // Another live session's tag on a connection that already has one: ignored as well.
+  const Session* other = store.create(other_client, Family::ipv4, t0 + 3);
+  BOOST_TEST_REQUIRE(other != nullptr);
+  const auto other_name = control::probe_hostname(control::make_probe_tag(other->probe_id, 1));
+  BOOST_TEST(
+      (store.saw_name(other_name, "ehlo", c.ring_id, c.record, t0 + 4) == Outcome::other_tag));
+  BOOST_TEST(store.find_by_token(other->token, t0 + 5)->connections.empty());
+}
+
+BOOST_FIXTURE_TEST_CASE(names_that_are_no_live_tag_record_nothing, Tagged) {
+  auto c = connect(store, client_v4, 25, t0 + 1);
+  const std::vector<std::string> not_tags{
+      "",
+      "mail.example.org",
+      "[192.0.2.1]",
+      tag(1),  // the tag without the .egress25.invalid domain
+      control::probe_hostname(control::make_probe_tag("0123456789abcdef", 1)),  // no session
+      control::probe_hostname(token),                                        // the secret
+      name(1) + ".example",
+      std::string(300, 'a') + ".egress25.invalid",
+  };
+  for (const auto& n : not_tags)
+    BOOST_TEST((store.saw_name(n, "ehlo", c.ring_id, c.record, t0 + 2) == Outcome::no_tag), n);
+  BOOST_TEST(c.record->probe_tag.empty());
+  BOOST_TEST(c.record->tag_seen_in.empty());
+  BOOST_TEST(session().connections.empty());
+  BOOST_TEST(store.untagged_for(session()).size() == 1u);  // it stays an untagged arrival
+
+  // A tag whose session has expired is no tag either.
+  const auto expired = t0 + small_limits().lifetime_ms + 1;
+  BOOST_TEST((store.saw_name(name(1), "ehlo", c.ring_id, c.record, expired) == Outcome::no_tag));
+}
+
+BOOST_FIXTURE_TEST_CASE(a_tag_is_case_insensitive_as_dns_names_are, Tagged) {
+  auto c = connect(store, client_v4, 25, t0 + 1);
+  std::string shouted = name(1);
+  for (auto& ch : shouted) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  BOOST_TEST((store.saw_name(shouted, "ehlo", c.ring_id, c.record, t0 + 1) == Outcome::attached));
+  BOOST_TEST(c.record->probe_tag == tag(1));
+}
+
+BOOST_FIXTURE_TEST_CASE(a_full_session_does_not_keep_the_connection_but_counts_it, Tagged) {
+  // small_limits: 4 records per session.
+  std::vector<Connection> kept;
+  for (int i = 0; i < 4; ++i) {
+    kept.push_back(connect(store, client_v4, 25, t0 + 1));
+    BOOST_TEST((store.saw_name(name(i + 1), "ehlo", kept.back().ring_id, kept.back().record,
+                               t0 + 1) == Outcome::attached));
+  }
+  auto c = connect(store, client_v4, 25, t0 + 2);
+  BOOST_TEST((store.saw_name(name(9), "ehlo", c.ring_id, c.record, t0 + 2) == Outcome::not_kept));
+  // The record still knows its tag, and a second sight neither re-counts it nor keeps it.
+  BOOST_TEST(c.record->probe_tag == tag(9));
+  BOOST_TEST((store.saw_name(name(9), "ehlo_after_starttls", c.ring_id, c.record, t0 + 3) ==
+              Outcome::seen_again));
+  BOOST_TEST(session().connections.size() == 4u);
+  BOOST_TEST(session().connections_dropped == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
