@@ -26,9 +26,6 @@ namespace {
 using net::ip::tcp;
 using std::chrono::milliseconds;
 
-// The reflector and this host disagree on the time a little; the witness window is
-// widened by this much on each side.
-constexpr std::int64_t clock_slack_ms = 2000;
 // A REPORT carries capped transcripts of every probe: give it longer than a HELLO.
 constexpr milliseconds report_timeout = 3 * limits::default_control_timeout;
 // When the reflector advertises nothing it could not say: a standard install.
@@ -142,6 +139,7 @@ ProbeResult unprobed(ClientProbe probe, const std::string& why) {
 CheckReport unreachable(CheckReport report, const CheckOptions& options,
                         const std::vector<FamilyControl>& families, std::string error) {
   report.control_reached = false;
+  report.witness_reason = "unknown: the reflector could not be asked";
   report.control_error = std::move(error);
   std::vector<Family> probed;
   for (const auto& fc : families) probed.push_back(fc.family);
@@ -282,10 +280,7 @@ net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::s
   const Family primary_family = primary->family;
   const double rtt_ms =
       std::max(primary->control->connect_ms(), primary->control->last_request_ms());
-  const std::int64_t clock_offset_ms =
-      hello.server_time_unix_ms
-          ? hello.server_time_unix_ms - (hello_sent_ms + static_cast<std::int64_t>(rtt_ms / 2))
-          : 0;
+  const HelloTiming hello_timing{hello_sent_ms, rtt_ms, hello.server_time_unix_ms};
   report.control_reached = true;
   report.control_rtt_ms = rtt_ms;
   report.reflector_version = hello.version;
@@ -384,7 +379,9 @@ net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::s
   }
   // The witness window closes with the probes: the traces that follow send SYNs to the
   // same ports, and those must not pass for the probes' own.
-  const std::int64_t probes_ended_ms = unix_ms_now();
+  set_witness_window(session, hello_timing, probes_started_ms, unix_ms_now());
+  const auto traces_not_before =
+      steady_clock::now() + milliseconds(witness_slack_ms(hello_timing.rtt_ms));
 
   // ---- Traces, for probes that did not connect ---------------------------------------
   std::vector<TraceOutcome> traces(probes.size());
@@ -403,10 +400,14 @@ net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::s
             trace_into(traces[i], specs[*spec_of[i]].address, probe.port, options.control_port));
       }
     }
+    if (!jobs.empty()) {
+      // Not a guess at a duration: the witness window's end, which the traces' SYNs must
+      // not fall inside (at most 2 s, and only when there is something to trace).
+      net::steady_timer window_closed(executor, traces_not_before);
+      co_await window_closed.async_wait(as_result);
+    }
     co_await run_all(std::move(jobs));
   }
-  session.window_start_unix_ms = probes_started_ms + clock_offset_ms - clock_slack_ms;
-  session.window_end_unix_ms = probes_ended_ms + clock_offset_ms + clock_slack_ms;
 
   // ---- REPORT, reconnecting when the reflector closed the idle connection ------------
   ReportOutcome outcome;

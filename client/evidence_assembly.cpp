@@ -20,6 +20,26 @@ std::optional<std::string> public_address_for(Family family, const SessionFacts&
   return std::nullopt;
 }
 
+std::int64_t witness_slack_ms(double rtt_ms) {
+  constexpr std::int64_t margin_ms = 250;
+  constexpr std::int64_t max_ms = 2000;
+  return std::clamp<std::int64_t>(static_cast<std::int64_t>(std::max(rtt_ms, 0.0)) + margin_ms,
+                                  margin_ms, max_ms);
+}
+
+void set_witness_window(SessionFacts& session, const HelloTiming& hello,
+                        std::int64_t probes_started_unix_ms, std::int64_t probes_ended_unix_ms) {
+  // The reflector read its clock about half a round trip after HELLO left.
+  const std::int64_t offset_ms =
+      hello.server_time_unix_ms
+          ? hello.server_time_unix_ms -
+                (hello.sent_unix_ms + static_cast<std::int64_t>(hello.rtt_ms / 2))
+          : 0;
+  const std::int64_t slack_ms = witness_slack_ms(hello.rtt_ms);
+  session.window_start_unix_ms = probes_started_unix_ms + offset_ms - slack_ms;
+  session.window_end_unix_ms = probes_ended_unix_ms + offset_ms + slack_ms;
+}
+
 ProbeEvidence assemble_evidence(const ClientProbe& probe, const SessionFacts& session,
                                 const ReportOutcome& report, TraceOutcome trace) {
   ProbeEvidence evidence;
@@ -67,13 +87,7 @@ ProbeEvidence assemble_evidence(const ClientProbe& probe, const SessionFacts& se
   }
 
   if (response.witness.active) {
-    if (!reflector.port_advertised) {
-      // The witness watches the ports the reflector serves and no other: silence from it
-      // about this port says nothing about where its SYN went.
-      reflector.witness_unavailable = "the reflector's packet witness watches only the ports it "
-                                      "serves, and port " +
-                                      std::to_string(probe.port) + " is not one of them";
-    } else if (public_address) {
+    if (public_address) {
       WitnessQuery query;
       query.family = probe.family;
       query.public_address = *public_address;

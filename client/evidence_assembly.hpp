@@ -24,6 +24,26 @@ struct SessionFacts {
   std::int64_t window_end_unix_ms = 0;
 };
 
+// How far the witness window is widened on each side: the measured clock offset can be
+// wrong by half the control RTT, and a SYN takes up to about that long to arrive; plus
+// a margin, within bounds.
+std::int64_t witness_slack_ms(double rtt_ms);
+
+// When HELLO went out (this host's clock), its round trip, and the reflector's clock as
+// it answered (0: not given).
+struct HelloTiming {
+  std::int64_t sent_unix_ms = 0;
+  double rtt_ms = 0;
+  std::int64_t server_time_unix_ms = 0;
+};
+
+// Sets the session's witness window: the probes' own span (this host's clock) moved into
+// the reflector's clock, which stamped the witness's flows, and widened by
+// witness_slack_ms. Traces send SYNs to the same ports: they must start only once this
+// window has closed (witness_slack_ms after the probes ended), or pass for the probes'.
+void set_witness_window(SessionFacts& session, const HelloTiming& hello,
+                        std::int64_t probes_started_unix_ms, std::int64_t probes_ended_unix_ms);
+
 struct ReportOutcome {
   std::optional<control::ReportResponse> report;
   std::string error;  // why there is none

@@ -167,8 +167,8 @@ struct ReflectorEvidence {
   // Tagged connections of this session the reflector did not keep (over its cap): when
   // non-zero, an empty `tagged` may mean "not kept" rather than "never arrived".
   std::uint64_t connections_dropped = 0;
-  int untagged_from_client = 0;          // connections to this port from the client's public
-                                         // address that carried no tag
+  int untagged_from_client = 0;  // connections to this port from the client's public
+                                 // address that carried no tag
   // Packet witness: nullopt with a reason when the reflector ran without one.
   std::optional<WitnessPortView> witness;
   std::string witness_unavailable;

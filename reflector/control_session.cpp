@@ -189,8 +189,8 @@ class ControlConnection {
           last_read ? std::max(left, std::chrono::steady_clock::duration::zero())
                     : std::chrono::steady_clock::duration(limits::control_idle_timeout));
       if (!r) {
-        LOG(debug) << "control " << peer_text_ << " closed: "
-                   << (last_read ? "connection time limit" : "idle");
+        LOG(debug) << "control " << peer_text_
+                   << " closed: " << (last_read ? "connection time limit" : "idle");
         co_return;
       }
       const auto [ec, n] = *r;

@@ -191,7 +191,7 @@ FlowTable::FlowTable(std::vector<std::uint16_t> ports, std::size_t capacity,
       lifetime_(lifetime) {}
 
 bool FlowTable::watched(std::uint16_t port) const {
-  return std::find(ports_.begin(), ports_.end(), port) != ports_.end();
+  return ports_.empty() || std::find(ports_.begin(), ports_.end(), port) != ports_.end();
 }
 
 void FlowTable::expire(std::int64_t now_unix_ms) {
@@ -395,13 +395,20 @@ std::unique_ptr<PacketWitness> PacketWitness::open(const Options& options, std::
     pcap_close(p);
     return nullptr;
   }
-  // Only TCP to or from the watched ports reaches user space.
-  std::string filter = "tcp and (";
+  // What reaches user space: every TCP segment with SYN or RST, on any port (a client
+  // may probe a port with no service, whose only trace is the kernel's reset), and all
+  // TCP on the service ports (the ACK completing a handshake). IPv6 has no tcp[] in
+  // BPF: the flags are read at a fixed offset, which covers segments without extension
+  // headers (handshake segments carry none in practice; parse_frame handles the rest).
+  std::string filter =
+      "(ip and tcp[tcpflags] & (tcp-syn|tcp-rst) != 0)"
+      " or (ip6 and ip6[6] == 6 and ip6[53] & 0x06 != 0)"
+      " or (tcp and (";
   for (std::size_t i = 0; i < options.ports.size(); ++i) {
     if (i) filter += " or ";
     filter += "port " + std::to_string(options.ports[i]);
   }
-  filter += ")";
+  filter += "))";
   bpf_program program{};
   if (pcap_compile(p, &program, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0 ||
       pcap_setfilter(p, &program) != 0) {
@@ -411,7 +418,7 @@ std::unique_ptr<PacketWitness> PacketWitness::open(const Options& options, std::
     return nullptr;
   }
   pcap_freecode(&program);
-  return std::make_unique<PcapWitness>(p, options.ports);
+  return std::make_unique<PcapWitness>(p, std::vector<std::uint16_t>{});  // every port
 }
 
 }  // namespace egress25::reflector

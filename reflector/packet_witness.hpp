@@ -73,6 +73,8 @@ bool supported_linktype(int linktype);
 // evicted) and expiring. Not thread-safe: the capture wraps it in a mutex.
 class FlowTable {
  public:
+  // `ports`: the host's ports whose handshakes are recorded; empty means every port, so
+  // that a SYN to a port with no service (answered by the kernel's reset) is seen too.
   FlowTable(std::vector<std::uint16_t> ports, std::size_t capacity,
             std::chrono::milliseconds lifetime);
 

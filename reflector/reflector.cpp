@@ -10,6 +10,7 @@
 #include "packet_witness.hpp"
 #include "privileges.hpp"
 #include "smtp_server_dialogue.hpp"
+#include "transcript.hpp"
 
 namespace egress25::reflector {
 
@@ -37,7 +38,8 @@ auto log_escape(std::string what) {
     try {
       std::rethrow_exception(e);
     } catch (const std::exception& x) {
-      LOG(error) << what << ": unexpected exception: " << x.what();
+      // Escaped: nothing says an exception's text holds no byte a peer sent.
+      LOG(error) << what << ": unexpected exception: " << printable(x.what(), 300);
     }
   };
 }

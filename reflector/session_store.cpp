@@ -37,8 +37,7 @@ void SessionStore::expire(std::int64_t now_ms) {
     auto it = sessions_.find(by_expiry_.front().second);
     if (it != sessions_.end()) {
       by_probe_id_.erase(it->second.probe_id);
-      if (auto n = per_source_.find(it->second.source);
-          n != per_source_.end() && --n->second == 0)
+      if (auto n = per_source_.find(it->second.source); n != per_source_.end() && --n->second == 0)
         per_source_.erase(n);
       sessions_.erase(it);
     }
@@ -52,8 +51,8 @@ Session* SessionStore::live(const std::string& token, std::int64_t now_ms) {
   return it == sessions_.end() ? nullptr : &it->second;
 }
 
-const Session* SessionStore::create(const std::string& address, Family family,
-                                    std::int64_t now_ms, CreateRefusal* why) {
+const Session* SessionStore::create(const std::string& address, Family family, std::int64_t now_ms,
+                                    CreateRefusal* why) {
   expire(now_ms);
   // Every session lives as long as every other, so the oldest expires first: a full
   // table after expiry is full of live sessions, and a new client waits (busy) rather
@@ -142,8 +141,8 @@ SessionStore::NameOutcome SessionStore::saw_name(std::string_view name, std::str
   auto outcome = NameOutcome::seen_again;
   if (r.probe_tag.empty()) {
     r.probe_tag = *tag;
-    outcome = attach(*probe_id, ring_id, record, now_ms) ? NameOutcome::attached
-                                                         : NameOutcome::not_kept;
+    outcome =
+        attach(*probe_id, ring_id, record, now_ms) ? NameOutcome::attached : NameOutcome::not_kept;
   } else if (r.probe_tag != *tag) {
     return NameOutcome::other_tag;  // one connection, one probe: the first tag seen is its identity
   }

@@ -74,11 +74,11 @@ class SessionStore {
 
   // What naming a tag did to a connection (see saw_name).
   enum class NameOutcome {
-    no_tag,           // not a tag, or the tag of no live session: nothing recorded
-    attached,         // the first tag: the record now belongs to its session
-    not_kept,         // the first tag, but its session holds as many records as it may
-    seen_again,       // the connection's own tag again: `where` is added
-    other_tag,        // a second, different tag: ignored (one connection, one probe)
+    no_tag,      // not a tag, or the tag of no live session: nothing recorded
+    attached,    // the first tag: the record now belongs to its session
+    not_kept,    // the first tag, but its session holds as many records as it may
+    seen_again,  // the connection's own tag again: `where` is added
+    other_tag,   // a second, different tag: ignored (one connection, one probe)
   };
   // A name the client gave on a connection (EHLO/HELO argument, SNI), seen `where`
   // ("ehlo", "sni", "ehlo_after_starttls"). The first live tag becomes the record's
@@ -105,7 +105,7 @@ class SessionStore {
   std::unordered_map<std::string, std::string> by_probe_id_;    // probe_id → token
   std::deque<std::pair<std::int64_t, std::string>> by_expiry_;  // creation order = expiry order
   std::deque<RingEntry> ring_;
-  std::uint64_t ring_base_ = 0;                                // id of ring_.front()
+  std::uint64_t ring_base_ = 0;                              // id of ring_.front()
   std::unordered_map<std::string, std::size_t> per_source_;  // live sessions by source
 };
 

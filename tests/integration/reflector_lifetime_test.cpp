@@ -97,7 +97,8 @@ BOOST_AUTO_TEST_CASE(a_trickling_control_peer_is_closed_at_the_lifetime) {
   ControlConfig config;
   config.tls_fingerprint = std::string(64, 'a');
   ControlService service(store, config);
-  Server server([&](tcp::socket s) { return run_control_session(std::move(s), service, lifetime); });
+  Server server(
+      [&](tcp::socket s) { return run_control_session(std::move(s), service, lifetime); });
   // A frame announcing 8000 bytes, its payload sent a byte at a time: never complete,
   // never idle for control_idle_timeout.
   const auto got = trickle(server.port, std::string("\0\0\x1f\x40", 4) + std::string(100, 'x'));
@@ -112,9 +113,8 @@ BOOST_AUTO_TEST_CASE(a_trickling_smtp_peer_is_told_and_closed_at_the_lifetime) {
   auto identity = TlsIdentity::generate("reflector.test", error);
   BOOST_TEST_REQUIRE(identity != nullptr, error);
   SmtpContext context{store, *identity, "reflector.test", lifetime};
-  Server server([&](tcp::socket s) {
-    return run_smtp_session(std::move(s), ServiceKind::smtp, context);
-  });
+  Server server(
+      [&](tcp::socket s) { return run_smtp_session(std::move(s), ServiceKind::smtp, context); });
   // One endless command line, a byte at a time.
   const auto got = trickle(server.port, "NOOP " + std::string(100, 'x'));
   BOOST_TEST(got.closed);

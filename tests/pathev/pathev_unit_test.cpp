@@ -300,6 +300,23 @@ BOOST_AUTO_TEST_CASE(unwatched_ports_and_our_own_syns_are_ignored) {
   BOOST_TEST(t.size() == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(watching_every_port_sees_a_port_with_no_service) {
+  // As the reflector runs it: a client may probe a port nothing listens on, and the
+  // kernel's reset is the only evidence that the host itself refused.
+  FlowTable t({}, 100, std::chrono::minutes(1));
+  feed(t, v4_syn_closed, 1000);
+  feed(t, v4_rst, 1001);
+  const auto flows = t.flows_from({"198.51.100.2"}, 0, 2000);
+  BOOST_REQUIRE_EQUAL(flows.size(), 1u);
+  BOOST_TEST(flows[0].syn_seen);
+  BOOST_TEST(flows[0].rst_sent);
+  auto outbound = parse_ok(DLT_LINUX_SLL, v4_syn_closed);
+  outbound.direction = Direction::outbound;  // a SYN this host sent is not a client's
+  FlowTable mine({}, 100, std::chrono::minutes(1));
+  mine.observe(outbound, 1000);
+  BOOST_TEST(mine.size() == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(matches_mapped_addresses_and_time_window) {
   auto t = table();
   feed(t, v4_syn, 1000);

@@ -106,4 +106,124 @@ BOOST_AUTO_TEST_CASE(public_address_prefers_the_report) {
   BOOST_TEST(*public_address_for(Family::ipv4, session(), {}) == "198.51.100.7");
 }
 
+BOOST_AUTO_TEST_CASE(no_witness_view_without_an_active_witness_or_a_known_address) {
+  control::ReportResponse report;
+  report.witness = {true, ""};
+  report.witness_flows = {};  // the witness saw nothing from us
+  // Active, address known: "no SYN seen" is evidence.
+  auto evidence = assemble_evidence(probe_25(), session(), {report, ""}, {});
+  BOOST_TEST_REQUIRE(evidence.reflector.witness.has_value());
+  BOOST_TEST(!evidence.reflector.witness->syn_seen);
+
+  // Our IPv6 address was never seen on control: the witness cannot be matched.
+  auto p6 = probe_25();
+  p6.family = Family::ipv6;
+  evidence = assemble_evidence(p6, session(), {report, ""}, {});
+  BOOST_TEST(!evidence.reflector.witness.has_value());
+  BOOST_TEST(evidence.reflector.witness_unavailable.find("ipv6") != std::string::npos,
+             evidence.reflector.witness_unavailable);
+
+  // The reflector says its witness is not active: no view, its reason given.
+  report.witness = {false, "the packet witness stopped: the interface went down"};
+  evidence = assemble_evidence(probe_25(), session(), {report, ""}, {});
+  BOOST_TEST(!evidence.reflector.witness.has_value());
+  BOOST_TEST(evidence.reflector.witness_unavailable ==
+             "the packet witness stopped: the interface went down");
+}
+
+BOOST_AUTO_TEST_CASE(the_witness_speaks_for_ports_the_reflector_does_not_serve) {
+  // --ports 2525 against a reflector that serves 25 and 465: its witness watches SYNs
+  // and resets on every port, so its view of 2525 is evidence (the kernel's reset of a
+  // port with no service is how not_listening is told from a forged reset).
+  control::ReportResponse report;
+  report.witness = {true, ""};
+  control::WitnessFlow flow;
+  flow.source_address = "198.51.100.7";
+  flow.destination_port = 2525;
+  flow.syn_seen = true;
+  flow.rst_sent = true;
+  report.witness_flows = {flow};
+  auto p = probe_25();
+  p.port = 2525;
+  p.connect = ConnectOutcome::refused;
+  auto evidence = assemble_evidence(p, session(), {report, ""}, {});
+  BOOST_TEST(!evidence.reflector.port_advertised);
+  BOOST_TEST_REQUIRE(evidence.reflector.witness.has_value());
+  BOOST_TEST(evidence.reflector.witness->rst_sent);
+}
+
+BOOST_AUTO_TEST_CASE(dropped_records_are_carried_and_explained) {
+  control::ReportResponse report;
+  report.witness = {false, "off"};
+  report.connections = {record("p2-abc", 25)};
+  report.connections_dropped = 5;
+  auto evidence = assemble_evidence(probe_25(), session(), {report, ""}, {});
+  BOOST_TEST(evidence.reflector.connections_dropped == 5u);
+  BOOST_TEST(evidence.reflector.tagged.empty());
+  Classification c;
+  c.reasons = {"the reflector never saw this probe"};
+  note_evidence_limits(evidence, c);
+  BOOST_TEST_REQUIRE(c.reasons.size() == 2u);
+  BOOST_TEST(c.reasons[1].find("dropped 5") != std::string::npos, c.reasons[1]);
+
+  // This probe's record was kept: nothing to add.
+  report.connections.push_back(record("p1-abc", 25));
+  evidence = assemble_evidence(probe_25(), session(), {report, ""}, {});
+  Classification kept;
+  note_evidence_limits(evidence, kept);
+  BOOST_TEST(kept.reasons.empty());
+
+  // Nothing dropped: nothing to add.
+  report.connections = {};
+  report.connections_dropped = 0;
+  evidence = assemble_evidence(probe_25(), session(), {report, ""}, {});
+  Classification none;
+  note_evidence_limits(evidence, none);
+  BOOST_TEST(none.reasons.empty());
+}
+
+BOOST_AUTO_TEST_CASE(witness_window_is_in_the_reflectors_clock) {
+  // The reflector's clock runs an hour ahead of ours; HELLO left at 1000 and took 40 ms.
+  constexpr std::int64_t hour = 3'600'000;
+  const HelloTiming hello{1000, 40.0, 1000 + 20 + hour};
+  SessionFacts s;
+  set_witness_window(s, hello, 5000, 9000);
+  const auto slack = witness_slack_ms(40.0);
+  BOOST_TEST(s.window_start_unix_ms == 5000 + hour - slack);
+  BOOST_TEST(s.window_end_unix_ms == 9000 + hour + slack);
+
+  // A flow stamped by the reflector during the probes matches; by our clock it would not.
+  control::ReportResponse report;
+  report.witness = {true, ""};
+  control::WitnessFlow flow;
+  flow.source_address = "198.51.100.7";
+  flow.destination_port = 25;
+  flow.syn_seen = true;
+  flow.first_seen_unix_ms = 5100 + hour;
+  report.witness_flows = {flow};
+  auto facts = session();
+  set_witness_window(facts, hello, 5000, 9000);
+  auto evidence = assemble_evidence(probe_25(), facts, {report, ""}, {});
+  BOOST_TEST_REQUIRE(evidence.reflector.witness.has_value());
+  BOOST_TEST(evidence.reflector.witness->syn_seen);
+
+  // A SYN after the window (a trace's, say) is not the probe's.
+  report.witness_flows[0].first_seen_unix_ms = 9000 + hour + slack + 1;
+  evidence = assemble_evidence(probe_25(), facts, {report, ""}, {});
+  BOOST_TEST_REQUIRE(evidence.reflector.witness.has_value());
+  BOOST_TEST(!evidence.reflector.witness->syn_seen);
+
+  // No server time given: our own clock, as the best there is.
+  SessionFacts own;
+  set_witness_window(own, {1000, 40.0, 0}, 5000, 9000);
+  BOOST_TEST(own.window_start_unix_ms == 5000 - slack);
+}
+
+BOOST_AUTO_TEST_CASE(witness_slack_follows_the_rtt_within_bounds) {
+  BOOST_TEST(witness_slack_ms(0.2) == 250);
+  BOOST_TEST(witness_slack_ms(100.0) == 350);
+  BOOST_TEST(witness_slack_ms(60'000.0) == 2000);
+  BOOST_TEST(witness_slack_ms(-5.0) == 250);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

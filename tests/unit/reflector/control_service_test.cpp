@@ -139,8 +139,9 @@ BOOST_AUTO_TEST_CASE(report_counts_the_records_it_did_not_keep) {
   // And the count survives the wire.
   const auto decoded = control::decode_response(control::encode(control::Response{rep}));
   BOOST_TEST_REQUIRE(std::holds_alternative<control::Response>(decoded));
-  BOOST_TEST(std::get<control::ReportResponse>(std::get<control::Response>(decoded))
-                 .connections_dropped == 2u);
+  BOOST_TEST(
+      std::get<control::ReportResponse>(std::get<control::Response>(decoded)).connections_dropped ==
+      2u);
 }
 
 BOOST_AUTO_TEST_CASE(report_gives_the_sessions_own_witness_flows) {

@@ -418,8 +418,7 @@ BOOST_FIXTURE_TEST_CASE(ehlo_with_a_live_tag_attaches_the_connection, Tagged) {
 BOOST_FIXTURE_TEST_CASE(the_same_tag_again_is_listed_where_once_each, Tagged) {
   auto c = connect(store, client_v4, 25, t0 + 1);
   BOOST_TEST((store.saw_name(name(1), "ehlo", c.ring_id, c.record, t0 + 1) == Outcome::attached));
-  BOOST_TEST(
-      (store.saw_name(name(1), "ehlo", c.ring_id, c.record, t0 + 2) == Outcome::seen_again));
+  BOOST_TEST((store.saw_name(name(1), "ehlo", c.ring_id, c.record, t0 + 2) == Outcome::seen_again));
   BOOST_TEST((store.saw_name(name(1), "ehlo_after_starttls", c.ring_id, c.record, t0 + 3) ==
               Outcome::seen_again));
   const std::vector<std::string> where{"ehlo", "ehlo_after_starttls"};
@@ -461,7 +460,7 @@ BOOST_FIXTURE_TEST_CASE(names_that_are_no_live_tag_record_nothing, Tagged) {
       "[192.0.2.1]",
       tag(1),  // the tag without the .egress25.invalid domain
       control::probe_hostname(control::make_probe_tag("0123456789abcdef", 1)),  // no session
-      control::probe_hostname(token),                                        // the secret
+      control::probe_hostname(token),                                           // the secret
       name(1) + ".example",
       std::string(300, 'a') + ".egress25.invalid",
   };
