@@ -102,6 +102,11 @@ Classification classify_connected(const Context& x) {
                                *c.banner_code, printable(c.banner, 100)),
                    "the reflector never saw this probe: the connection was redirected to "
                    "another server"});
+    if (r.connections_dropped > 0)
+      return make(Verdict::inconclusive, Location::unknown,
+                  {fmt::format("the reflector kept no record of this probe, but it dropped {} "
+                               "records of this check over its cap: this one may be among them",
+                               r.connections_dropped)});
     if (r.untagged_from_client > 0) {
       if (c.banner_code && sent_ehlo(c))
         return make(Verdict::tampered, Location::path,
@@ -232,34 +237,33 @@ Classification classify_refused(const Context& x) {
 
 Classification classify_timed_out(const Context& x) {
   const std::string silent = fmt::format("no answer to the SYN within {}", seconds(x.c.elapsed_ms));
+  // The decisive observation comes first: the report's one-line reason is the first.
   if (const auto& w = x.r.witness) {
     if (!w->syn_seen) {
-      std::vector<std::string> reasons{silent,
-                                       "the packet witness never saw the SYN reach the "
-                                       "reflector host"};
+      std::vector<std::string> reasons{
+          "the packet witness never saw the SYN reach the reflector host", silent};
       if (x.hop)
-        reasons.push_back(
-            fmt::format("the probe dies after {}, while the control port goes "
-                        "further",
-                        hop_words(*x.hop)));
+        reasons.push_back(fmt::format(
+            "the probe dies after {}, while the control port goes further", hop_words(*x.hop)));
       return make(Verdict::dropped, Location::path, std::move(reasons), x.hop);
     }
     if (w->rst_sent)
-      return host_reset(x, {silent,
-                            "the packet witness saw the reflector host answer the SYN "
-                            "with a reset, which never came back to you"});
+      return host_reset(x, {"the packet witness saw the reflector host answer the SYN with a "
+                            "reset, which never came back to you",
+                            silent});
     if (w->synack_sent && !w->handshake_completed)
       return make(
           Verdict::reply_dropped, Location::path,
-          {silent, fmt::format("the packet witness saw the SYN arrive{} and the reflector answer "
-                               "with SYN-ACK, but the handshake never completed: the answer "
-                               "was lost on its way back to you",
-                               w->syn_count > 1 ? fmt::format(" ({} times)", w->syn_count) : "")});
+          {fmt::format("the packet witness saw the SYN arrive{} and the reflector answer with "
+                       "SYN-ACK, but the handshake never completed: the answer was lost on its "
+                       "way back to you",
+                       w->syn_count > 1 ? fmt::format(" ({} times)", w->syn_count) : ""),
+           silent});
     if (!w->synack_sent)
       return make(Verdict::firewalled_at_reflector, Location::reflector_host,
-                  {silent,
-                   "the packet witness saw the SYN reach the reflector host, which "
-                   "never answered: its own firewall discarded it"});
+                  {"the packet witness saw the SYN reach the reflector host, which never "
+                   "answered: its own firewall discarded it",
+                   silent});
     return make(Verdict::inconclusive, Location::unknown,
                 {silent,
                  "yet the packet witness saw the handshake complete: something between "
@@ -268,9 +272,10 @@ Classification classify_timed_out(const Context& x) {
   if (x.e.trace && x.distance) {
     if (x.hop && x.hop->ttl + 1 < *x.distance)
       return make(Verdict::dropped, Location::path,
-                  {silent, fmt::format("the probe dies after {}, while the control port reaches "
-                                       "the reflector {} hops away",
-                                       hop_words(*x.hop), *x.distance)},
+                  {fmt::format("the probe dies after {}, while the control port reaches the "
+                               "reflector {} hops away",
+                               hop_words(*x.hop), *x.distance),
+                   silent},
                   x.hop);
     return make(Verdict::inconclusive, Location::unknown,
                 {silent,

@@ -8,8 +8,12 @@
 
 namespace egress25 {
 // For Boost.Test's messages.
-inline std::ostream& operator<<(std::ostream& os, Verdict v) { return os << to_string(v); }
-inline std::ostream& operator<<(std::ostream& os, Location l) { return os << to_string(l); }
+inline std::ostream& operator<<(std::ostream& os, Verdict v) {
+  return os << to_string(v);
+}
+inline std::ostream& operator<<(std::ostream& os, Location l) {
+  return os << to_string(l);
+}
 }  // namespace egress25
 
 namespace {
@@ -17,7 +21,8 @@ namespace {
 using namespace egress25;
 
 constexpr const char* reflector_addr = "203.0.113.10";
-constexpr const char* fingerprint = "aa11bb22cc33dd44ee55ff6600112233aa11bb22cc33dd44ee55ff6600112233";
+constexpr const char* fingerprint =
+    "aa11bb22cc33dd44ee55ff6600112233aa11bb22cc33dd44ee55ff6600112233";
 constexpr const char* banner =
     "vps.example ESMTP egress25-reflector 0.1.0 diagnostic reflector; mail is never accepted";
 
@@ -25,8 +30,9 @@ Transcript dialogue(bool starttls_in_ehlo = true) {
   Transcript t;
   t.plain.to_client.append(std::string("220 ") + banner + "\r\n");
   t.plain.to_server.append("EHLO p1-abc.egress25.invalid\r\n");
-  t.plain.to_client.append(starttls_in_ehlo ? "250-vps.example\r\n250-8BITMIME\r\n250 STARTTLS\r\n"
-                                            : "250-vps.example\r\n250-8BITMIME\r\n250 XXXXXXXA\r\n");
+  t.plain.to_client.append(starttls_in_ehlo
+                               ? "250-vps.example\r\n250-8BITMIME\r\n250 STARTTLS\r\n"
+                               : "250-vps.example\r\n250-8BITMIME\r\n250 XXXXXXXA\r\n");
   t.plain.to_server.append("STARTTLS\r\n");
   t.plain.to_client.append("220 2.0.0 go ahead\r\n");
   t.tls.to_server.append("EHLO p1-abc.egress25.invalid\r\nQUIT\r\n");
@@ -107,11 +113,10 @@ TraceHop hop(int ttl, const char* addr, HopKind kind, int type = 0, int code = 0
 
 // home router, two ISP routers, then the reflector at hop 4.
 PortTrace reference_trace() {
-  return PortTrace{7025,
-                   {hop(1, "192.0.2.1", HopKind::time_exceeded),
-                    hop(2, "100.64.0.1", HopKind::time_exceeded),
-                    hop(3, "198.51.100.2", HopKind::time_exceeded),
-                    hop(4, reflector_addr, HopKind::reached)}};
+  return PortTrace{
+      7025,
+      {hop(1, "192.0.2.1", HopKind::time_exceeded), hop(2, "100.64.0.1", HopKind::time_exceeded),
+       hop(3, "198.51.100.2", HopKind::time_exceeded), hop(4, reflector_addr, HopKind::reached)}};
 }
 
 PathTrace trace_dying_after(int last_ttl) {
@@ -134,7 +139,9 @@ struct Row {
   const char* reason_contains = "";
 };
 
-std::ostream& operator<<(std::ostream& os, const Row& r) { return os << r.name; }
+std::ostream& operator<<(std::ostream& os, const Row& r) {
+  return os << r.name;
+}
 
 const std::vector<Row> rows = {
     {"open end to end", open_probe, Verdict::open, Location::none, {}, "same dialogue"},
@@ -144,7 +151,10 @@ const std::vector<Row> rows = {
        e.reflector.tagged[0].peer_address = "198.51.100.8";
        return e;
      },
-     Verdict::open, Location::none, {}, "NAT pool"},
+     Verdict::open,
+     Location::none,
+     {},
+     "NAT pool"},
 
     // Connected, but not to the reflector, or not unchanged.
     {"redirected to another relay",
@@ -154,7 +164,10 @@ const std::vector<Row> rows = {
        e.reflector.tagged.clear();
        return e;
      },
-     Verdict::intercepted, Location::path, {}, "relay.isp.example"},
+     Verdict::intercepted,
+     Location::path,
+     {},
+     "relay.isp.example"},
     {"accepted by something that never greets, reflector saw nothing",
      [] {
        auto e = open_probe();
@@ -164,7 +177,10 @@ const std::vector<Row> rows = {
        e.reflector.tagged.clear();
        return e;
      },
-     Verdict::intercepted, Location::path, {}, "answered in its place"},
+     Verdict::intercepted,
+     Location::path,
+     {},
+     "answered in its place"},
     {"STARTTLS masked in the EHLO reply",
      [] {
        auto e = open_probe();
@@ -172,7 +188,10 @@ const std::vector<Row> rows = {
        e.client.starttls_advertised = false;
        return e;
      },
-     Verdict::tampered, Location::path, {}, "changed in flight"},
+     Verdict::tampered,
+     Location::path,
+     {},
+     "changed in flight"},
     {"EHLO name rewritten: untagged connection from the client",
      [] {
        auto e = open_probe();
@@ -180,14 +199,20 @@ const std::vector<Row> rows = {
        e.reflector.untagged_from_client = 1;
        return e;
      },
-     Verdict::tampered, Location::path, {}, "rewritten"},
+     Verdict::tampered,
+     Location::path,
+     {},
+     "rewritten"},
     {"TLS terminated by a middlebox that relays to the reflector",
      [] {
        auto e = open_probe();
        e.client.peer_cert_sha256 = std::string(64, 'f');
        return e;
      },
-     Verdict::tls_intercepted, Location::path, {}, "not the reflector's"},
+     Verdict::tls_intercepted,
+     Location::path,
+     {},
+     "not the reflector's"},
     {"TLS terminated by a middlebox, reflector never saw it",
      [] {
        auto e = open_probe();
@@ -195,14 +220,31 @@ const std::vector<Row> rows = {
        e.reflector.tagged.clear();
        return e;
      },
-     Verdict::tls_intercepted, Location::path, {}, "never saw"},
+     Verdict::tls_intercepted,
+     Location::path,
+     {},
+     "never saw"},
     {"reset in the middle of an unchanged dialogue",
      [] {
        auto e = open_probe();
        e.client.end = DialogueEnd::reset;
        return e;
      },
-     Verdict::reset, Location::path, {}, "reset in the middle"},
+     Verdict::reset,
+     Location::path,
+     {},
+     "reset in the middle"},
+    {"no record, but the reflector dropped records over its cap",
+     [] {
+       auto e = open_probe();
+       e.reflector.tagged.clear();
+       e.reflector.connections_dropped = 3;
+       return e;
+     },
+     Verdict::inconclusive,
+     Location::unknown,
+     {},
+     "may be among them"},
     {"dialogue cut short, nothing changed",
      [] {
        auto e = open_probe();
@@ -210,15 +252,22 @@ const std::vector<Row> rows = {
        e.client.end_detail = "no reply to STARTTLS within 3 s";
        return e;
      },
-     Verdict::inconclusive, Location::unknown, {}, "did not complete"},
+     Verdict::inconclusive,
+     Location::unknown,
+     {},
+     "did not complete"},
 
     // Silence.
-    {"silent, witness saw no SYN", [] {
+    {"silent, witness saw no SYN",
+     [] {
        auto e = silent_probe();
        e.reflector.witness = witness(false, false, false);
        return e;
      },
-     Verdict::dropped, Location::path, {}, "never saw the SYN"},
+     Verdict::dropped,
+     Location::path,
+     {},
+     "never saw the SYN"},
     {"silent, witness saw no SYN, trace dies after hop 2",
      [] {
        auto e = silent_probe();
@@ -227,73 +276,115 @@ const std::vector<Row> rows = {
        return e;
      },
      Verdict::dropped, Location::path, 2, "dies after hop 2 (100.64.0.1)"},
-    {"silent, no witness, trace dies early", [] {
+    {"silent, no witness, trace dies early",
+     [] {
        auto e = silent_probe();
        e.trace = trace_dying_after(1);
        return e;
      },
      Verdict::dropped, Location::path, 1, "dies after hop 1"},
-    {"silent, no witness, trace reaches the last router", [] {
+    {"silent, no witness, trace reaches the last router",
+     [] {
        auto e = silent_probe();
        e.trace = trace_dying_after(3);
        return e;
      },
-     Verdict::inconclusive, Location::unknown, {}, "last router before the reflector"},
-    {"silent, no witness, no trace", silent_probe, Verdict::dropped, Location::unknown, {},
+     Verdict::inconclusive,
+     Location::unknown,
+     {},
+     "last router before the reflector"},
+    {"silent, no witness, no trace",
+     silent_probe,
+     Verdict::dropped,
+     Location::unknown,
+     {},
      "where it was dropped is unknown"},
-    {"silent, SYN seen, host never answered", [] {
+    {"silent, SYN seen, host never answered",
+     [] {
        auto e = silent_probe();
        e.reflector.witness = witness(true, false, false);
        return e;
      },
-     Verdict::firewalled_at_reflector, Location::reflector_host, {}, "own firewall"},
-    {"silent, SYN-ACK sent, never acknowledged", [] {
+     Verdict::firewalled_at_reflector,
+     Location::reflector_host,
+     {},
+     "own firewall"},
+    {"silent, SYN-ACK sent, never acknowledged",
+     [] {
        auto e = silent_probe();
        e.reflector.witness = witness(true, true, false);
        return e;
      },
-     Verdict::reply_dropped, Location::path, {}, "lost on its way back"},
-    {"silent, host reset on a listening port lost on the way back", [] {
+     Verdict::reply_dropped,
+     Location::path,
+     {},
+     "lost on its way back"},
+    {"silent, host reset on a listening port lost on the way back",
+     [] {
        auto e = silent_probe();
        e.reflector.witness = witness(true, false, true);
        return e;
      },
-     Verdict::firewalled_at_reflector, Location::reflector_host, {}, "never came back"},
-    {"silent, but witness saw the handshake complete", [] {
+     Verdict::firewalled_at_reflector,
+     Location::reflector_host,
+     {},
+     "never came back"},
+    {"silent, but witness saw the handshake complete",
+     [] {
        auto e = silent_probe();
        e.reflector.witness = witness(true, true, false, true);
        return e;
      },
-     Verdict::inconclusive, Location::unknown, {}, "answered differently"},
+     Verdict::inconclusive,
+     Location::unknown,
+     {},
+     "answered differently"},
 
     // Resets.
-    {"refused, host sent the reset on a listening port", [] {
+    {"refused, host sent the reset on a listening port",
+     [] {
        auto e = refused_probe();
        e.reflector.witness = witness(true, false, true);
        return e;
      },
-     Verdict::firewalled_at_reflector, Location::reflector_host, {}, "own firewall"},
-    {"refused, host sent the reset, nothing listens", [] {
+     Verdict::firewalled_at_reflector,
+     Location::reflector_host,
+     {},
+     "own firewall"},
+    {"refused, host sent the reset, nothing listens",
+     [] {
        auto e = refused_probe();
        e.client.port = 2525;
        e.reflector.port_advertised = false;
        e.reflector.witness = witness(true, false, true);
        return e;
      },
-     Verdict::not_listening, Location::reflector_host, {}, "does not listen"},
-    {"refused, SYN seen but host sent no reset", [] {
+     Verdict::not_listening,
+     Location::reflector_host,
+     {},
+     "does not listen"},
+    {"refused, SYN seen but host sent no reset",
+     [] {
        auto e = refused_probe();
        e.reflector.witness = witness(true, false, false);
        return e;
      },
-     Verdict::reset, Location::path, {}, "forged"},
-    {"refused, witness never saw the SYN", [] {
+     Verdict::reset,
+     Location::path,
+     {},
+     "forged"},
+    {"refused, witness never saw the SYN",
+     [] {
        auto e = refused_probe();
        e.reflector.witness = witness(false, false, false);
        return e;
      },
-     Verdict::reset, Location::path, {}, "never saw the SYN"},
-    {"refused, no witness, reset comes back before the reflector's distance", [] {
+     Verdict::reset,
+     Location::path,
+     {},
+     "never saw the SYN"},
+    {"refused, no witness, reset comes back before the reflector's distance",
+     [] {
        auto e = refused_probe();
        PathTrace t = trace_dying_after(2);
        t.probed.hops[2] = hop(3, reflector_addr, HopKind::reset);
@@ -302,15 +393,20 @@ const std::vector<Row> rows = {
        return e;
      },
      Verdict::reset, Location::path, 2, "TTL of 3"},
-    {"refused, no witness, reset first at the reflector's distance", [] {
+    {"refused, no witness, reset first at the reflector's distance",
+     [] {
        auto e = refused_probe();
        PathTrace t = trace_dying_after(3);
        t.probed.hops[3] = hop(4, reflector_addr, HopKind::reset);
        e.trace = t;
        return e;
      },
-     Verdict::inconclusive, Location::unknown, {}, "router just before it"},
-    {"refused, no witness, the reflector is the first hop and resets", [] {
+     Verdict::inconclusive,
+     Location::unknown,
+     {},
+     "router just before it"},
+    {"refused, no witness, the reflector is the first hop and resets",
+     [] {
        auto e = refused_probe();
        e.client.port = 2525;
        e.reflector.port_advertised = false;
@@ -318,12 +414,20 @@ const std::vector<Row> rows = {
                            {7025, {hop(1, reflector_addr, HopKind::reached)}}};
        return e;
      },
-     Verdict::not_listening, Location::reflector_host, {}, "first hop"},
-    {"refused, no witness, no trace", refused_probe, Verdict::inconclusive, Location::unknown, {},
+     Verdict::not_listening,
+     Location::reflector_host,
+     {},
+     "first hop"},
+    {"refused, no witness, no trace",
+     refused_probe,
+     Verdict::inconclusive,
+     Location::unknown,
+     {},
      "nothing shows"},
 
     // ICMP.
-    {"ICMP admin-prohibited from a transit router", [] {
+    {"ICMP admin-prohibited from a transit router",
+     [] {
        auto e = silent_probe();
        e.client.connect = ConnectOutcome::icmp_error;
        e.client.icmp = IcmpReport{"100.64.0.1", 3, 13, "administratively prohibited"};
@@ -331,46 +435,66 @@ const std::vector<Row> rows = {
        return e;
      },
      Verdict::icmp_unreachable, Location::path, 2, "100.64.0.1"},
-    {"ICMP unreachable from the reflector host", [] {
+    {"ICMP unreachable from the reflector host",
+     [] {
        auto e = silent_probe();
        e.client.connect = ConnectOutcome::icmp_error;
        e.client.icmp = IcmpReport{reflector_addr, 3, 13, "administratively prohibited"};
        return e;
      },
-     Verdict::icmp_unreachable, Location::reflector_host, {}, "reflector host itself"},
+     Verdict::icmp_unreachable,
+     Location::reflector_host,
+     {},
+     "reflector host itself"},
 
     // Missing evidence.
-    {"no report from the reflector", [] {
+    {"no report from the reflector",
+     [] {
        auto e = open_probe();
        e.reflector.report_available = false;
        e.reflector.report_error = "control port unreachable";
        return e;
      },
-     Verdict::inconclusive, Location::unknown, {}, "control port unreachable"},
-    {"no IPv6 on this host", [] {
+     Verdict::inconclusive,
+     Location::unknown,
+     {},
+     "control port unreachable"},
+    {"no IPv6 on this host",
+     [] {
        auto e = silent_probe();
        e.client.family = Family::ipv6;
        e.client.connect = ConnectOutcome::local_error;
        e.client.connect_error = "network is unreachable";
        return e;
      },
-     Verdict::inconclusive, Location::unknown, {}, "network is unreachable"},
+     Verdict::inconclusive,
+     Location::unknown,
+     {},
+     "network is unreachable"},
 
     // A real destination, judged against the reflector's port 25.
-    {"destination silent while the reflector's 25 is open", [] {
+    {"destination silent while the reflector's 25 is open",
+     [] {
        auto e = silent_probe();
        e.target = Target::destination;
        e.reference_verdict = Verdict::open;
        return e;
      },
-     Verdict::dropped, Location::destination, {}, "lets this port through"},
-    {"destination silent while the reflector's 25 is dropped too", [] {
+     Verdict::dropped,
+     Location::destination,
+     {},
+     "lets this port through"},
+    {"destination silent while the reflector's 25 is dropped too",
+     [] {
        auto e = silent_probe();
        e.target = Target::destination;
        e.reference_verdict = Verdict::dropped;
        return e;
      },
-     Verdict::inconclusive, Location::unknown, {}, "cannot be blamed"},
+     Verdict::inconclusive,
+     Location::unknown,
+     {},
+     "cannot be blamed"},
 };
 
 bool any_reason_contains(const Classification& c, const std::string& needle) {
@@ -397,10 +521,10 @@ BOOST_DATA_TEST_CASE(decision_table, boost::unit_test::data::make(rows), row) {
 }
 
 BOOST_AUTO_TEST_CASE(every_verdict_has_a_row) {
-  for (auto v : {Verdict::open, Verdict::dropped, Verdict::reset, Verdict::icmp_unreachable,
-                 Verdict::intercepted, Verdict::tampered, Verdict::tls_intercepted,
-                 Verdict::reply_dropped, Verdict::firewalled_at_reflector,
-                 Verdict::not_listening, Verdict::inconclusive}) {
+  for (auto v :
+       {Verdict::open, Verdict::dropped, Verdict::reset, Verdict::icmp_unreachable,
+        Verdict::intercepted, Verdict::tampered, Verdict::tls_intercepted, Verdict::reply_dropped,
+        Verdict::firewalled_at_reflector, Verdict::not_listening, Verdict::inconclusive}) {
     bool found = false;
     for (const auto& row : rows) found = found || row.verdict == v;
     BOOST_TEST(found, "no row decides " << to_string(v));
@@ -430,10 +554,10 @@ BOOST_AUTO_TEST_CASE(unreachable_names_the_router_that_refused_to_forward) {
 }
 
 BOOST_AUTO_TEST_CASE(verdict_words_round_trip) {
-  for (auto v : {Verdict::open, Verdict::dropped, Verdict::reset, Verdict::icmp_unreachable,
-                 Verdict::intercepted, Verdict::tampered, Verdict::tls_intercepted,
-                 Verdict::reply_dropped, Verdict::firewalled_at_reflector,
-                 Verdict::not_listening, Verdict::inconclusive}) {
+  for (auto v :
+       {Verdict::open, Verdict::dropped, Verdict::reset, Verdict::icmp_unreachable,
+        Verdict::intercepted, Verdict::tampered, Verdict::tls_intercepted, Verdict::reply_dropped,
+        Verdict::firewalled_at_reflector, Verdict::not_listening, Verdict::inconclusive}) {
     BOOST_TEST((verdict_from_string(to_string(v)) == std::optional<Verdict>(v)));
     BOOST_TEST(!describe(v).empty());
   }
