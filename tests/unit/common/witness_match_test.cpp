@@ -27,11 +27,11 @@ BOOST_AUTO_TEST_SUITE(witness_match)
 
 BOOST_AUTO_TEST_CASE(matches_address_port_family_and_window) {
   std::vector<control::WitnessFlow> flows{
-      flow("198.51.100.7", 25, 1000),              // ours
-      flow("198.51.100.9", 25, 1000),              // a neighbour behind nothing of ours
-      flow("198.51.100.7", 587, 1000),             // another port
-      flow("198.51.100.7", 25, 10),                // before the session
-      flow("2001:db8::7", 25, 1000, Family::ipv6), // the other family
+      flow("198.51.100.7", 25, 1000),               // ours
+      flow("198.51.100.9", 25, 1000),               // a neighbour behind nothing of ours
+      flow("198.51.100.7", 587, 1000),              // another port
+      flow("198.51.100.7", 25, 10),                 // before the session
+      flow("2001:db8::7", 25, 1000, Family::ipv6),  // the other family
   };
   flows[0].synack_sent = true;
   WitnessQuery q{Family::ipv4, "198.51.100.7", 25, 500, 5000};
