@@ -86,8 +86,23 @@ ProbeEvidence assemble_evidence(const ClientProbe& probe, const SessionFacts& se
                                        }));
   }
 
+  // The witness is matched by our public address. Probes that reached the reflector
+  // from another address of this family (a NAT pool that is not "paired", RFC 4787
+  // REQ-2) show that a silent probe may have left from yet another one: its absence
+  // from the witness would prove nothing.
+  std::optional<std::string> other_source;
+  if (public_address)
+    for (const auto& record : response.connections)
+      if (record.family == probe.family && record.peer_address != *public_address)
+        other_source = record.peer_address;
+
   if (response.witness.active) {
-    if (public_address) {
+    if (other_source) {
+      reflector.witness_unavailable =
+          "probes reached the reflector from " + *other_source + ", not from " + *public_address +
+          " as the control connection did (a NAT pool), so the packet witness cannot tell "
+          "which SYNs were ours";
+    } else if (public_address) {
       WitnessQuery query;
       query.family = probe.family;
       query.public_address = *public_address;

@@ -97,6 +97,24 @@ BOOST_AUTO_TEST_CASE(witness_flows_are_matched_when_active) {
   BOOST_TEST(evidence.reflector.witness_unavailable.empty());
 }
 
+BOOST_AUTO_TEST_CASE(no_witness_view_when_probes_left_from_another_nat_address) {
+  // A NAT pool gave the 587 probe another address than the control connection: a silent
+  // port 25 may have left from that one too, so "no SYN from our address" proves nothing.
+  control::ReportResponse report;
+  report.witness = {true, ""};
+  auto elsewhere = record("p2-abc", 587);
+  elsewhere.peer_address = "198.51.100.8";
+  report.connections = {elsewhere};
+  auto p = probe_25();
+  p.connect = ConnectOutcome::timed_out;
+  auto evidence = assemble_evidence(p, session(), {report, ""}, {});
+  BOOST_TEST(!evidence.reflector.witness.has_value());
+  BOOST_TEST(evidence.reflector.witness_unavailable.find("198.51.100.8") != std::string::npos);
+  // The same report with the probe from our own address keeps the witness.
+  report.connections[0].peer_address = "198.51.100.7";
+  BOOST_TEST(assemble_evidence(p, session(), {report, ""}, {}).reflector.witness.has_value());
+}
+
 BOOST_AUTO_TEST_CASE(public_address_prefers_the_report) {
   control::ReportResponse report;
   report.public_ipv4 = "198.51.100.99";
