@@ -14,6 +14,7 @@
 #include "control_client.hpp"
 #include "control_protocol.hpp"
 #include "deadline.hpp"
+#include "destination.hpp"
 #include "evidence_assembly.hpp"
 #include "limits.hpp"
 #include "smtp_probe.hpp"
@@ -33,6 +34,9 @@ const std::vector<std::uint16_t> standard_ports{25, 465, 587};
 constexpr std::array<Family, 2> both_families{Family::ipv4, Family::ipv6};
 // What HELLO says this client is.
 const std::string client_version = EGRESS25_VERSION;
+// EHLO name and SNI toward a --target destination: neutral, so that no third party
+// learns the session's token or probe id.
+const std::string destination_ehlo_name = "egress25-check.invalid";
 
 struct FamilyControl {
   Family family = Family::ipv4;
@@ -363,11 +367,64 @@ net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::s
                                               : fc.endpoints.front().address();
         placeholder.address = address.to_string();
         spec_of.push_back(specs.size());
-        specs.push_back(ProbeSpec{options.reflector_host, address, port, placeholder.kind,
-                                  placeholder.probe_tag, timeout, step_timeout, budget});
+        specs.push_back(ProbeSpec{options.reflector_host,
+                                  address,
+                                  port,
+                                  placeholder.kind,
+                                  placeholder.probe_tag,
+                                  timeout,
+                                  step_timeout,
+                                  budget,
+                                  {}});
       }
       probes.push_back(std::move(placeholder));
     }
+
+  // ---- --target: a real destination on port 25, its MX hosts else its address -------
+  std::vector<ClientProbe> destination_probes;
+  std::vector<std::optional<ProbeSpec>> destination_specs;
+  if (options.target) {
+    std::vector<Family> destination_families;
+    for (const auto& fc : families) destination_families.push_back(fc.family);
+    auto destination =
+        co_await resolve_destination(*options.target, destination_families, control_timeout);
+    BOOST_LOG_TRIVIAL(debug) << "target " << options.target->name << ": "
+                             << destination.hosts.size() << " host(s) by " << destination.how
+                             << (destination.error.empty() ? "" : ": " + destination.error);
+    if (destination.hosts.empty())
+      destination.hosts.push_back(DestinationHost{options.target->name, {}, destination.error});
+    for (const auto& host : destination.hosts) {
+      std::vector<Family> host_families = destination_families;
+      if (options.target->is_address)  // a literal is probed in its own family
+        host_families.assign(1, host.addresses.empty() ? destination_families.front()
+                                                       : family_of(host.addresses.front()));
+      for (Family family : host_families) {
+        ClientProbe probe;
+        probe.host = host.name;
+        probe.port = options.target_port;
+        probe.kind = ServiceKind::smtp;
+        probe.service = service_name(options.target_port, ServiceKind::smtp);
+        probe.family = family;
+        auto address = std::find_if(host.addresses.begin(), host.addresses.end(),
+                                    [&](const auto& a) { return family_of(a) == family; });
+        if (address != host.addresses.end() && wanted(family)) {
+          probe.address = address->to_string();
+          destination_specs.push_back(ProbeSpec{host.name, *address, options.target_port,
+                                                ServiceKind::smtp, "", timeout, step_timeout,
+                                                budget, destination_ehlo_name});
+        } else {
+          probe.connect = ConnectOutcome::not_attempted;
+          probe.connect_error = !host.error.empty() ? host.error
+                                : address != host.addresses.end()
+                                    ? host.name + " is an " + family_words(family) +
+                                          " address, which --family excludes"
+                                    : host.name + " has no " + family_words(family) + " address";
+          destination_specs.push_back(std::nullopt);
+        }
+        destination_probes.push_back(std::move(probe));
+      }
+    }
+  }
 
   auto tls = make_probe_tls_context();
   const std::int64_t probes_started_ms = unix_ms_now();
@@ -375,6 +432,9 @@ net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::s
     std::vector<net::awaitable<void>> jobs;
     for (std::size_t i = 0; i < probes.size(); ++i)
       if (spec_of[i]) jobs.push_back(probe_into(probes[i], specs[*spec_of[i]], tls));
+    for (std::size_t i = 0; i < destination_probes.size(); ++i)
+      if (destination_specs[i])
+        jobs.push_back(probe_into(destination_probes[i], *destination_specs[i], tls));
     co_await run_all(std::move(jobs));
   }
   // The witness window closes with the probes: the traces that follow send SYNs to the
@@ -468,6 +528,37 @@ net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::s
     report.probes.push_back(std::move(result));
   }
   report.summary = summarize(summary_input);
+
+  // Destination probes, judged against the reflector probe of port 25 in the same family
+  // (by number, or the reflector's "smtp" service when it runs with a port offset).
+  std::vector<DestinationRow> destination_rows;
+  for (auto& probe : destination_probes) {
+    ProbeResult result;
+    result.evidence.target = Target::destination;
+    result.evidence.trace_unavailable = "not traced for destinations";
+    const std::size_t reflector_count = probes.size();
+    for (int pass = 0; pass < 2 && !result.evidence.reference_verdict; ++pass)
+      for (std::size_t i = 0; i < reflector_count; ++i) {
+        const ClientProbe& r = probes[i];
+        if (r.family != probe.family) continue;
+        if (pass == 0 ? r.port == 25 : r.service == "smtp") {
+          result.evidence.reference_verdict = report.probes[i].classification.verdict;
+          break;
+        }
+      }
+    result.evidence.client = std::move(probe);
+    result.classification = classify(result.evidence);
+    const ClientProbe& p = result.evidence.client;
+    destination_rows.push_back(DestinationRow{
+        p.host, p.family, result.classification.verdict, result.classification.location,
+        result.classification.reasons.empty() ? "" : result.classification.reasons.front()});
+    report.probes.push_back(std::move(result));
+  }
+  if (options.target) {
+    auto sentence =
+        destination_sentence(options.target->name, options.target_port, destination_rows);
+    if (!sentence.empty()) report.summary += (report.summary.empty() ? "" : " ") + sentence;
+  }
   co_return report;
 }
 

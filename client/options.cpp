@@ -3,6 +3,7 @@
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/program_options.hpp>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <fstream>
@@ -39,6 +40,12 @@ po::options_description check_options() {
     ("json", po::bool_switch(), "print the report as one JSON document on stdout")
     ("secret-file", po::value<std::string>()->value_name("FILE"),
      "shared secret for a private reflector")
+    ("target", po::value<std::string>()->value_name("DOMAIN|HOST|[IP]"),
+     "also probe a real destination on port 25 (a domain's MX hosts, else its address) "
+     "and judge it against the reflector")
+    ("target-port", po::value<unsigned>()->value_name("PORT"),
+     "advanced: the destination's port instead of 25 (for testing, or a destination "
+     "listening elsewhere)")
     ("verbose,v", po::bool_switch(), "debug lines on stderr")
     ("help,h", po::bool_switch(), "this help");
   // clang-format on
@@ -71,7 +78,53 @@ std::optional<FamilyChoice> parse_family(const std::string& s) {
   return std::nullopt;
 }
 
+bool is_host_name(const std::string& name) {
+  // RFC 1123: labels of letters, digits and hyphens, not starting or ending with a
+  // hyphen, 1..63 characters each, 253 in all; one trailing dot allowed.
+  std::string_view rest = name;
+  if (!rest.empty() && rest.back() == '.') rest.remove_suffix(1);
+  if (rest.empty() || rest.size() > 253) return false;
+  while (true) {
+    auto dot = rest.find('.');
+    std::string_view label = rest.substr(0, dot);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
+      return false;
+    for (char c : label)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
+    if (dot == std::string_view::npos) return true;
+    rest.remove_prefix(dot + 1);
+  }
+}
+
 }  // namespace
+
+std::optional<DestinationTarget> parse_target(const std::string& text, std::string& error) {
+  boost::system::error_code ec;
+  if (!text.empty() && text.front() == '[') {
+    if (text.back() != ']') {
+      error = "--target '" + text + "': write [IP] with nothing after the ']'";
+      return std::nullopt;
+    }
+    std::string inside = text.substr(1, text.size() - 2);
+    boost::asio::ip::make_address(inside, ec);
+    if (ec || inside.empty()) {
+      error = "--target '" + text + "': '" + inside + "' in brackets is not an IP address";
+      return std::nullopt;
+    }
+    return DestinationTarget{inside, true};
+  }
+  boost::asio::ip::make_address(text, ec);
+  if (!ec) return DestinationTarget{text, true};
+  if (text.find(':') != std::string::npos) {
+    error = "--target '" + text + "' is not a name or an address (no port here: use --target-port)";
+    return std::nullopt;
+  }
+  if (!is_host_name(text)) {
+    error = "--target '" + text + "' is not a domain, a host name or [IP]";
+    return std::nullopt;
+  }
+  return DestinationTarget{text, false};
+}
 
 std::optional<HostPort> parse_host_port(const std::string& text, std::uint16_t default_port,
                                         std::string& error) {
@@ -242,6 +295,17 @@ CommandLine parse_command_line(int argc, const char* const argv[]) {
   options.json = vm["json"].as<bool>();
   options.verbose = vm["verbose"].as<bool>();
   if (vm.count("secret-file")) options.secret_file = vm["secret-file"].as<std::string>();
+  if (vm.count("target")) {
+    auto target = parse_target(vm["target"].as<std::string>(), error);
+    if (!target) return UsageError{error};
+    options.target = std::move(*target);
+  }
+  if (vm.count("target-port")) {
+    unsigned port = vm["target-port"].as<unsigned>();
+    if (port == 0 || port > 65535) return UsageError{"--target-port must be 1-65535"};
+    if (!options.target) return UsageError{"--target-port needs --target"};
+    options.target_port = static_cast<std::uint16_t>(port);
+  }
   return options;
 }
 

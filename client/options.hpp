@@ -12,6 +12,12 @@ namespace egress25::client {
 
 enum class FamilyChoice { automatic, ipv4, ipv6, both };
 
+// --target: a real destination to probe on port 25 as well.
+struct DestinationTarget {
+  std::string name;         // a domain or host name, or an address literal without brackets
+  bool is_address = false;  // [IP] (or a bare address): no DNS at all
+};
+
 struct CheckOptions {
   std::string reflector_host;  // a name or an address literal, without brackets
   std::uint16_t control_port = 0;
@@ -22,6 +28,8 @@ struct CheckOptions {
   bool json = false;
   bool verbose = false;
   std::optional<std::string> secret_file;
+  std::optional<DestinationTarget> target;
+  std::uint16_t target_port = 25;  // --target-port: for tests, or a destination elsewhere
 };
 
 // What the command line asked for.
@@ -50,6 +58,11 @@ std::optional<HostPort> parse_host_port(const std::string& text, std::uint16_t d
 // "25,465,587": each 1..65535, duplicates dropped, order kept.
 std::optional<std::vector<std::uint16_t>> parse_port_list(const std::string& text,
                                                           std::string& error);
+
+// --target: "[IP]" (IPv4 or IPv6 in brackets), a bare address, or a domain/host name
+// (letters, digits, hyphens and dots, RFC 1123 lengths). nullopt with `error` set
+// otherwise, e.g. "host:25" (the port is --target-port's business).
+std::optional<DestinationTarget> parse_target(const std::string& text, std::string& error);
 
 // The shared secret from --secret-file: the first line, surrounding white space removed.
 std::optional<std::string> read_secret_file(const std::string& path, std::string& error);

@@ -140,6 +140,12 @@ std::string render_human(const CheckReport& report) {
     out += pad(std::string(to_string(c.location)), widths[4]);
     out += clip(why, 110);
     out += "\n";
+    if (result.evidence.target == Target::destination) {
+      out += pad("", widths[0] + widths[1] + widths[2]);
+      out += "destination " + probe.host;
+      if (!probe.address.empty() && probe.address != probe.host) out += " (" + probe.address + ")";
+      out += "\n";
+    }
     if (c.blocking_hop)
       out += pad("", widths[0] + widths[1] + widths[2]) + "blocked at hop " +
              std::to_string(c.blocking_hop->ttl) +

@@ -79,6 +79,10 @@ json::object probe_json(const ProbeResult& result) {
   ev["reflector"] = reflector_evidence(evidence.reflector);
   ev["trace"] = evidence.trace ? json::value(to_json(*evidence.trace)) : json::value(nullptr);
   ev["trace_unavailable"] = string_or_null(evidence.trace_unavailable);
+  if (evidence.target == Target::destination)  // what a destination probe is judged against
+    ev["reference_verdict"] = evidence.reference_verdict
+                                  ? json::value(to_string(*evidence.reference_verdict))
+                                  : json::value(nullptr);
   o["evidence"] = std::move(ev);
   return o;
 }

@@ -126,13 +126,18 @@ class ProbeRun {
     if (auto local = socket.local_endpoint(ec); !ec)
       probe.local_address = local.address().to_string();
 
-    dialogue_.emplace(
-        smtp::ClientDialogue::Options{spec_.kind, control::probe_hostname(spec_.probe_tag)});
+    dialogue_.emplace(smtp::ClientDialogue::Options{spec_.kind, ehlo_name()});
     co_await converse(probe, *dialogue_);
     record_facts(probe, dialogue_->facts());
   }
 
  private:
+  // The reflector's probes carry their tag in EHLO and SNI; a destination's get the
+  // neutral name instead, so no third party learns the session's token or probe id.
+  std::string ehlo_name() const {
+    return spec_.ehlo_name.empty() ? control::probe_hostname(spec_.probe_tag) : spec_.ehlo_name;
+  }
+
   steady_clock::time_point deadline(std::chrono::milliseconds step) const {
     return std::min(steady_clock::now() + step, budget_end_);
   }
@@ -168,7 +173,7 @@ class ProbeRun {
 
   // Drives the sans-io dialogue over the socket until it says close or I/O fails.
   net::awaitable<void> converse(ClientProbe& probe, smtp::ClientDialogue& dialogue) {
-    const std::string hostname = control::probe_hostname(spec_.probe_tag);
+    const std::string hostname = ehlo_name();
     smtp::ReplyParser parser;
     auto action = dialogue.start();
     std::array<char, 4096> buffer;

@@ -26,6 +26,8 @@ struct ProbeSpec {
   std::chrono::milliseconds step_timeout{5000};
   // The whole probe, whatever happens.
   std::chrono::milliseconds budget{30000};
+  // EHLO argument and SNI; empty: the probe tag's hostname (for the reflector only).
+  std::string ehlo_name;
 };
 
 // Runs one probe. Never throws for a network failure: refused, reset, timed out, an ICMP

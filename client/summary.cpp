@@ -219,4 +219,53 @@ std::string summarize(const SummaryInput& input) {
   return text;
 }
 
+std::string destination_sentence(const std::string& target, std::uint16_t port,
+                                 const std::vector<DestinationRow>& rows) {
+  if (rows.empty()) return "";
+  const std::string port_text = "port " + std::to_string(port);
+  auto who = [](const DestinationRow& r) {
+    return r.host + " over " + (r.family == Family::ipv4 ? "IPv4" : "IPv6");
+  };
+  std::vector<std::string> open_hosts;
+  const DestinationRow* at_destination = nullptr;
+  const DestinationRow* elsewhere = nullptr;
+  const DestinationRow* unknown = nullptr;
+  for (const auto& r : rows) {
+    if (r.verdict == Verdict::open) {
+      if (std::find(open_hosts.begin(), open_hosts.end(), r.host) == open_hosts.end())
+        open_hosts.push_back(r.host);
+    } else if (r.location == Location::destination) {
+      if (!at_destination) at_destination = &r;
+    } else if (r.verdict == Verdict::inconclusive) {
+      if (!unknown) unknown = &r;
+    } else if (!elsewhere) {
+      elsewhere = &r;
+    }
+  }
+  std::string open_text;
+  for (const auto& h : open_hosts) open_text += (open_text.empty() ? "" : ", ") + h;
+  if (at_destination) {
+    std::string what = at_destination->verdict == Verdict::not_listening
+                           ? "refused: nothing listens there"
+                           : verdict_phrase(at_destination->verdict, at_destination->location);
+    return "The destination " + target + " does not accept connections on " + port_text + " (" +
+           who(*at_destination) + ": " + what + ")" +
+           (open_text.empty() ? std::string() : ", though " + open_text + " does") +
+           ", while your network lets port 25 through to the reflector: the problem is on the "
+           "destination's side, not yours.";
+  }
+  if (elsewhere)
+    return "The destination " + target + " cannot be reached on " + port_text + " (" +
+           who(*elsewhere) + ": " + verdict_phrase(elsewhere->verdict, elsewhere->location) +
+           "), which points at the path rather than at the destination.";
+  if (unknown && open_text.empty()) {
+    std::string reason = unknown->reason.empty() ? "the evidence is missing" : unknown->reason;
+    while (!reason.empty() && reason.back() == '.') reason.pop_back();
+    return "The destination " + target + " could not be judged on " + port_text + ": " + reason +
+           ".";
+  }
+  return "The destination " + target + " accepts connections on " + port_text + " (" + open_text +
+         ")" + (unknown ? "; " + who(*unknown) + " could not be judged" : std::string()) + ".";
+}
+
 }  // namespace egress25::client

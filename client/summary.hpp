@@ -33,6 +33,22 @@ struct SummaryInput {
 // which are open."
 std::string summarize(const SummaryInput& input);
 
+// One probe of a --target destination, for its summary sentence.
+struct DestinationRow {
+  std::string host;  // the MX host (or the target itself)
+  Family family = Family::ipv4;
+  Verdict verdict = Verdict::inconclusive;
+  Location location = Location::unknown;
+  std::string reason;  // the first of its reasons
+};
+
+// One sentence about a --target destination, judged against the reflector's port 25;
+// "" without rows. E.g. "The destination example.org does not accept connections on
+// port 25 (mx1.example.org over IPv4: dropped at the destination), while your network
+// lets port 25 through to the reflector: the problem is on the destination's side."
+std::string destination_sentence(const std::string& target, std::uint16_t port,
+                                 const std::vector<DestinationRow>& rows);
+
 // "dropped on the path", "refused by the reflector host itself", ... for one verdict.
 std::string verdict_phrase(Verdict verdict, Location location);
 

@@ -317,8 +317,9 @@ Classification classify_destination(const Context& x) {
   const bool own_path_open = x.e.reference_verdict == Verdict::open;
   const std::string ref =
       x.e.reference_verdict
-          ? fmt::format("the reflector's port {} is {}", c.port, to_string(*x.e.reference_verdict))
-          : std::string("there is no reflector probe of this port to compare with");
+          ? fmt::format("your path to the reflector's SMTP port is {}",
+                        to_string(*x.e.reference_verdict))
+          : std::string("there is no reflector probe of port 25 to compare with");
   switch (c.connect) {
     case ConnectOutcome::connected:
       if (c.banner_code && *c.banner_code == 220)

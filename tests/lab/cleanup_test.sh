@@ -105,7 +105,7 @@ check_gone() { # TRACE WHAT
   while read -r kind what rest; do
     case $kind in
       ns) n=$((n + 1)); ip netns list | grep -q "^$what\b" && fail "$2: namespace $what left behind" ;;
-      pid) kill -0 "$what" 2>/dev/null && [[ $(readlink "/proc/$what/ns/net") != "$(readlink /proc/$$/ns/net)" ]] &&
+      pid) lab_pid_running "$what" && [[ $(readlink "/proc/$what/ns/net") != "$(readlink /proc/$$/ns/net)" ]] &&
         fail "$2: process $what ($rest) still running" ;;
       dir | etc) [[ -e $what ]] && fail "$2: $what left behind" ;;
     esac

@@ -24,7 +24,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 ALL_SCENARIOS=(all_open isp_drop isp_reset isp_icmp isp_redirect starttls_strip starttls_mask
   tls_intercept v6_open_v4_dropped homer_drop vps_firewall_drop vps_firewall_reset reply_dropped
-  control_blocked not_listening)
+  control_blocked not_listening destination_blocked)
 
 CLIENT="" REFLECTOR="" FIXTURES="" EVIDENCE=basic
 SCENARIOS=()
@@ -379,6 +379,42 @@ scenario_not_listening() {
   expect_probe 2525 ipv4 "$want"
   expect_probe 2525 ipv6 "$want"
   expect_rest_open 2525 "$BOTH"
+}
+
+# `--target`: a mail server beside the path (smtp-sink on isp2's VPS-side address) that
+# takes port 25, then drops it in its own firewall while this network's port 25 to the
+# reflector is open: the destination probe is dropped at the destination, judged against
+# the reflector probe of port 25.
+DESTINATION4=203.0.113.1
+destination_probe() { # the one destination probe, as compact JSON ("" if not exactly one)
+  jq -c '[.probes[] | select(.target == "destination")]
+         | if length == 1 then .[0] else empty end' "$CHECK_JSON" 2>/dev/null
+}
+expect_destination() { # VERDICT/LOCATION
+  local p got
+  p=$(destination_probe)
+  [[ -n $p ]] || { fail "destination probe: not exactly one in the report"; return; }
+  got=$(jq -r '"\(.verdict)/\(.location)"' <<<"$p")
+  [[ $got == "$1" ]] || fail "destination probe: got $got, expected $1; reasons: $(jq -c .reasons <<<"$p")"
+  jq -e --arg a "$DESTINATION4" '.host == $a and .address == $a and .port == 25
+    and .family == "ipv4" and .blocking_hop == null' <<<"$p" >/dev/null ||
+    fail "destination probe: wrong fields: $(jq -c 'del(.evidence)' <<<"$p")"
+}
+scenario_destination_blocked() {
+  lab_start_smtp_sink isp2 25
+  SCENARIO_PIDS+=("${LAB_LAST_PIDS[@]}")
+  run_check --family both --ports 25 --target "[$DESTINATION4]" || return
+  expect_exit 0
+  expect_destination open/none
+  expect_rest_open 25 "$BOTH"
+
+  lab_block isp2 --chain input drop ip daddr "$DESTINATION4" tcp dport 25 >/dev/null
+  run_check --family both --ports 25 --target "[$DESTINATION4]" || return
+  expect_exit 1
+  expect_destination dropped/destination
+  expect_rest_open 25 "$BOTH"
+  jq -e '.summary.text | test("does not accept connections on port 25")' "$CHECK_JSON" \
+    >/dev/null || fail "the summary does not blame the destination: $(jq -c .summary "$CHECK_JSON")"
 }
 
 # ---------------------------------------------------------------------------------

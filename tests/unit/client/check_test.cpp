@@ -1,7 +1,11 @@
 // Unit tests for the check's pure parts: the default timeout and the exit status.
 #include <boost/test/unit_test.hpp>
+#include <iterator>
+#include <string>
+#include <vector>
 
 #include "check.hpp"
+#include "destination.hpp"
 #include "limits.hpp"
 
 using namespace egress25;
@@ -31,6 +35,61 @@ BOOST_AUTO_TEST_CASE(exit_status_per_contract) {
   BOOST_TEST(exit_status(report) == 1);
   report.control_reached = false;
   BOOST_TEST(exit_status(report) == 3);
+}
+
+// A DNS answer for example.org MX as a server sends it (names compressed), in an order
+// that is not the preference order, with one record more than is probed.
+std::vector<unsigned char> mx_answer(bool null_mx) {
+  std::vector<unsigned char> m{0x12, 0x34, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0};
+  const unsigned char qname[] = {7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'o', 'r', 'g', 0};
+  m.insert(m.end(), std::begin(qname), std::end(qname));
+  m.insert(m.end(), {0, 15, 0, 1});
+  auto add = [&](unsigned preference, std::string label) {
+    m.insert(m.end(), {0xc0, 12, 0, 15, 0, 1, 0, 0, 0x0e, 0x10});
+    // rdata: preference, then `label` and a pointer to example.org (or the root alone)
+    const std::size_t rdlen = label.empty() ? 3 : 2 + 1 + label.size() + 2;
+    m.push_back(0);
+    m.push_back(static_cast<unsigned char>(rdlen));
+    m.push_back(static_cast<unsigned char>(preference >> 8));
+    m.push_back(static_cast<unsigned char>(preference & 0xff));
+    if (label.empty()) {
+      m.push_back(0);
+    } else {
+      m.push_back(static_cast<unsigned char>(label.size()));
+      m.insert(m.end(), label.begin(), label.end());
+      m.insert(m.end(), {0xc0, 12});
+    }
+    ++m[7];  // ANCOUNT
+  };
+  if (null_mx) {
+    add(0, "");
+  } else {
+    add(20, "mx2");
+    add(40, "mx4");
+    add(10, "mx1");
+    add(30, "mx3");
+  }
+  return m;
+}
+
+BOOST_AUTO_TEST_CASE(mx_answer_lowest_preference_first_at_most_three) {
+  auto message = mx_answer(false);
+  auto records = parse_mx_answer(message.data(), message.size());
+  BOOST_TEST_REQUIRE(records.has_value());
+  BOOST_TEST_REQUIRE(records->size() == max_destination_hosts);
+  BOOST_TEST((*records)[0].host == "mx1.example.org");
+  BOOST_TEST((*records)[0].preference == 10u);
+  BOOST_TEST((*records)[1].host == "mx2.example.org");
+  BOOST_TEST((*records)[2].host == "mx3.example.org");
+
+  message = mx_answer(true);
+  records = parse_mx_answer(message.data(), message.size());
+  BOOST_TEST_REQUIRE(records.has_value());
+  BOOST_TEST_REQUIRE(records->size() == 1u);
+  BOOST_TEST((*records)[0].host.empty());  // a null MX: no mail at all
+
+  message.resize(message.size() - 4);  // cut inside the answer
+  BOOST_TEST(!parse_mx_answer(message.data(), message.size()).has_value());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

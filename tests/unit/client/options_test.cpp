@@ -107,4 +107,69 @@ BOOST_AUTO_TEST_CASE(help_and_version) {
   BOOST_TEST(std::get<ShowVersion>(version).text.rfind("egress25 ", 0) == 0);
 }
 
+BOOST_AUTO_TEST_CASE(target_forms) {
+  std::string error;
+  struct Row {
+    const char* text;
+    const char* name;
+    bool is_address;
+  };
+  for (const Row& r : std::vector<Row>{{"example.org", "example.org", false},
+                                       {"mx1.mail.example.org.", "mx1.mail.example.org.", false},
+                                       {"localhost", "localhost", false},
+                                       {"[192.0.2.7]", "192.0.2.7", true},
+                                       {"[2001:db8::25]", "2001:db8::25", true},
+                                       {"192.0.2.7", "192.0.2.7", true},
+                                       {"2001:db8::25", "2001:db8::25", true}}) {
+    auto target = parse_target(r.text, error);
+    BOOST_TEST_REQUIRE(target.has_value(), r.text << ": " << error);
+    BOOST_TEST(target->name == r.name);
+    BOOST_TEST(target->is_address == r.is_address, r.text);
+  }
+  for (const char* bad :
+       {"", "[", "[]", "[example.org]", "[192.0.2.7]:25", "example.org:25", "a..b", "-bad.example",
+        "bad-.example", "two words", "exa$mple.org", ".", "[2001:db8::25"}) {
+    error.clear();
+    BOOST_TEST(!parse_target(bad, error).has_value(), "'" << bad << "' accepted");
+    BOOST_TEST(!error.empty(), "'" << bad << "' without a reason");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(target_options) {
+  auto result = parse({"check", "--reflector", "r.example", "--target", "[2001:db8::25]"});
+  auto* options = std::get_if<CheckOptions>(&result);
+  BOOST_TEST_REQUIRE(options != nullptr);
+  BOOST_TEST_REQUIRE(options->target.has_value());
+  BOOST_TEST(options->target->name == "2001:db8::25");
+  BOOST_TEST(options->target->is_address);
+  BOOST_TEST(options->target_port == 25);
+
+  result = parse(
+      {"check", "--reflector", "r.example", "--target=example.org", "--target-port", "10025"});
+  options = std::get_if<CheckOptions>(&result);
+  BOOST_TEST_REQUIRE(options != nullptr);
+  BOOST_TEST(options->target->name == "example.org");
+  BOOST_TEST(!options->target->is_address);
+  BOOST_TEST(options->target_port == 10025);
+
+  result = parse({"check", "--reflector", "r.example"});
+  BOOST_TEST(!std::get<CheckOptions>(result).target.has_value());
+
+  BOOST_TEST(
+      usage_error({"check", "--reflector", "r", "--target", "[nonsense]"}).find("--target") !=
+      std::string::npos);
+  BOOST_TEST(usage_error({"check", "--reflector", "r", "--target", "example.org:25"})
+                 .find("--target-port") != std::string::npos);
+  BOOST_TEST(
+      !usage_error({"check", "--reflector", "r", "--target", "example.org", "--target-port", "0"})
+           .empty());
+  BOOST_TEST(!usage_error({"check", "--reflector", "r", "--target", "example.org", "--target-port",
+                           "65536"})
+                  .empty());
+  BOOST_TEST(
+      usage_error({"check", "--reflector", "r", "--target-port", "2525"}).find("needs --target") !=
+      std::string::npos);
+  BOOST_TEST(!usage_error({"check", "--reflector", "r", "--target"}).empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

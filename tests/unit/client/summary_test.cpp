@@ -130,4 +130,66 @@ BOOST_AUTO_TEST_CASE(text_is_trimmed) {
   BOOST_TEST(text.back() == '.');
 }
 
+DestinationRow destination(std::string host, Verdict verdict, Location location,
+                           std::string reason = "", Family family = Family::ipv4) {
+  return DestinationRow{std::move(host), family, verdict, location, std::move(reason)};
+}
+
+BOOST_AUTO_TEST_CASE(destination_open_names_its_hosts) {
+  auto text = destination_sentence(
+      "example.org", 25,
+      {destination("mx1.example.org", Verdict::open, Location::none),
+       destination("mx1.example.org", Verdict::open, Location::none, "", Family::ipv6),
+       destination("mx2.example.org", Verdict::open, Location::none)});
+  BOOST_TEST(text ==
+                 "The destination example.org accepts connections on port 25 (mx1.example.org, "
+                 "mx2.example.org).",
+             text);
+}
+
+BOOST_AUTO_TEST_CASE(destination_blocked_at_destination_is_not_your_network) {
+  auto text =
+      destination_sentence("example.org", 25,
+                           {destination("mx1.example.org", Verdict::dropped, Location::destination),
+                            destination("mx2.example.org", Verdict::open, Location::none)});
+  BOOST_TEST(contains(text, "does not accept connections on port 25"), text);
+  BOOST_TEST(contains(text, "mx1.example.org over IPv4: dropped at the destination"), text);
+  BOOST_TEST(contains(text, "though mx2.example.org does"), text);
+  BOOST_TEST(contains(text, "on the destination's side, not yours"), text);
+
+  text = destination_sentence(
+      "192.0.2.25", 2525,
+      {destination("192.0.2.25", Verdict::not_listening, Location::destination)});
+  BOOST_TEST(contains(text, "port 2525 (192.0.2.25 over IPv4: refused: nothing listens there)"),
+             text);
+  BOOST_TEST(!contains(text, "reflector host"), text);
+}
+
+BOOST_AUTO_TEST_CASE(destination_unjudged_says_why) {
+  auto text = destination_sentence(
+      "nonexistent.example", 25,
+      {destination("nonexistent.example", Verdict::inconclusive, Location::unknown,
+                   "the probe could not be sent: cannot resolve nonexistent.example.")});
+  BOOST_TEST(text ==
+                 "The destination nonexistent.example could not be judged on port 25: the probe "
+                 "could not be sent: cannot resolve nonexistent.example.",
+             text);
+
+  text = destination_sentence("example.org", 25,
+                              {destination("mx1.example.org", Verdict::open, Location::none),
+                               destination("mx1.example.org", Verdict::inconclusive,
+                                           Location::unknown, "no IPv6", Family::ipv6)});
+  BOOST_TEST(contains(text, "accepts connections on port 25 (mx1.example.org)"), text);
+  BOOST_TEST(contains(text, "mx1.example.org over IPv6 could not be judged"), text);
+}
+
+BOOST_AUTO_TEST_CASE(destination_blocked_on_the_path) {
+  auto text = destination_sentence(
+      "example.org", 25,
+      {destination("mx1.example.org", Verdict::icmp_unreachable, Location::path)});
+  BOOST_TEST(contains(text, "cannot be reached on port 25"), text);
+  BOOST_TEST(contains(text, "points at the path rather than at the destination"), text);
+  BOOST_TEST(destination_sentence("example.org", 25, {}).empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
