@@ -60,7 +60,7 @@ BOOST_AUTO_TEST_CASE(blocking_hop_is_named) {
   dropped.blocking_hop = BlockingHop{3, "198.51.100.1"};
   SummaryInput input{"r", true, {dropped, row(587, "submission", Verdict::open)}};
   auto text = summarize(input);
-  BOOST_TEST(contains(text, "refused with an ICMP error on the path, at hop 3 (198.51.100.1)"),
+  BOOST_TEST(contains(text, "refused with an ICMP error on the path, at hop 3, 198.51.100.1"),
              text);
   BOOST_TEST(contains(text, "on 587 (submission), which is open."), text);
 }
