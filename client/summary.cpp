@@ -62,7 +62,6 @@ std::string families_text(const std::vector<Family>& families) {
 std::string hop_text(const std::optional<BlockingHop>& hop) {
   if (!hop) return "";
   return ", at hop " + std::to_string(hop->ttl) + (hop->address.empty() ? "" : ", " + hop->address);
-  (hop->address.empty() ? "" : " (" + hop->address + ")");
 }
 
 }  // namespace
