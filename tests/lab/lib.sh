@@ -114,26 +114,31 @@ lab_pid_running() { # PID
   [[ ${stat:0:1} != Z ]]
 }
 
+# SIGKILLs every PID given and waits (bounded) until they have ended: the signal is
+# delivered asynchronously, and a namespace is only gone once its last process is.
+lab_kill_all() { # PID...
+  local k p alive
+  (($#)) || return 0
+  kill -KILL "$@" 2>/dev/null
+  for ((k = 0; k < 100; k++)); do
+    alive=0
+    for p in "$@"; do lab_pid_running "$p" && alive=1; done
+    ((alive)) || return 0
+    sleep 0.02
+  done
+}
+
 # Removes what runs killed with SIGKILL (which no trap sees) left behind: namespaces,
 # /etc/netns entries and temporary directories whose owner PID no longer exists.
 lab_reap_stale() {
-  local name pid pids path k
+  local name pid pids path
   while read -r name _; do
     [[ $name =~ ^e25lab-([0-9]+)-[0-9]+- ]] || continue
     pid=${BASH_REMATCH[1]}
     kill -0 "$pid" 2>/dev/null && continue
     pids=$(ip netns pids "$name" 2>/dev/null)
     # shellcheck disable=SC2086 # one PID per word
-    if [[ -n $pids ]]; then
-      kill -KILL $pids 2>/dev/null
-      # SIGKILL is delivered asynchronously: wait (bounded) until they have ended.
-      for ((k = 0; k < 100; k++)); do
-        local p alive=0
-        for p in $pids; do lab_pid_running "$p" && alive=1; done
-        ((alive)) || break
-        sleep 0.02
-      done
-    fi
+    lab_kill_all $pids
     ip netns del "$name" 2>/dev/null && lab_log "removed stale namespace $name"
   done < <(ip netns list 2>/dev/null)
   for path in /etc/netns/e25lab-* /tmp/e25lab-*; do
@@ -354,16 +359,7 @@ lab_down() {
     # Anything else still running in our namespaces is ours too.
     pids=$(ip netns pids "$ns" 2>/dev/null)
     # shellcheck disable=SC2086 # one PID per word
-    if [[ -n $pids ]]; then
-      kill -KILL $pids 2>/dev/null
-      # SIGKILL is delivered asynchronously: wait (bounded) until they have ended.
-      for ((k = 0; k < 100; k++)); do
-        local p alive=0
-        for p in $pids; do lab_pid_running "$p" && alive=1; done
-        ((alive)) || break
-        sleep 0.02
-      done
-    fi
+    lab_kill_all $pids
     ip netns del "$ns" 2>/dev/null || lab_log "warning: could not delete namespace $ns"
   done
   for etc in "${LAB_ETC_DIRS[@]}"; do rm -rf "$etc"; done
