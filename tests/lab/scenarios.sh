@@ -158,6 +158,18 @@ expect_rest_open() {
   [[ $n == "$want" ]] || fail "$n reflector probes in the report, expected $want ($ports × $families)"
 }
 
+# Port 25 over both families: FULL with the packet witness and hop tracing, BASIC
+# without them; in full evidence, the blocking hops (TTL@ADDR) for IPv4 and IPv6.
+expect_25() { # FULL BASIC [HOP4 HOP6]
+  if full_evidence; then
+    expect_probe 25 ipv4 "$1" ${3:+"hop=$3"}
+    expect_probe 25 ipv6 "$1" ${4:+"hop=$4"}
+  else
+    expect_probe 25 ipv4 "$2"
+    expect_probe 25 ipv6 "$2"
+  fi
+}
+
 expect_summary() {
   jq -e '.summary.text | type == "string" and length > 0' "$CHECK_JSON" >/dev/null ||
     fail "no summary text"
@@ -200,13 +212,7 @@ scenario_isp_drop() {
   lab_block isp2 drop tcp dport 25 >/dev/null
   run_check --family both || return
   expect_exit 1
-  if full_evidence; then
-    expect_probe 25 ipv4 dropped/path "hop=3@$ISP2_4"
-    expect_probe 25 ipv6 dropped/path "hop=3@$ISP2_6"
-  else
-    expect_probe 25 ipv4 "$SILENT"
-    expect_probe 25 ipv6 "$SILENT"
-  fi
+  expect_25 dropped/path "$SILENT" "3@$ISP2_4" "3@$ISP2_6"
   expect_rest_open "$PORTS" "$BOTH"
   expect_summary
 }
@@ -215,13 +221,7 @@ scenario_isp_reset() {
   lab_block isp2 reset tcp dport 25 >/dev/null
   run_check --family both || return
   expect_exit 1
-  if full_evidence; then
-    expect_probe 25 ipv4 reset/path
-    expect_probe 25 ipv6 reset/path
-  else
-    expect_probe 25 ipv4 "$RESET_UNPLACED"
-    expect_probe 25 ipv6 "$RESET_UNPLACED"
-  fi
+  expect_25 reset/path "$RESET_UNPLACED"
   expect_rest_open "$PORTS" "$BOTH"
 }
 
@@ -303,13 +303,7 @@ scenario_homer_drop() {
   lab_block homer drop tcp dport 25 >/dev/null
   run_check --family both || return
   expect_exit 1
-  if full_evidence; then
-    expect_probe 25 ipv4 dropped/path "hop=1@$LAB_HOMER_LAN4"
-    expect_probe 25 ipv6 dropped/path "hop=1@$LAB_HOMER_LAN6"
-  else
-    expect_probe 25 ipv4 "$SILENT"
-    expect_probe 25 ipv6 "$SILENT"
-  fi
+  expect_25 dropped/path "$SILENT" "1@$LAB_HOMER_LAN4" "1@$LAB_HOMER_LAN6"
   expect_rest_open "$PORTS" "$BOTH"
 }
 
@@ -319,13 +313,7 @@ scenario_vps_firewall_drop() {
   lab_block vps drop tcp dport 25 >/dev/null
   run_check --family both || return
   expect_exit 1
-  if full_evidence; then
-    expect_probe 25 ipv4 firewalled_at_reflector/reflector_host
-    expect_probe 25 ipv6 firewalled_at_reflector/reflector_host
-  else
-    expect_probe 25 ipv4 "$SILENT"
-    expect_probe 25 ipv6 "$SILENT"
-  fi
+  expect_25 firewalled_at_reflector/reflector_host "$SILENT"
   expect_rest_open "$PORTS" "$BOTH"
 }
 
@@ -333,13 +321,7 @@ scenario_vps_firewall_reset() {
   lab_block vps reset tcp dport 25 >/dev/null
   run_check --family both || return
   expect_exit 1
-  if full_evidence; then
-    expect_probe 25 ipv4 firewalled_at_reflector/reflector_host
-    expect_probe 25 ipv6 firewalled_at_reflector/reflector_host
-  else
-    expect_probe 25 ipv4 "$RESET_UNPLACED"
-    expect_probe 25 ipv6 "$RESET_UNPLACED"
-  fi
+  expect_25 firewalled_at_reflector/reflector_host "$RESET_UNPLACED"
   expect_rest_open "$PORTS" "$BOTH"
 }
 
@@ -348,13 +330,7 @@ scenario_reply_dropped() {
   lab_block isp2 drop tcp sport 25 >/dev/null
   run_check --family both || return
   expect_exit 1
-  if full_evidence; then
-    expect_probe 25 ipv4 reply_dropped/path
-    expect_probe 25 ipv6 reply_dropped/path
-  else
-    expect_probe 25 ipv4 "$SILENT"
-    expect_probe 25 ipv6 "$SILENT"
-  fi
+  expect_25 reply_dropped/path "$SILENT"
   expect_rest_open "$PORTS" "$BOTH"
 }
 
