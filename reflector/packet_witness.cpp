@@ -31,12 +31,23 @@ constexpr int linux_sll2_len = 20;
 // Linux packet types (linux/if_packet.h) as carried in the cooked headers.
 constexpr int packet_outgoing = 4;
 constexpr int packet_otherhost = 3;
+// Hardware type of a loopback device (linux/if_arp.h), also in the cooked headers.
+constexpr std::uint16_t arphrd_loopback = 772;
 
 std::uint16_t be16(std::span<const std::uint8_t> b, std::size_t at) {
   return static_cast<std::uint16_t>((b[at] << 8) | b[at + 1]);
 }
 
-Direction direction_of(int pkttype) {
+// nullopt: a frame to skip. On "any", Linux 6 hands over a loopback frame once, marked
+// as received ("host") though this host sent it too: read as inbound, the kernel's reset
+// for a port with no listener on 127.0.0.1 would look like someone else's. A kernel
+// that also shows the sending side's copy would count each SYN twice; that copy is
+// skipped.
+std::optional<Direction> direction_of(int pkttype, std::uint16_t hatype) {
+  if (hatype == arphrd_loopback) {
+    if (pkttype == packet_outgoing) return std::nullopt;
+    return Direction::local;
+  }
   if (pkttype == packet_outgoing) return Direction::outbound;
   if (pkttype == packet_otherhost) return Direction::unknown;
   return Direction::inbound;  // host, broadcast, multicast
@@ -158,12 +169,20 @@ bool supported_linktype(int linktype) {
 
 std::optional<TcpSegment> parse_frame(int linktype, std::span<const std::uint8_t> frame) {
   switch (linktype) {
-    case DLT_LINUX_SLL:
+    case DLT_LINUX_SLL: {
+      // Packet type, hardware type, address length, address (8), protocol.
       if (frame.size() < linux_sll_len) return std::nullopt;
-      return parse_ip(be16(frame, 14), frame.subspan(linux_sll_len), direction_of(be16(frame, 0)));
-    case DLT_LINUX_SLL2:
+      const auto dir = direction_of(be16(frame, 0), be16(frame, 2));
+      if (!dir) return std::nullopt;
+      return parse_ip(be16(frame, 14), frame.subspan(linux_sll_len), *dir);
+    }
+    case DLT_LINUX_SLL2: {
+      // Protocol, reserved, interface index, hardware type, packet type, address.
       if (frame.size() < linux_sll2_len) return std::nullopt;
-      return parse_ip(be16(frame, 0), frame.subspan(linux_sll2_len), direction_of(frame[10]));
+      const auto dir = direction_of(frame[10], be16(frame, 8));
+      if (!dir) return std::nullopt;
+      return parse_ip(be16(frame, 0), frame.subspan(linux_sll2_len), *dir);
+    }
     case DLT_EN10MB: {
       if (frame.size() < 14) return std::nullopt;
       std::size_t at = 12;
@@ -227,7 +246,8 @@ control::WitnessFlow& FlowTable::flow_for(const Key& key, std::int64_t unix_ms, 
 void FlowTable::observe(const TcpSegment& s, std::int64_t unix_ms) {
   expire(unix_ms);
   // Direction comes from the ports (the watched port is ours), confirmed by the cooked
-  // header where there is one: on "any", loopback traffic shows up once each way.
+  // header where there is one. On loopback, or a link that does not say, a segment may be
+  // both: watching every port, each end of a connection is "ours".
   const bool to_us = watched(s.destination_port) && s.direction != Direction::outbound;
   const bool from_us = watched(s.source_port) && s.direction != Direction::inbound;
   if (s.syn && !s.ack && to_us) {
@@ -241,6 +261,11 @@ void FlowTable::observe(const TcpSegment& s, std::int64_t unix_ms) {
     return;
   }
   if (from_us && (s.rst || (s.syn && s.ack))) {
+    // A reset from the end that opened a recorded flow is that end's (a client aborting
+    // its connection), not this host refusing it.
+    if (s.rst && to_us &&
+        index_.contains(Key{s.family, s.source, s.source_port, s.destination_port}))
+      return;
     const Key key{s.family, s.destination, s.destination_port, s.source_port};
     auto& flow = flow_for(key, unix_ms, false);
     if (s.syn && s.ack) {

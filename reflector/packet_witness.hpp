@@ -44,7 +44,12 @@ class PacketWitness {
 // The witness's logic without a capture, so it can be fed recorded packets.
 namespace witness {
 
-enum class Direction { unknown, inbound, outbound };
+enum class Direction {
+  unknown,   // the link header does not say (Ethernet, raw IP)
+  inbound,   // received from another host
+  outbound,  // sent by this host to another
+  local,     // on a loopback device: this host both sent and received it
+};
 
 // The parts of one captured TCP segment the witness needs.
 struct TcpSegment {
@@ -63,7 +68,8 @@ struct TcpSegment {
 
 // Parses one captured frame of pcap link type `linktype` (DLT_LINUX_SLL, DLT_LINUX_SLL2,
 // DLT_EN10MB, DLT_RAW, DLT_IPV4, DLT_IPV6). nullopt: not a TCP segment it can read
-// (another protocol, a non-first fragment, truncated).
+// (another protocol, a non-first fragment, truncated), or the sending side's copy of a
+// loopback frame (the same frame is captured again as received, and counts then).
 std::optional<TcpSegment> parse_frame(int linktype, std::span<const std::uint8_t> frame);
 
 // True for the link types parse_frame understands.

@@ -6,6 +6,7 @@
 #include <boost/test/unit_test.hpp>
 #include <cstdint>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "client/icmp_error_queue.hpp"
@@ -73,6 +74,31 @@ const Bytes eth_syn =
 const Bytes eth_rst =
     hex("36006e7dfef92a0b923eb21f080045000028000040004006e65cc633640ac6336402001ac35e000000002981"
         "ac9950140000c1c90000");
+
+// DLT_LINUX_SLL on "any", hardware type ARPHRD_LOOPBACK (772): a client on the reflector
+// host itself connects to 127.0.0.1:2525, where nothing listens, and the kernel answers
+// with a reset. Each frame is captured once, as received ("host"), though this host also
+// sent it.
+const Bytes lo_v4_syn =
+    hex("000003040006000000000000000008004500003cad8b400040068f2e7f0000017f000001836c09dd2643d688"
+        "00000000a002ffd7fe3000000204ffd7");
+const Bytes lo_v4_rst =
+    hex("00000304000600000000000000000800450000280000400040063cce7f0000017f00000109dd836c00000000"
+        "2643d6895014000027b80000");
+// The same over IPv6: [::1]:38492 -> [::1]:2525 and the kernel's reset.
+const Bytes lo_v6_syn = hex(
+    "000003040006000000000000000086dd6002169100280640000000000000000000000000000000010000000000"
+    "0000000000000000000001965c09dd1a83367a00000000a002ffc4003000000204ffc40402080a80140048000000"
+    "000103030a");
+const Bytes lo_v6_rst =
+    hex("000003040006000000000000000086dd6005016e00140640000000000000000000000000000000010000000000"
+        "000000000000000000000109dd965c000000001a83367b50140000001c0000");
+
+// The frame as captured from the sending side: packet type "outgoing" (4).
+Bytes outgoing(Bytes sll) {
+  sll[1] = 4;
+  return sll;
+}
 
 TcpSegment parse_ok(int linktype, const Bytes& frame) {
   auto seg = parse_frame(linktype, frame);
@@ -315,6 +341,62 @@ BOOST_AUTO_TEST_CASE(watching_every_port_sees_a_port_with_no_service) {
   FlowTable mine({}, 100, std::chrono::minutes(1));
   mine.observe(outbound, 1000);
   BOOST_TEST(mine.size() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(loopback_reset_is_the_hosts_own) {
+  // The reflector run as root on the host where the client runs: on "any", the kernel's
+  // reset for a port with no listener arrives marked as received, yet this host sent it.
+  // Without this, the REPORT says "SYN seen, no reset sent" and the client blames a
+  // forger on the path.
+  for (const auto& [syn, rst, address] : {std::tuple{&lo_v4_syn, &lo_v4_rst, "127.0.0.1"},
+                                          std::tuple{&lo_v6_syn, &lo_v6_rst, "::1"}}) {
+    for (const int linktype : {DLT_LINUX_SLL, DLT_LINUX_SLL2}) {
+      FlowTable t({}, 100, std::chrono::minutes(1));
+      const auto frame = [&](const Bytes& f) { return linktype == DLT_LINUX_SLL ? f : to_sll2(f); };
+      feed(t, frame(*syn), 1000, linktype);
+      feed(t, frame(*rst), 1001, linktype);
+      const auto flows = t.flows_from({address}, 0, 2000);
+      BOOST_REQUIRE_EQUAL(flows.size(), 1u);
+      BOOST_TEST(flows[0].destination_port == 2525);
+      BOOST_TEST(flows[0].syn_seen);
+      BOOST_TEST(flows[0].syn_count == 1);
+      BOOST_TEST(flows[0].rst_sent);
+      BOOST_TEST(!flows[0].synack_sent);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(loopback_frames_count_once) {
+  // Were the sending side's copy captured too (it is not on Linux 6, but a kernel that
+  // shows both is the textbook "any" behaviour), one SYN must not count as a
+  // retransmission.
+  BOOST_TEST((parse_ok(DLT_LINUX_SLL, lo_v4_syn).direction == Direction::local));
+  BOOST_TEST(!parse_frame(DLT_LINUX_SLL, outgoing(lo_v4_syn)).has_value());
+  BOOST_TEST(!parse_frame(DLT_LINUX_SLL2, to_sll2(outgoing(lo_v4_syn))).has_value());
+  FlowTable t({}, 100, std::chrono::minutes(1));
+  for (const auto* f : {&lo_v4_syn, &lo_v4_rst}) {
+    if (auto sent = parse_frame(DLT_LINUX_SLL, outgoing(*f))) t.observe(*sent, 1000);
+    feed(t, *f, 1000);
+  }
+  const auto flows = t.flows_from({"127.0.0.1"}, 0, 2000);
+  BOOST_REQUIRE_EQUAL(flows.size(), 1u);
+  BOOST_TEST(flows[0].syn_count == 1);
+  BOOST_TEST(flows[0].rst_sent);
+}
+
+BOOST_AUTO_TEST_CASE(loopback_client_reset_is_not_the_hosts) {
+  // Between two sockets of this host every port is "ours": a reset the client side sends
+  // on a connection it opened is the client's, not a refusal by the host.
+  FlowTable t({}, 100, std::chrono::minutes(1));
+  feed(t, lo_v4_syn, 1000);
+  auto client_rst = parse_ok(DLT_LINUX_SLL, lo_v4_syn);
+  client_rst.syn = false;
+  client_rst.rst = true;
+  t.observe(client_rst, 1001);
+  const auto flows = t.flows_from({"127.0.0.1"}, 0, 2000);
+  BOOST_REQUIRE_EQUAL(flows.size(), 1u);
+  BOOST_TEST(flows[0].destination_port == 2525);
+  BOOST_TEST(!flows[0].rst_sent);
 }
 
 BOOST_AUTO_TEST_CASE(matches_mapped_addresses_and_time_window) {
