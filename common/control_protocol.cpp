@@ -170,7 +170,17 @@ std::string encode_message(const ReportResponse& r) {
     untagged.push_back({{"peer_address", json_safe(u.peer_address)},
                         {"local_port", u.local_port},
                         {"family", to_string(u.family)},
-                        {"started_unix_ms", u.started_unix_ms}});
+                        {"started_unix_ms", u.started_unix_ms},
+                        {"end_reason", json_safe(u.end_reason)}});
+  json::array refused;
+  for (const auto& x : r.refused)
+    refused.push_back({{"peer_address", json_safe(x.peer_address)},
+                       {"local_port", x.local_port},
+                       {"family", to_string(x.family)},
+                       {"reason", json_safe(x.reason)},
+                       {"count", x.count},
+                       {"first_unix_ms", x.first_unix_ms},
+                       {"last_unix_ms", x.last_unix_ms}});
   json::array flows;
   for (const auto& f : r.witness_flows) flows.push_back(egress25::to_json(f));
   o["connections"] = std::move(connections);
@@ -180,6 +190,7 @@ std::string encode_message(const ReportResponse& r) {
   o["public_ipv4"] = optional_text(r.public_ipv4);
   o["public_ipv6"] = optional_text(r.public_ipv6);
   o["connections_dropped"] = r.connections_dropped;
+  o["refused"] = std::move(refused);
   return json::serialize(o);
 }
 
@@ -210,7 +221,8 @@ constexpr std::size_t max_text = 1024;
 constexpr std::size_t max_service_name = 32;
 constexpr std::size_t max_address_text = 64;
 constexpr std::size_t max_services = 32;
-// Dropped connections a REPORT may claim: a bound of sanity, no more.
+// Dropped connections a REPORT may claim, and refusals one entry may count: a bound of
+// sanity, no more.
 constexpr std::uint64_t max_dropped = std::numeric_limits<std::uint32_t>::max();
 constexpr std::int64_t max_time_ms = std::numeric_limits<std::int64_t>::max();
 
@@ -393,12 +405,15 @@ std::variant<Response, ErrorResponse> decode_report_response(const json::object&
                    return true;
                  }) &&
       read_items(f, "untagged", limits::max_untagged_connections, error,
-                 [&](FieldReader& item, const json::value&, const std::string&) {
+                 [&](FieldReader& item, const json::value& v, const std::string&) {
                    UntaggedConnection u;
                    if (!read_address(item, "peer_address", u.peer_address) ||
                        !item.port("local_port", u.local_port) ||
                        !read_family(item, "family", u.family) ||
-                       !item.integer("started_unix_ms", u.started_unix_ms, 0, max_time_ms))
+                       !item.integer("started_unix_ms", u.started_unix_ms, 0, max_time_ms) ||
+                       // Optional (an older reflector); present, it must be a string.
+                       (v.as_object().contains("end_reason") &&
+                        !item.string("end_reason", u.end_reason, max_text)))
                      return false;
                    r.untagged.push_back(std::move(u));
                    return true;
@@ -425,7 +440,23 @@ std::variant<Response, ErrorResponse> decode_report_response(const json::object&
       optional_address("public_ipv6", Family::ipv6, r.public_ipv6) &&
       // Optional: absent from an older reflector. Present, it must be a count (not null).
       (!o.contains("connections_dropped") ||
-       f.unsigned_integer("connections_dropped", r.connections_dropped, max_dropped));
+       f.unsigned_integer("connections_dropped", r.connections_dropped, max_dropped)) &&
+      // Optional likewise; present, it must be an array of well-formed refusals.
+      (!o.contains("refused") ||
+       read_items(f, "refused", limits::max_refused_per_report, error,
+                  [&](FieldReader& item, const json::value&, const std::string&) {
+                    RefusedConnection x;
+                    if (!read_address(item, "peer_address", x.peer_address) ||
+                        !item.port("local_port", x.local_port) ||
+                        !read_family(item, "family", x.family) ||
+                        !item.string("reason", x.reason, max_text) ||
+                        !item.unsigned_integer("count", x.count, max_dropped) ||
+                        !item.integer("first_unix_ms", x.first_unix_ms, 0, max_time_ms) ||
+                        !item.integer("last_unix_ms", x.last_unix_ms, 0, max_time_ms))
+                      return false;
+                    r.refused.push_back(std::move(x));
+                    return true;
+                  }));
   if (!ok) return malformed(error);
   return Response{std::move(r)};
 }

@@ -99,6 +99,22 @@ struct UntaggedConnection {
   std::uint16_t local_port = 0;
   Family family = Family::ipv4;
   std::int64_t started_unix_ms = 0;
+  // How the reflector saw the connection end ("quit", "peer closed", "reset by peer",
+  // "idle timeout", ...); empty while it is open. Optional on the wire (absent from an
+  // older reflector: empty). The initializer keeps four-value brace lists warning-free.
+  std::string end_reason = {};
+};
+
+// A connection from one of the session's public addresses that the reflector itself
+// refused for its own limits (per-source cap, table full): not a block on the path.
+struct RefusedConnection {
+  std::string peer_address;
+  std::uint16_t local_port = 0;
+  Family family = Family::ipv4;
+  std::string reason;  // one sentence, e.g. "too many connections from 192.0.2.10 (16)"
+  std::uint64_t count = 0;
+  std::int64_t first_unix_ms = 0;
+  std::int64_t last_unix_ms = 0;
 };
 
 // What the packet witness saw of one TCP flow from a session's public address.
@@ -127,6 +143,10 @@ struct ReportResponse {
   // limits::max_connections_per_session already: `connections` is then incomplete.
   // Optional on the wire (absent from an older reflector: 0).
   std::uint64_t connections_dropped = 0;
+  // Connections from the session's public addresses that the reflector refused for its
+  // own limits since the session began, at most limits::max_refused_per_report (the most
+  // recent). Optional on the wire (absent from an older reflector: empty).
+  std::vector<RefusedConnection> refused;
 };
 
 enum class ErrorCode {

@@ -39,6 +39,19 @@ inline constexpr std::size_t max_untagged_connections = 1024;
 // Concurrent connections accepted on mail ports, in all and per source address.
 inline constexpr std::size_t max_concurrent_connections = 512;
 inline constexpr std::size_t max_concurrent_per_source = 16;
+// Connections refused for those caps, remembered by source address and local port for
+// session_lifetime, so a REPORT can say "the reflector refused you itself" and the client
+// does not blame the path (issue 11). Sources that complete a handshake are real, but an
+// IPv6 host has a /64 of them: the least recently refused entry is forgotten first.
+// About 200 bytes an entry.
+inline constexpr std::size_t max_refusal_entries = 4096;
+// Refusals one REPORT carries: a session has two public addresses at most and a
+// reflector serves a handful of ports; a longer --smtp-ports list keeps the most recent.
+// About 250 bytes each: 16 KiB beside max_response_frame's other contents.
+inline constexpr std::size_t max_refused_per_report = 64;
+// A source over a cap is told once per this interval in the log, with a count: one
+// warning per refused connection would let one busy NAT flood the log.
+inline constexpr auto refusal_log_interval = 10s;
 
 // --- SMTP ---------------------------------------------------------------------------
 // RFC 5321 4.5.3.1.4: a command line is at most 512 octets with CRLF; 4.5.3.1.5: a

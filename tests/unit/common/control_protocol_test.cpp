@@ -67,7 +67,9 @@ ConnectionRecord sample_record() {
 ReportResponse sample_report() {
   ReportResponse r;
   r.connections = {sample_record()};
-  r.untagged = {{"198.51.100.7", 587, Family::ipv4, 1'700'000'000'500}};
+  r.untagged = {{"198.51.100.7", 587, Family::ipv4, 1'700'000'000'500, "peer closed"}};
+  r.refused = {{"198.51.100.7", 25, Family::ipv4, "too many connections from 198.51.100.7 (16)",
+                1234, 1'700'000'000'100, 1'700'000'009'900}};
   r.witness = {true, ""};
   WitnessFlow f;
   f.family = Family::ipv4;
@@ -245,6 +247,16 @@ BOOST_AUTO_TEST_CASE(report_response_round_trip_with_binary_transcript) {
   BOOST_TEST(c.transcript.plain.to_server.kept.size() == 10u);  // the NUL survived
   BOOST_TEST_REQUIRE(b.untagged.size() == 1u);
   BOOST_TEST(b.untagged[0].local_port == 587);
+  BOOST_TEST(b.untagged[0].end_reason == "peer closed");
+  BOOST_TEST_REQUIRE(b.refused.size() == 1u);
+  const auto& x = b.refused[0];
+  BOOST_TEST(x.peer_address == "198.51.100.7");
+  BOOST_TEST(x.local_port == 25);
+  BOOST_TEST((x.family == Family::ipv4));
+  BOOST_TEST(x.reason == "too many connections from 198.51.100.7 (16)");
+  BOOST_TEST(x.count == 1234u);
+  BOOST_TEST(x.first_unix_ms == 1'700'000'000'100);
+  BOOST_TEST(x.last_unix_ms == 1'700'000'009'900);
   BOOST_TEST(b.witness.active);
   BOOST_TEST_REQUIRE(b.witness_flows.size() == 1u);
   BOOST_TEST(b.witness_flows[0].ttl == 57);
@@ -276,6 +288,97 @@ BOOST_AUTO_TEST_CASE(report_connections_dropped_is_optional_and_strict) {
     const auto e = response_error(boost::json::serialize(broken));
     BOOST_TEST((e.code == ErrorCode::malformed));
     BOOST_TEST(e.message.find("connections_dropped") != std::string::npos, e.message);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(report_refused_is_optional_and_strict) {
+  auto o = object_of(encode(Response{sample_report()}));
+  BOOST_TEST(o.at("refused").as_array().size() == 1u);
+
+  // Absent (an older reflector): no refusals.
+  auto absent = o;
+  absent.erase("refused");
+  BOOST_TEST(
+      response_as<ReportResponse>(decode_response(boost::json::serialize(absent))).refused.empty());
+
+  // Present, it must be an array, not null or an object.
+  for (const boost::json::value& bad : {boost::json::value(nullptr), boost::json::value("x"),
+                                        boost::json::value(boost::json::object{})}) {
+    auto broken = o;
+    broken["refused"] = bad;
+    const auto e = response_error(boost::json::serialize(broken));
+    BOOST_TEST((e.code == ErrorCode::malformed));
+    BOOST_TEST(e.message.find("refused") != std::string::npos, e.message);
+  }
+
+  // Each field of an item is type-checked, and the error names it.
+  const std::vector<std::pair<std::string, boost::json::value>> bad_fields{
+      {"peer_address", boost::json::value("not an address")},
+      {"peer_address", boost::json::value(7)},
+      {"local_port", boost::json::value(70000)},
+      {"local_port", boost::json::value("25")},
+      {"family", boost::json::value("ipv5")},
+      {"reason", boost::json::value(nullptr)},
+      {"reason", boost::json::value(std::string(5000, 'x'))},
+      {"count", boost::json::value(-1)},
+      {"count", boost::json::value("1234")},
+      {"count", boost::json::value(2.5)},
+      {"first_unix_ms", boost::json::value(-5)},
+      {"last_unix_ms", boost::json::value(true)},
+  };
+  for (const auto& [key, value] : bad_fields) {
+    auto broken = o;
+    broken["refused"].as_array()[0].as_object()[key] = value;
+    const auto e = response_error(boost::json::serialize(broken));
+    BOOST_TEST((e.code == ErrorCode::malformed));
+    BOOST_TEST(e.message.find("refused[0]." + key) != std::string::npos, e.message);
+  }
+  for (const char* key : {"peer_address", "local_port", "family", "reason", "count",
+                          "first_unix_ms", "last_unix_ms"}) {
+    auto broken = o;
+    broken["refused"].as_array()[0].as_object().erase(key);
+    const auto e = response_error(boost::json::serialize(broken));
+    BOOST_TEST(e.message.find(std::string("refused[0].") + key) != std::string::npos, e.message);
+  }
+  auto item_not_object = o;
+  item_not_object["refused"].as_array()[0] = 5;
+  BOOST_TEST(response_error(boost::json::serialize(item_not_object)).message.find("refused[0]") !=
+             std::string::npos);
+
+  // Capped in count: more than a REPORT may carry is hostile.
+  auto too_many = o;
+  too_many["refused"] =
+      boost::json::array(limits::max_refused_per_report + 1, o["refused"].as_array()[0]);
+  BOOST_TEST(response_error(boost::json::serialize(too_many)).message.find("refused") !=
+             std::string::npos);
+  auto at_cap = o;
+  at_cap["refused"] =
+      boost::json::array(limits::max_refused_per_report, o["refused"].as_array()[0]);
+  BOOST_TEST(
+      response_as<ReportResponse>(decode_response(boost::json::serialize(at_cap))).refused.size() ==
+      limits::max_refused_per_report);
+}
+
+BOOST_AUTO_TEST_CASE(untagged_end_reason_is_optional_and_strict) {
+  auto o = object_of(encode(Response{sample_report()}));
+  BOOST_TEST(o.at("untagged").as_array()[0].as_object().at("end_reason").as_string() ==
+             "peer closed");
+
+  auto absent = o;
+  absent["untagged"].as_array()[0].as_object().erase("end_reason");
+  const auto r = response_as<ReportResponse>(decode_response(boost::json::serialize(absent)));
+  BOOST_TEST_REQUIRE(r.untagged.size() == 1u);
+  BOOST_TEST(r.untagged[0].end_reason.empty());
+  BOOST_TEST(r.untagged[0].local_port == 587);
+
+  for (const boost::json::value& bad :
+       {boost::json::value(nullptr), boost::json::value(3), boost::json::value(false),
+        boost::json::value(boost::json::array{}), boost::json::value(std::string(5000, 'x'))}) {
+    auto broken = o;
+    broken["untagged"].as_array()[0].as_object()["end_reason"] = bad;
+    const auto e = response_error(boost::json::serialize(broken));
+    BOOST_TEST((e.code == ErrorCode::malformed));
+    BOOST_TEST(e.message.find("untagged[0].end_reason") != std::string::npos, e.message);
   }
 }
 
