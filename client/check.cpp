@@ -16,6 +16,7 @@
 #include "deadline.hpp"
 #include "destination.hpp"
 #include "evidence_assembly.hpp"
+#include "host_network.hpp"
 #include "limits.hpp"
 #include "smtp_probe.hpp"
 #include "summary.hpp"
@@ -126,6 +127,51 @@ net::awaitable<void> trace_into(TraceOutcome& out, net::ip::address target, std:
   }
 }
 
+// A probe as planned: what the report will say of it, and how to run it (nullopt: it
+// cannot be sent, and `probe` says why).
+struct PlannedProbe {
+  ClientProbe probe;
+  std::optional<ProbeSpec> spec;
+};
+
+// The REPORT, reconnecting once when the reflector closed the idle control connection.
+net::awaitable<ReportOutcome> fetch_report(ControlClient& control, std::string token,
+                                           milliseconds control_timeout) {
+  ReportOutcome outcome;
+  for (int attempt = 0; attempt < 2 && !outcome.report; ++attempt) {
+    if (!control.is_open()) {
+      // Not `connect({endpoint})`: a braced list inside a coroutine trips GCC 12 ("array
+      // used as initializer").
+      std::vector<tcp::endpoint> again(1, control.remote());
+      auto error = co_await control.connect(std::move(again), control_timeout);
+      if (!error.empty()) {
+        outcome.error = "the REPORT could not be fetched: " + error;
+        continue;
+      }
+    }
+    // Named, not a temporary inside the co_await: GCC 12 destroys such temporaries twice
+    // (a double free seen here).
+    control::Request report_request = control::ReportRequest{token};
+    auto got = co_await control.request(std::move(report_request), report_timeout);
+    if (const auto* transport = std::get_if<std::string>(&got)) {
+      outcome.error = "the REPORT could not be fetched: " + *transport;
+      continue;
+    }
+    const auto& response = std::get<control::Response>(got);
+    if (const auto* r = std::get_if<control::ReportResponse>(&response)) {
+      outcome.report = *r;
+    } else if (const auto* e = std::get_if<control::ErrorResponse>(&response)) {
+      outcome.error = "the reflector refused the REPORT (" + std::string(to_string(e->code)) +
+                      "): " + e->message;
+      break;
+    } else {
+      outcome.error = "the reflector answered REPORT with something else";
+      break;
+    }
+  }
+  co_return outcome;
+}
+
 ProbeResult unprobed(ClientProbe probe, const std::string& why) {
   ProbeResult result;
   result.evidence.client = std::move(probe);
@@ -151,8 +197,15 @@ CheckReport unreachable(CheckReport report, const CheckOptions& options,
     if (options.family != FamilyChoice::ipv6) probed.push_back(Family::ipv4);
     if (options.family == FamilyChoice::ipv6 || options.family == FamilyChoice::both)
       probed.push_back(Family::ipv6);
+    // A family this host cannot use at all is named once, not probed.
+    std::erase_if(probed, [&](Family f) {
+      return std::any_of(report.not_probed.begin(), report.not_probed.end(),
+                         [&](const NotProbed& n) { return n.family == f; });
+    });
   }
   const auto& ports = options.ports.empty() ? standard_ports : options.ports;
+  for (auto& skipped : report.not_probed)
+    if (skipped.ports.empty()) skipped.ports = ports;
   for (auto port : ports)
     for (Family family : probed) {
       ClientProbe probe;
@@ -166,12 +219,55 @@ CheckReport unreachable(CheckReport report, const CheckOptions& options,
       probe.family = family;
       report.probes.push_back(unprobed(std::move(probe), report.control_error));
     }
-  SummaryInput input{options.reflector_host, false, {}};
+  SummaryInput input;
+  input.reflector_host = options.reflector_host;
+  input.control_reached = false;
+  for (const auto& skipped : report.not_probed) input.not_probed.push_back(skipped.reason);
+  input.control_error = report.control_error;
   report.summary = summarize(input);
   return report;
 }
 
 }  // namespace
+
+std::optional<std::string> no_trace_reason(const ClientProbe& probe, const ProbeResult& untraced,
+                                           bool tracing) {
+  const Classification& c = untraced.classification;
+  const bool relayed =
+      std::any_of(untraced.evidence.reflector.tagged.begin(),
+                  untraced.evidence.reflector.tagged.end(), [&](const ConnectionRecord& r) {
+                    return r.peer_address != untraced.evidence.reflector.client_public_address;
+                  });
+  if (probe.connect == ConnectOutcome::connected && c.verdict == Verdict::open && !relayed)
+    return "the probe reached the reflector unchanged: there was nothing to locate";
+  if (c.refused_by_reflector)
+    return "the reflector refused the connection for its own limits: there is nothing on the "
+           "path to locate";
+  if (probe.connect == ConnectOutcome::not_attempted ||
+      probe.connect == ConnectOutcome::local_error)
+    return "nothing left this host, so there is no path to trace";
+  if (!tracing) return "tracing was turned off (--no-trace)";
+  return std::nullopt;
+}
+
+SummaryRow summary_row(const ProbeResult& result) {
+  const ClientProbe& p = result.evidence.client;
+  const Classification& c = result.classification;
+  SummaryRow row;
+  row.port = p.port;
+  row.service = p.service;
+  row.family = p.family;
+  row.verdict = c.verdict;
+  row.location = c.location;
+  row.segment = c.segment;
+  row.blocking_hop = c.blocking_hop;
+  row.candidates = c.blocking_candidates;
+  row.refused_by_reflector = c.refused_by_reflector;
+  for (const auto& r : result.evidence.reflector.tagged)
+    if (r.peer_address != result.evidence.reflector.client_public_address)
+      row.arrived_from = r.peer_address;
+  return row;
+}
 
 std::chrono::milliseconds timeout_from_rtt(double rtt_ms) {
   auto computed =
@@ -239,20 +335,38 @@ net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::s
       if (std::none_of(families.begin(), families.end(),
                        [&](const FamilyControl& fc) { return fc.family == f; }))
         families.push_back(FamilyControl{f, {}, nullptr, std::nullopt});
-  if (families.empty() || std::all_of(families.begin(), families.end(),
-                                      [](const auto& fc) { return fc.endpoints.empty(); })) {
-    std::string which =
-        family_words(options.family == FamilyChoice::ipv6 ? Family::ipv6 : Family::ipv4);
-    co_return unreachable(
-        std::move(report), options, families,
-        "the reflector's name " + options.reflector_host + " has no " + which + " address");
+
+  // ---- Families that cannot be used at all: one line each, not a block -------------
+  // A reflector name without an address of a family, or a host without a route or an
+  // address of it, says nothing about blocking: those families are left out, and named.
+  std::vector<std::string> unusable;
+  std::erase_if(families, [&](const FamilyControl& fc) {
+    std::optional<std::string> why;
+    if (fc.endpoints.empty())
+      why = "the reflector's name " + options.reflector_host + " has no " +
+            family_words(fc.family) + " address";
+    else
+      why = family_unusable(fc.endpoints.front().address());
+    if (!why) return false;
+    report.not_probed.push_back(
+        NotProbed{Target::reflector, options.reflector_host, fc.family, options.ports, *why});
+    unusable.push_back(*why);
+    return true;
+  });
+  if (families.empty()) {
+    std::string why =
+        unusable.empty()
+            ? "the reflector's name " + options.reflector_host + " has no " +
+                  family_words(options.family == FamilyChoice::ipv6 ? Family::ipv6 : Family::ipv4) +
+                  " address"
+            : unusable.front();
+    co_return unreachable(std::move(report), options, families, why);
   }
 
   // ---- Control: HELLO on the first family that answers, then join with the others ----
   FamilyControl* primary = nullptr;
   std::string connect_error;
   for (auto& fc : families) {
-    if (fc.endpoints.empty()) continue;
     fc.control = std::make_unique<ControlClient>(executor);
     auto error = co_await fc.control->connect(fc.endpoints, control_timeout);
     if (error.empty()) {
@@ -297,7 +411,7 @@ net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::s
 
   for (auto& fc : families) {
     // A family with a control client already is the primary or one that failed above.
-    if (fc.control || fc.endpoints.empty()) continue;
+    if (fc.control) continue;
     fc.control = std::make_unique<ControlClient>(executor);
     auto error = co_await fc.control->connect(fc.endpoints, control_timeout);
     if (error.empty()) {
@@ -331,7 +445,7 @@ net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::s
           fc.hello->client_address;
     }
 
-  // ---- Probes, all at once ----------------------------------------------------------
+  // ---- Plan the probes ----------------------------------------------------------------
   const milliseconds timeout = options.timeout.value_or(timeout_from_rtt(rtt_ms));
   report.probe_timeout_ms = static_cast<double>(timeout.count());
   // A step of a live dialogue is not a silent path: give it at least the control
@@ -342,47 +456,32 @@ net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::s
   std::vector<std::uint16_t> ports = options.ports;
   if (ports.empty())
     for (const auto& s : hello.services) ports.push_back(s.port);
+  for (auto& skipped : report.not_probed)
+    if (skipped.ports.empty()) skipped.ports = ports;
 
-  std::vector<ClientProbe> probes;
-  std::vector<ProbeSpec> specs;
-  std::vector<std::optional<std::size_t>> spec_of;  // probe index → spec index
+  std::vector<PlannedProbe> planned;
   int tag_index = 0;
   for (auto port : ports)
     for (const auto& fc : families) {
-      ClientProbe placeholder;
-      placeholder.host = options.reflector_host;
-      placeholder.port = port;
-      placeholder.kind = kind_for(port, hello.services);
-      placeholder.service = name_for(port, placeholder.kind, hello.services);
-      placeholder.family = fc.family;
-      placeholder.probe_tag = control::make_probe_tag(hello.probe_id, ++tag_index);
-      if (fc.endpoints.empty()) {
-        placeholder.connect = ConnectOutcome::local_error;
-        placeholder.connect_error = "the reflector's name " + options.reflector_host + " has no " +
-                                    family_words(fc.family) + " address";
-        spec_of.push_back(std::nullopt);
-      } else {
-        // The address the control connection reached, so both measure the same host.
-        auto address = fc.control && fc.hello ? fc.control->remote().address()
-                                              : fc.endpoints.front().address();
-        placeholder.address = address.to_string();
-        spec_of.push_back(specs.size());
-        specs.push_back(ProbeSpec{options.reflector_host,
-                                  address,
-                                  port,
-                                  placeholder.kind,
-                                  placeholder.probe_tag,
-                                  timeout,
-                                  step_timeout,
-                                  budget,
-                                  {}});
-      }
-      probes.push_back(std::move(placeholder));
+      PlannedProbe p;
+      p.probe.host = options.reflector_host;
+      p.probe.port = port;
+      p.probe.kind = kind_for(port, hello.services);
+      p.probe.service = name_for(port, p.probe.kind, hello.services);
+      p.probe.family = fc.family;
+      p.probe.probe_tag = control::make_probe_tag(hello.probe_id, ++tag_index);
+      // The address the control connection reached, so both measure the same host.
+      auto address =
+          fc.control && fc.hello ? fc.control->remote().address() : fc.endpoints.front().address();
+      p.probe.address = address.to_string();
+      p.spec =
+          ProbeSpec{options.reflector_host, address, port, p.probe.kind, p.probe.probe_tag, timeout,
+                    step_timeout,           budget,  {}};
+      planned.push_back(std::move(p));
     }
 
   // ---- --target: a real destination on port 25, its MX hosts else its address -------
-  std::vector<ClientProbe> destination_probes;
-  std::vector<std::optional<ProbeSpec>> destination_specs;
+  std::vector<PlannedProbe> destinations;
   if (options.target) {
     std::vector<Family> destination_families;
     for (const auto& fc : families) destination_families.push_back(fc.family);
@@ -399,110 +498,65 @@ net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::s
         host_families.assign(1, host.addresses.empty() ? destination_families.front()
                                                        : family_of(host.addresses.front()));
       for (Family family : host_families) {
-        ClientProbe probe;
-        probe.host = host.name;
-        probe.port = options.target_port;
-        probe.kind = ServiceKind::smtp;
-        probe.service = service_name(options.target_port, ServiceKind::smtp);
-        probe.family = family;
+        PlannedProbe p;
+        p.probe.host = host.name;
+        p.probe.port = options.target_port;
+        p.probe.kind = ServiceKind::smtp;
+        p.probe.service = service_name(options.target_port, ServiceKind::smtp);
+        p.probe.family = family;
         auto address = std::find_if(host.addresses.begin(), host.addresses.end(),
                                     [&](const auto& a) { return family_of(a) == family; });
         if (address != host.addresses.end() && wanted(family)) {
-          probe.address = address->to_string();
-          destination_specs.push_back(ProbeSpec{host.name, *address, options.target_port,
-                                                ServiceKind::smtp, "", timeout, step_timeout,
-                                                budget, destination_ehlo_name});
+          p.probe.address = address->to_string();
+          p.spec = ProbeSpec{host.name,         *address, options.target_port,
+                             ServiceKind::smtp, "",       timeout,
+                             step_timeout,      budget,   destination_ehlo_name};
+        } else if (host.error.empty() && !host.addresses.empty()) {
+          // Most MX hosts have no IPv6 address: not a failure, one line.
+          report.not_probed.push_back(
+              NotProbed{Target::destination,
+                        host.name,
+                        family,
+                        {options.target_port},
+                        address != host.addresses.end()
+                            ? host.name + " is an " + family_words(family) +
+                                  " address, which --family excludes"
+                            : host.name + " has no " + family_words(family) + " address"});
+          continue;
         } else {
-          probe.connect = ConnectOutcome::not_attempted;
-          probe.connect_error = !host.error.empty() ? host.error
-                                : address != host.addresses.end()
-                                    ? host.name + " is an " + family_words(family) +
-                                          " address, which --family excludes"
-                                    : host.name + " has no " + family_words(family) + " address";
-          destination_specs.push_back(std::nullopt);
+          p.probe.connect = ConnectOutcome::not_attempted;
+          p.probe.connect_error = !host.error.empty() ? host.error : host.name + " has no address";
         }
-        destination_probes.push_back(std::move(probe));
+        destinations.push_back(std::move(p));
       }
     }
   }
 
+  // ---- Probes, all at once ------------------------------------------------------------
   auto tls = make_probe_tls_context();
   const std::int64_t probes_started_ms = unix_ms_now();
   {
     std::vector<net::awaitable<void>> jobs;
-    for (std::size_t i = 0; i < probes.size(); ++i)
-      if (spec_of[i]) jobs.push_back(probe_into(probes[i], specs[*spec_of[i]], tls));
-    for (std::size_t i = 0; i < destination_probes.size(); ++i)
-      if (destination_specs[i])
-        jobs.push_back(probe_into(destination_probes[i], *destination_specs[i], tls));
+    for (auto* list : {&planned, &destinations})
+      for (auto& p : *list)
+        if (p.spec) jobs.push_back(probe_into(p.probe, *p.spec, tls));
     co_await run_all(std::move(jobs));
   }
   // The witness window closes with the probes: the traces that follow send SYNs to the
   // same ports, and those must not pass for the probes' own.
   set_witness_window(session, hello_timing, probes_started_ms, unix_ms_now());
-  const auto traces_not_before =
-      steady_clock::now() + milliseconds(witness_slack_ms(hello_timing.rtt_ms));
-
-  // ---- Traces, for probes that did not connect ---------------------------------------
-  std::vector<TraceOutcome> traces(probes.size());
-  {
-    std::vector<net::awaitable<void>> jobs;
-    for (std::size_t i = 0; i < probes.size(); ++i) {
-      const ClientProbe& probe = probes[i];
-      if (probe.connect == ConnectOutcome::connected) {
-        traces[i].unavailable = "the probe connected, so there was no blocked path to trace";
-      } else if (!spec_of[i] || probe.connect == ConnectOutcome::local_error) {
-        traces[i].unavailable = "nothing left this host, so there is no path to trace";
-      } else if (!options.trace) {
-        traces[i].unavailable = "tracing was turned off (--no-trace)";
-      } else {
-        jobs.push_back(
-            trace_into(traces[i], specs[*spec_of[i]].address, probe.port, options.control_port));
-      }
-    }
-    if (!jobs.empty()) {
-      // Not a guess at a duration: the witness window's end, which the traces' SYNs must
-      // not fall inside (at most 2 s, and only when there is something to trace).
-      net::steady_timer window_closed(executor, traces_not_before);
-      co_await window_closed.async_wait(as_result);
-    }
-    co_await run_all(std::move(jobs));
+  if (std::any_of(planned.begin(), planned.end(), [](const PlannedProbe& p) {
+        return p.probe.connect != ConnectOutcome::connected;
+      })) {
+    // Not a guess at a duration: a SYN sent just before the probes gave up may still be
+    // on its way to the witness; its window closes this long after the probes.
+    net::steady_timer window_closed(
+        executor, steady_clock::now() + milliseconds(witness_slack_ms(hello_timing.rtt_ms)));
+    co_await window_closed.async_wait(as_result);
   }
 
   // ---- REPORT, reconnecting when the reflector closed the idle connection ------------
-  ReportOutcome outcome;
-  for (int attempt = 0; attempt < 2 && !outcome.report; ++attempt) {
-    ControlClient& control = *primary->control;
-    if (!control.is_open()) {
-      // Not `connect({endpoint})`: a braced list inside a coroutine trips GCC 12 ("array
-      // used as initializer").
-      std::vector<tcp::endpoint> again(1, control.remote());
-      auto error = co_await control.connect(std::move(again), control_timeout);
-      if (!error.empty()) {
-        outcome.error = "the REPORT could not be fetched: " + error;
-        continue;
-      }
-    }
-    // Named, not a temporary inside the co_await: GCC 12 destroys such temporaries twice
-    // (a double free seen here).
-    control::Request report_request = control::ReportRequest{hello.token};
-    auto got = co_await control.request(std::move(report_request), report_timeout);
-    if (const auto* transport = std::get_if<std::string>(&got)) {
-      outcome.error = "the REPORT could not be fetched: " + *transport;
-      continue;
-    }
-    const auto& response = std::get<control::Response>(got);
-    if (const auto* r = std::get_if<control::ReportResponse>(&response)) {
-      outcome.report = *r;
-    } else if (const auto* e = std::get_if<control::ErrorResponse>(&response)) {
-      outcome.error = "the reflector refused the REPORT (" + std::string(to_string(e->code)) +
-                      "): " + e->message;
-      break;
-    } else {
-      outcome.error = "the reflector answered REPORT with something else";
-      break;
-    }
-  }
+  ReportOutcome outcome = co_await fetch_report(*primary->control, hello.token, control_timeout);
   primary->control->close();
   if (outcome.report) {
     report.witness_active = outcome.report->witness.active;
@@ -513,33 +567,66 @@ net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::s
   for (const auto& fc : families) {
     auto address = public_address_for(fc.family, session, outcome);
     (fc.family == Family::ipv4 ? report.public_ipv4 : report.public_ipv6) = address;
+    (fc.family == Family::ipv4 ? report.host_ipv4 : report.host_ipv6) =
+        read_host_network(fc.family);
+  }
+  auto host_of = [&](Family f) {
+    const auto& h = f == Family::ipv4 ? report.host_ipv4 : report.host_ipv6;
+    return h.value_or(HostNetwork{});
+  };
+
+  // ---- Judge without traces, then trace what is not plainly open -------------------
+  std::vector<ProbeResult> results(planned.size());
+  for (std::size_t i = 0; i < planned.size(); ++i) {
+    results[i].evidence = assemble_evidence(planned[i].probe, session, outcome, TraceOutcome{});
+    results[i].evidence.host = host_of(planned[i].probe.family);
+    results[i].classification = classify(results[i].evidence);
+  }
+  std::vector<TraceOutcome> traces(planned.size());
+  {
+    std::vector<net::awaitable<void>> jobs;
+    for (std::size_t i = 0; i < planned.size(); ++i) {
+      if (auto why = no_trace_reason(planned[i].probe, results[i], options.trace)) {
+        traces[i].unavailable = *why;
+      } else {
+        jobs.push_back(trace_into(traces[i], planned[i].spec->address, planned[i].probe.port,
+                                  options.control_port));
+      }
+    }
+    co_await run_all(std::move(jobs));
   }
 
   // ---- Evidence, verdicts, summary ----------------------------------------------------
-  SummaryInput summary_input{options.reflector_host, true, {}};
-  for (std::size_t i = 0; i < probes.size(); ++i) {
-    ProbeResult result;
-    result.evidence = assemble_evidence(probes[i], session, outcome, std::move(traces[i]));
-    result.classification = classify(result.evidence);
+  SummaryInput summary_input;
+  summary_input.reflector_host = options.reflector_host;
+  for (std::size_t i = 0; i < planned.size(); ++i) {
+    ProbeResult& result = results[i];
+    if (traces[i].trace || !traces[i].unavailable.empty()) {
+      result.evidence = assemble_evidence(planned[i].probe, session, outcome, std::move(traces[i]));
+      result.evidence.host = host_of(planned[i].probe.family);
+      result.classification = classify(result.evidence);
+    }
     note_evidence_limits(result.evidence, result.classification);
-    summary_input.rows.push_back(SummaryRow{
-        probes[i].port, probes[i].service, probes[i].family, result.classification.verdict,
-        result.classification.location, result.classification.blocking_hop});
+    summary_input.rows.push_back(summary_row(result));
     report.probes.push_back(std::move(result));
   }
+  for (const auto& skipped : report.not_probed)
+    if (skipped.target == Target::reflector) summary_input.not_probed.push_back(skipped.reason);
   report.summary = summarize(summary_input);
 
   // Destination probes, judged against the reflector probe of port 25 in the same family
   // (by number, or the reflector's "smtp" service when it runs with a port offset).
   std::vector<DestinationRow> destination_rows;
-  for (auto& probe : destination_probes) {
+  const std::size_t reflector_count = report.probes.size();
+  for (auto& planned_destination : destinations) {
     ProbeResult result;
+    ClientProbe& probe = planned_destination.probe;
     result.evidence.target = Target::destination;
     result.evidence.trace_unavailable = "not traced for destinations";
-    const std::size_t reflector_count = probes.size();
+    result.evidence.host = host_of(probe.family);
     for (int pass = 0; pass < 2 && !result.evidence.reference_verdict; ++pass)
       for (std::size_t i = 0; i < reflector_count; ++i) {
-        const ClientProbe& r = probes[i];
+        const ClientProbe& r = report.probes[i].evidence.client;
         if (r.family != probe.family) continue;
         if (pass == 0 ? r.port == 25 : r.service == "smtp") {
           result.evidence.reference_verdict = report.probes[i].classification.verdict;

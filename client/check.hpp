@@ -8,6 +8,7 @@
 
 #include "evidence.hpp"
 #include "options.hpp"
+#include "summary.hpp"
 
 namespace egress25::client {
 
@@ -16,6 +17,17 @@ namespace net = boost::asio;
 struct ProbeResult {
   ProbeEvidence evidence;
   Classification classification;
+};
+
+// What was not probed for a reason that is not a block: an address family this host
+// cannot use at all (no route, no address), a reflector or destination name with no
+// address in a family. One line in the report; no effect on the exit status.
+struct NotProbed {
+  Target target = Target::reflector;
+  std::string host;
+  Family family = Family::ipv4;
+  std::vector<std::uint16_t> ports;
+  std::string reason;
 };
 
 // Everything the report renderers need; no sockets in it.
@@ -38,10 +50,24 @@ struct CheckReport {
   std::string control_error;
 
   std::vector<ProbeResult> probes;
+  std::vector<NotProbed> not_probed;
+  // This host's own network per family probed (gateway, addresses), as used to place
+  // blocks.
+  std::optional<HostNetwork> host_ipv4;
+  std::optional<HostNetwork> host_ipv6;
   std::string summary;
 };
 
 net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::string> secret);
+
+// Why a probe needs no trace (it reached the reflector unchanged from this client's own
+// address, nothing left this host, tracing is off); nullopt: trace it. `untraced` is
+// its judgement before any trace.
+std::optional<std::string> no_trace_reason(const ClientProbe& probe, const ProbeResult& untraced,
+                                           bool tracing);
+
+// The summary's view of one judged probe.
+SummaryRow summary_row(const ProbeResult& result);
 
 // The contract's exit status: 0 every probe open; 1 one is not; 3 no control connection.
 int exit_status(const CheckReport& report);

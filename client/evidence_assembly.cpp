@@ -74,16 +74,31 @@ ProbeEvidence assemble_evidence(const ClientProbe& probe, const SessionFacts& se
         record.local_port == probe.port)
       reflector.tagged.push_back(record);
 
+  // Where this session's probes of the same family to other ports arrived from: a probe
+  // that alone arrives from another address was relayed.
+  for (const auto& record : response.connections)
+    if (record.family == probe.family && record.local_port != probe.port &&
+        std::find(reflector.sibling_sources.begin(), reflector.sibling_sources.end(),
+                  record.peer_address) == reflector.sibling_sources.end())
+      reflector.sibling_sources.push_back(record.peer_address);
+
   // Untagged arrivals from our public address on this port: something got through, but
   // its EHLO or SNI no longer carried our tag (or it was someone else behind our NAT).
   if (public_address) {
-    reflector.untagged_from_client =
-        static_cast<int>(std::count_if(response.untagged.begin(), response.untagged.end(),
-                                       [&](const control::UntaggedConnection& u) {
-                                         return u.local_port == probe.port &&
-                                                u.family == probe.family &&
-                                                u.peer_address == *public_address;
-                                       }));
+    for (const auto& u : response.untagged)
+      if (u.local_port == probe.port && u.family == probe.family &&
+          u.peer_address == *public_address) {
+        ++reflector.untagged_from_client;
+        if (!u.end_reason.empty()) reflector.untagged_end_reasons.push_back(u.end_reason);
+      }
+    // The reflector's own refusals of our address on this port: its limits, not a block.
+    for (const auto& refused : response.refused)
+      if (refused.local_port == probe.port && refused.family == probe.family &&
+          refused.peer_address == *public_address)
+        reflector.refusals.push_back(refused.reason +
+                                     (refused.count > 1
+                                          ? " (" + std::to_string(refused.count) + " connections)"
+                                          : std::string()));
   }
 
   // The witness is matched by our public address. Probes that reached the reflector

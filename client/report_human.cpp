@@ -1,6 +1,8 @@
 // The human report: header, a port × family table, path drawings, and the summary.
 #include "report_human.hpp"
 
+#include "attribution.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <map>
@@ -27,6 +29,12 @@ std::string clip(std::string s, std::size_t max) {
   return s;
 }
 
+// Verdicts whose hop answered in the reflector's place rather than stopping the probe.
+bool kind_answers(Verdict v) {
+  return v == Verdict::intercepted || v == Verdict::tampered || v == Verdict::tls_intercepted ||
+         v == Verdict::proxied;
+}
+
 std::string fixed(double value, int decimals) {
   char buffer[32];
   std::snprintf(buffer, sizeof buffer, "%.*f", decimals, value);
@@ -39,6 +47,28 @@ std::string hop_word(const TraceHop& hop) {
   std::string word(to_string(hop.kind));
   std::replace(word.begin(), word.end(), '_', ' ');
   return word;
+}
+
+// The WHERE column: who, in a word or two.
+std::string where_word(const Classification& c) {
+  switch (c.location) {
+    case Location::client_host:
+      return "this computer";
+    case Location::path:
+      switch (c.segment.value_or(Segment::unknown)) {
+        case Segment::local_network:
+          return "local network";
+        case Segment::upstream:
+          return "ISP/upstream";
+        case Segment::reflector_network:
+          return "reflector's network";
+        case Segment::unknown:
+          break;
+      }
+      return "path";
+    default:
+      return std::string(to_string(c.location));
+  }
 }
 
 }  // namespace
@@ -123,7 +153,7 @@ std::string render_human(const CheckReport& report) {
   }
   out += "\n";
 
-  const std::vector<std::size_t> widths{7, 12, 8, 25, 16};
+  const std::vector<std::size_t> widths{7, 12, 8, 25, 21};
   out += pad("PORT", widths[0]) + pad("SERVICE", widths[1]) + pad("FAMILY", widths[2]) +
          pad("VERDICT", widths[3]) + pad("WHERE", widths[4]) + "WHY\n";
   std::string drawings;
@@ -137,7 +167,7 @@ std::string render_human(const CheckReport& report) {
     out += pad(probe.service, widths[1]);
     out += pad(family_name(probe.family), widths[2]);
     out += pad(std::string(to_string(c.verdict)), widths[3]);
-    out += pad(std::string(to_string(c.location)), widths[4]);
+    out += pad(where_word(c), widths[4]);
     out += clip(why, 110);
     out += "\n";
     if (result.evidence.target == Target::destination) {
@@ -146,15 +176,29 @@ std::string render_human(const CheckReport& report) {
       if (!probe.address.empty() && probe.address != probe.host) out += " (" + probe.address + ")";
       out += "\n";
     }
-    if (c.blocking_hop)
-      out += pad("", widths[0] + widths[1] + widths[2]) + "blocked at hop " +
-             std::to_string(c.blocking_hop->ttl) +
-             (c.blocking_hop->address.empty() ? "" : " (" + c.blocking_hop->address + ")") + "\n";
+    if (c.blocking_hop) {
+      out += pad("", widths[0] + widths[1] + widths[2]);
+      out +=
+          (c.verdict == Verdict::open || kind_answers(c.verdict) ? "answered at " : "blocked at ");
+      out += hop_words(*c.blocking_hop) + "\n";
+    } else if (!c.blocking_candidates.empty()) {
+      std::string list;
+      for (std::size_t i = 0; i < c.blocking_candidates.size(); ++i)
+        list += (i == 0 ? "" : " or ") + hop_words(c.blocking_candidates[i]);
+      out += pad("", widths[0] + widths[1] + widths[2]);
+      out += "blocked at " + list + "\n";
+    }
     if (result.evidence.trace) {
       auto drawing = draw_path(probe.address, *result.evidence.trace, c.blocking_hop);
       if (!drawing.empty())
         drawings += std::to_string(probe.port) + "/" + family_name(probe.family) + ":\n" + drawing;
     }
+  }
+  for (const auto& n : report.not_probed) {
+    out += pad("", widths[0]);
+    out += pad(n.target == Target::reflector ? "" : n.host, widths[1]);
+    out += pad(family_name(n.family), widths[2]);
+    out += "not checked: " + n.reason + "\n";
   }
   if (!drawings.empty()) out += "\n" + drawings;
   out += "\nSummary:\n" + wrap(report.summary, 80, "  ");

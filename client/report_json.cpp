@@ -51,12 +51,31 @@ json::object reflector_evidence(const ReflectorEvidence& r) {
   return o;
 }
 
+json::object hop_json(const BlockingHop& hop) {
+  return json::object{{"ttl", hop.ttl},
+                      {"address", string_or_null(hop.address)},
+                      {"role", string_or_null(hop.role)},
+                      {"segment", to_string(hop.segment)}};
+}
+
+json::value host_network_json(const std::optional<HostNetwork>& host) {
+  if (!host) return nullptr;
+  json::array addresses;
+  for (const auto& a : host->local_addresses) addresses.push_back(json::string(a));
+  return json::object{{"gateway", string_or_null(host->gateway)},
+                      {"local_addresses", std::move(addresses)}};
+}
+
+std::string_view target_word(Target t) {
+  return t == Target::reflector ? "reflector" : "destination";
+}
+
 json::object probe_json(const ProbeResult& result) {
   const ProbeEvidence& evidence = result.evidence;
   const ClientProbe& probe = evidence.client;
   const Classification& c = result.classification;
   json::object o;
-  o["target"] = evidence.target == Target::reflector ? "reflector" : "destination";
+  o["target"] = target_word(evidence.target);
   o["host"] = probe.host;
   o["address"] = string_or_null(probe.address);
   o["port"] = probe.port;
@@ -64,12 +83,12 @@ json::object probe_json(const ProbeResult& result) {
   o["family"] = to_string(probe.family);
   o["verdict"] = to_string(c.verdict);
   o["location"] = to_string(c.location);
-  if (c.blocking_hop) {
-    o["blocking_hop"] = json::object{{"ttl", c.blocking_hop->ttl},
-                                     {"address", string_or_null(c.blocking_hop->address)}};
-  } else {
-    o["blocking_hop"] = nullptr;
-  }
+  o["segment"] = c.segment ? json::value(to_string(*c.segment)) : json::value(nullptr);
+  o["blocking_hop"] =
+      c.blocking_hop ? json::value(hop_json(*c.blocking_hop)) : json::value(nullptr);
+  json::array candidates;
+  for (const auto& hop : c.blocking_candidates) candidates.push_back(hop_json(hop));
+  o["blocking_candidates"] = std::move(candidates);
   json::array reasons;
   for (const auto& reason : c.reasons) reasons.push_back(json::string(reason));
   o["reasons"] = std::move(reasons);
@@ -106,12 +125,25 @@ json::object report_to_json(const CheckReport& report) {
       {"public_address", string_or_null(report.public_address)},
       {"public_addresses", json::object{{"ipv4", optional_or_null(report.public_ipv4)},
                                         {"ipv6", optional_or_null(report.public_ipv6)}}},
+      {"networks", json::object{{"ipv4", host_network_json(report.host_ipv4)},
+                                {"ipv6", host_network_json(report.host_ipv6)}}},
       {"control_rtt_ms", rounded_ms(report.control_rtt_ms)},
       {"probe_timeout_ms", rounded_ms(report.probe_timeout_ms)},
   };
   json::array probes;
   for (const auto& p : report.probes) probes.push_back(probe_json(p));
   doc["probes"] = std::move(probes);
+  json::array not_probed;
+  for (const auto& n : report.not_probed) {
+    json::array ports;
+    for (auto port : n.ports) ports.push_back(port);
+    not_probed.push_back(json::object{{"target", target_word(n.target)},
+                                      {"host", n.host},
+                                      {"family", to_string(n.family)},
+                                      {"ports", std::move(ports)},
+                                      {"reason", n.reason}});
+  }
+  doc["not_probed"] = std::move(not_probed);
   doc["summary"] = json::object{{"text", report.summary}};
   doc["exit_status"] = exit_status(report);
   return doc;

@@ -2,28 +2,69 @@
 #include "summary.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <map>
+#include <set>
 
 namespace egress25::client {
 namespace {
 
-enum class Kind { open, blocked, interfered, at_reflector, undecided };
+// Who a probe that is not open points at, in the words a person acts on.
+enum class Party {
+  this_computer,       // location client_host
+  local_network,       // path, local network (the home router and the LAN)
+  isp,                 // path, upstream: the ISP or a network beyond it
+  reflector_provider,  // path, the router in front of the reflector
+  somewhere_on_path,   // path, segment unknown
+  unplaced,            // location unknown: no evidence of where
+  reflector_host,      // the reflector host's own firewall or configuration
+  reflector_limits,    // the reflector refused for its own limits
+  undecided,           // inconclusive for another reason
+};
 
-Kind kind_of(Verdict v, Location l) {
+enum class Kind { blocked, interfered, proxied, other };
+
+Party party_of(const SummaryRow& r) {
+  if (r.verdict == Verdict::inconclusive)
+    return r.refused_by_reflector ? Party::reflector_limits : Party::undecided;
+  switch (r.location) {
+    case Location::client_host:
+      return Party::this_computer;
+    case Location::reflector_host:
+      return Party::reflector_host;
+    case Location::path:
+      switch (r.segment.value_or(Segment::unknown)) {
+        case Segment::local_network:
+          return Party::local_network;
+        case Segment::upstream:
+          return Party::isp;
+        case Segment::reflector_network:
+          return Party::reflector_provider;
+        case Segment::unknown:
+          return Party::somewhere_on_path;
+      }
+      break;
+    default:
+      break;
+  }
+  return Party::unplaced;
+}
+
+Kind kind_of(Verdict v) {
   switch (v) {
-    case Verdict::open:
-      return Kind::open;
     case Verdict::intercepted:
     case Verdict::tampered:
     case Verdict::tls_intercepted:
       return Kind::interfered;
-    case Verdict::firewalled_at_reflector:
-    case Verdict::not_listening:
-      return Kind::at_reflector;
-    case Verdict::inconclusive:
-      return Kind::undecided;
+    case Verdict::proxied:
+      return Kind::proxied;
+    case Verdict::dropped:
+    case Verdict::reset:
+    case Verdict::icmp_unreachable:
+    case Verdict::reply_dropped:
+      return Kind::blocked;
     default:
-      return l == Location::reflector_host ? Kind::at_reflector : Kind::blocked;
+      return Kind::other;
   }
 }
 
@@ -31,8 +72,8 @@ std::string family_name(Family f) {
   return f == Family::ipv4 ? "IPv4" : "IPv6";
 }
 
-std::string port_name(const SummaryRow& row) {
-  return std::to_string(row.port) + " (" + row.service + ")";
+std::string port_name(std::uint16_t port, const std::string& service) {
+  return std::to_string(port) + " (" + service + ")";
 }
 
 // "a", "a or b", "a, b or c"
@@ -59,9 +100,93 @@ std::string families_text(const std::vector<Family>& families) {
   return join(names, "and");
 }
 
-std::string hop_text(const std::optional<BlockingHop>& hop) {
-  if (!hop) return "";
-  return ", at hop " + std::to_string(hop->ttl) + (hop->address.empty() ? "" : ", " + hop->address);
+// "your home router (hop 1, 192.0.2.1)", "hop 3 (198.51.100.2)", "this computer"
+std::string hop_name(const BlockingHop& hop) {
+  if (hop.ttl == 0) return "this computer";
+  const std::string detail =
+      "hop " + std::to_string(hop.ttl) + (hop.address.empty() ? "" : ", " + hop.address);
+  if (hop.role == "home router") return "your home router (" + detail + ")";
+  return detail;
+}
+
+// Where, in words: ", at hop 3, 198.51.100.2" or, when several hops could have done it,
+// ", at your home router (hop 1, 192.0.2.1) or just after it, at a router that does not
+// answer traceroute (hop 2)".
+std::string where_text(const SummaryRow& row) {
+  if (row.blocking_hop) {
+    const auto& h = *row.blocking_hop;
+    return ", at hop " + std::to_string(h.ttl) + (h.address.empty() ? "" : ", " + h.address) +
+           (h.address.empty() && !h.role.empty() ? " (" + h.role + ")" : "");
+  }
+  if (row.candidates.empty()) return "";
+  const BlockingHop& first = row.candidates.front();
+  std::vector<std::string> silent;
+  for (std::size_t i = 1; i < row.candidates.size(); ++i)
+    silent.push_back(std::to_string(row.candidates[i].ttl));
+  if (silent.empty()) return ", at " + hop_name(first);
+  return ", at " + hop_name(first) + " or just after it, at " +
+         (silent.size() == 1
+              ? "a router that does not answer traceroute (hop " + silent.front()
+              : "routers that do not answer traceroute (hops " + join(silent, "or")) +
+         ")";
+}
+
+// Who, as the subject of a sentence.
+std::string who(const SummaryRow& row, Party party) {
+  switch (party) {
+    case Party::this_computer:
+      return "This computer";
+    case Party::local_network:
+      return row.blocking_hop && row.blocking_hop->role != "home router"
+                 ? "A router on your local network"
+                 : "Your home network";
+    case Party::isp:
+      return "Your ISP (or a network beyond it)";
+    case Party::reflector_provider:
+      return "The reflector's hosting provider";
+    default:
+      return "Something on the path";
+  }
+}
+
+std::string port_sentence(const SummaryRow& bad, const std::string& port, const std::string& over,
+                          const std::string& also_open, Party party) {
+  const std::string why = verdict_phrase(bad.verdict, bad.location) + where_text(bad);
+  switch (party) {
+    case Party::reflector_host:
+      return "Port " + port + " was refused by the reflector host itself" + over + " (" + why +
+             also_open + "), not by your network. ";
+    case Party::reflector_limits:
+      return "Port " + port + " could not be judged" + over +
+             ": the reflector refused your address for its own limits, not your network" +
+             also_open + ". ";
+    case Party::undecided:
+      return "Port " + port + " could not be judged" + over + " (" + why + also_open +
+             "); the report's reasons say what evidence is missing. ";
+    case Party::unplaced:
+      return "Port " + port + " does not get through" + over + " (" + why + also_open +
+             "), but where it is stopped is unknown. ";
+    default:
+      break;
+  }
+  const std::string subject = who(bad, party);
+  switch (kind_of(bad.verdict)) {
+    case Kind::interfered:
+      return subject + " interferes with port " + port + over + " (" + why + also_open + "). ";
+    case Kind::proxied:
+      return subject + " relays port " + port + over + " from another address" +
+             (bad.arrived_from.empty() ? "" : " (" + bad.arrived_from + ")") + " (" + why +
+             also_open + "): mail you send on it leaves from that address, not yours. ";
+    default:
+      break;
+  }
+  if (party == Party::this_computer)
+    return "This computer stops outbound port " + port + over + " before it leaves (" + why +
+           also_open + "). ";
+  if (party == Party::reflector_provider)
+    return subject + " blocks port " + port + over + " in front of the reflector (" + why +
+           also_open + "): your own network lets it through. ";
+  return subject + " blocks outbound port " + port + over + " (" + why + also_open + "). ";
 }
 
 }  // namespace
@@ -77,6 +202,9 @@ std::string verdict_phrase(Verdict verdict, Location location) {
       break;
     case Location::destination:
       where = " at the destination";
+      break;
+    case Location::client_host:
+      where = " by this computer";
       break;
     default:
       break;
@@ -96,6 +224,8 @@ std::string verdict_phrase(Verdict verdict, Location location) {
       return "tampered with in flight";
     case Verdict::tls_intercepted:
       return "TLS-intercepted: the certificate is not the reflector's";
+    case Verdict::proxied:
+      return "proxied: relayed unchanged from another address";
     case Verdict::reply_dropped:
       return "half-open: the reflector answered, its answer was lost" + where;
     case Verdict::firewalled_at_reflector:
@@ -111,12 +241,23 @@ std::string verdict_phrase(Verdict verdict, Location location) {
 std::string summarize(const SummaryInput& input) {
   const std::string host =
       input.reflector_host.empty() ? "the reflector host" : input.reflector_host;
-  if (!input.control_reached)
+  std::string not_probed;
+  for (const auto& why : input.not_probed) {
+    std::string sentence = why;
+    if (!sentence.empty()) sentence[0] = static_cast<char>(std::toupper(sentence[0]));
+    not_probed += " " + sentence + ", so that family was not checked.";
+  }
+  if (!input.control_reached) {
+    if (!input.not_probed.empty() && input.rows.empty())
+      return "Nothing was measured." + not_probed;
     return "Nothing was measured: the reflector's control port could not be reached. Check that "
            "egress25-reflector is running on " +
-           host + " and that its control port is open on its firewall, then run the check again.";
+           host + " and that its control port is open on its firewall, then run the check again." +
+           not_probed;
+  }
   if (input.rows.empty())
-    return "Nothing was probed: the reflector advertised no services and no --ports were given.";
+    return "Nothing was probed: the reflector advertised no services and no --ports were given." +
+           not_probed;
 
   // One state per port, in the order ports first appear.
   std::vector<std::uint16_t> order;
@@ -137,47 +278,26 @@ std::string summarize(const SummaryInput& input) {
 
   std::vector<std::string> open_ports;   // open on every family probed
   std::vector<std::string> partly_open;  // open on some family
-  bool any_blocked = false, any_interfered = false, any_at_reflector = false, any_undecided = false;
+  std::set<Party> parties;
+  std::set<Kind> kinds;
   std::string text;
   for (auto port : order) {
     const PortState& state = ports[port];
-    SummaryRow named;
-    named.port = port;
-    named.service = state.service;
+    const std::string name = port_name(port, state.service);
     if (!state.any_bad) {
-      open_ports.push_back(port_name(named));
+      open_ports.push_back(name);
       continue;
     }
-    if (!state.open_families.empty()) partly_open.push_back(port_name(named));
+    if (!state.open_families.empty()) partly_open.push_back(name);
     const SummaryRow& bad = state.first_bad;
-    std::string over = " over " + families_text(state.bad_families);
-    std::string also_open = state.open_families.empty()
-                                ? ""
-                                : "; it is open over " + families_text(state.open_families);
-    std::string phrase = verdict_phrase(bad.verdict, bad.location) + hop_text(bad.blocking_hop);
-    switch (kind_of(bad.verdict, bad.location)) {
-      case Kind::blocked:
-        any_blocked = true;
-        text += "Your network blocks outbound port " + port_name(named) + over + " (" + phrase +
-                also_open + "). ";
-        break;
-      case Kind::interfered:
-        any_interfered = true;
-        text += "Something on your network interferes with port " + port_name(named) + over + " (" +
-                phrase + also_open + "). ";
-        break;
-      case Kind::at_reflector:
-        any_at_reflector = true;
-        text += "Port " + port_name(named) + " was refused by the reflector host itself" + over +
-                " (" + phrase + also_open + "), not by your network. ";
-        break;
-      case Kind::open:
-      case Kind::undecided:
-        any_undecided = true;
-        text += "Port " + port_name(named) + " could not be judged" + over + " (" + phrase +
-                also_open + "); the report's reasons say what evidence is missing. ";
-        break;
-    }
+    const Party party = party_of(bad);
+    parties.insert(party);
+    kinds.insert(kind_of(bad.verdict));
+    text += port_sentence(bad, name, " over " + families_text(state.bad_families),
+                          state.open_families.empty()
+                              ? ""
+                              : "; it is open over " + families_text(state.open_families),
+                          party);
   }
 
   if (text.empty()) {
@@ -186,13 +306,27 @@ std::string summarize(const SummaryInput& input) {
                              std::string(open_ports.size() == 1 ? "port " : "ports ") + all +
                              (open_ports.size() == 1 ? " is" : " are") + " open end to end.";
     if (ports.count(25)) conclusion += " You can deliver mail directly on port 25.";
-    return conclusion;
+    return conclusion + not_probed;
   }
 
-  if (any_blocked || any_interfered) {
+  // Blocks by this client's own network, its ISP or an unknown part of the path: the
+  // open ports are the way out. A block in front of the reflector is not the client's.
+  const bool own_side = parties.count(Party::local_network) || parties.count(Party::isp) ||
+                        parties.count(Party::somewhere_on_path) || parties.count(Party::unplaced) ||
+                        parties.count(Party::this_computer);
+  if (parties.count(Party::this_computer))
+    text +=
+        "Allow outbound connections to these ports in this computer's firewall or security "
+        "software, then run the check again. ";
+  if (parties.count(Party::local_network))
+    text +=
+        "Check your home router's firewall for outbound rules on these ports (or ask whoever runs "
+        "this network). ";
+  if (own_side && (kinds.count(Kind::blocked) || kinds.count(Kind::interfered))) {
     if (!open_ports.empty()) {
       text += "Send mail through your provider's relay on " + join(open_ports, "or") +
-              (open_ports.size() == 1 ? ", which is open. " : ", which are open. ");
+              (open_ports.size() == 1 ? ", which is open" : ", which are open") +
+              (parties.count(Party::isp) ? ", or ask your ISP to open the others. " : ". ");
     } else if (!partly_open.empty()) {
       text += "Use the address family on which " + join(partly_open, "and") +
               " is open, or ask your network's operator to open the others. ";
@@ -203,19 +337,31 @@ std::string summarize(const SummaryInput& input) {
           "another network). ";
     }
   }
-  if (any_interfered)
+  if (parties.count(Party::reflector_provider))
+    text += "Whoever runs " + host +
+            " should ask its hosting provider to allow inbound connections on these ports (many "
+            "providers block port 25 by default), or check against a reflector elsewhere. ";
+  if (kinds.count(Kind::interfered))
     text +=
         "Do not trust this network with cleartext SMTP: prefer implicit TLS (465) with "
         "certificate checks, or ask its operator to turn off the SMTP proxy. ";
-  if (any_at_reflector)
+  if (kinds.count(Kind::proxied))
+    text +=
+        "If you send mail directly, ask your ISP about its relay: receivers judge your mail by "
+        "the relay's address (SPF, reputation). ";
+  if (parties.count(Party::reflector_host))
     text += "Fix the reflector's configuration or its host firewall (that is for whoever runs " +
             host + "), then run the check again. ";
-  if (any_undecided)
+  if (parties.count(Party::reflector_limits))
     text +=
-        "Run the check again; if it stays inconclusive, check against a reflector whose packet "
-        "witness is on (it sees whether the SYN arrived and who answered it). ";
+        "The reflector limits how many connections one address may hold; another program or "
+        "another machine behind the same NAT may hold them: run the check again later. ";
+  if (parties.count(Party::undecided) || parties.count(Party::unplaced))
+    text +=
+        "Run the check again with --trace, against a reflector whose packet witness is on (it "
+        "sees whether the SYN arrived and who answered it), to learn where. ";
   text.pop_back();  // the trailing space
-  return text;
+  return text + not_probed;
 }
 
 std::string destination_sentence(const std::string& target, std::uint16_t port,

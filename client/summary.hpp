@@ -20,17 +20,26 @@ struct SummaryRow {
   Verdict verdict = Verdict::inconclusive;
   Location location = Location::unknown;
   std::optional<BlockingHop> blocking_hop;
+  std::optional<Segment> segment;       // for location path
+  std::vector<BlockingHop> candidates;  // when no single hop is pinned
+  bool refused_by_reflector = false;    // inconclusive: the reflector's own limits
+  std::string arrived_from;             // proxied: the address it arrived from
 };
 
 struct SummaryInput {
   std::string reflector_host;
   bool control_reached = true;
   std::vector<SummaryRow> rows;  // in report order
+  // Families (or names) not probed for a reason that is not a block, one sentence each.
+  std::vector<std::string> not_probed;
+  // Why the control port could not be used, when it could not.
+  std::string control_error;
 };
 
-// A few sentences of plain words, e.g. "Your network blocks outbound port 25 (dropped on
-// the path). Send mail through your provider's relay on 587 (submission) or 465 (smtps),
-// which are open."
+// A few sentences of plain words that name who stops what, e.g. "Your ISP (or a network
+// beyond it) blocks outbound port 25 (smtp) over IPv4 (dropped on the path, at hop 3,
+// 198.51.100.2). Send mail through your provider's relay on 465 (smtps) or 587
+// (submission), which are open."
 std::string summarize(const SummaryInput& input);
 
 // One probe of a --target destination, for its summary sentence.

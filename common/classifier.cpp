@@ -6,6 +6,8 @@
 // evidence says so instead of guessing.
 #include "classifier.hpp"
 
+#include "attribution.hpp"
+
 #include <fmt/format.h>
 #include <algorithm>
 #include <string>
@@ -14,16 +16,38 @@ namespace egress25 {
 namespace {
 
 struct Context {
-  const ProbeEvidence& e;
-  const ClientProbe& c;
-  const ReflectorEvidence& r;
-  std::optional<BlockingHop> hop;  // from the trace, when it shows one
-  std::optional<int> distance;     // reflector's hop distance, from the reference trace
+  const ProbeEvidence& evidence;
+  const ClientProbe& client;
+  const ReflectorEvidence& reflector;
+  std::optional<int> distance;  // reflector's hop distance, from the reference trace
 };
 
-Classification make(Verdict v, Location l, std::vector<std::string> reasons,
-                    std::optional<BlockingHop> hop = std::nullopt) {
-  return Classification{v, l, std::move(hop), std::move(reasons)};
+Classification make(Verdict v, Location l, std::vector<std::string> reasons) {
+  Classification c;
+  c.verdict = v;
+  c.location = l;
+  if (l == Location::path) c.segment = Segment::unknown;
+  c.reasons = std::move(reasons);
+  return c;
+}
+
+// The verdict placed where the evidence puts it: location, segment, hop or candidates,
+// and the observations that place it after the verdict's own reasons.
+Classification placed(Verdict v, const Place& place, std::vector<std::string> reasons) {
+  Classification c = make(v, place.location, std::move(reasons));
+  if (place.location == Location::path) c.segment = place.segment.value_or(Segment::unknown);
+  c.blocking_hop = place.hop;
+  c.blocking_candidates = place.candidates;
+  c.reasons.insert(c.reasons.end(), place.reasons.begin(), place.reasons.end());
+  return c;
+}
+
+// On the path, with nothing in the traces to say where.
+Place somewhere_on_path() {
+  Place place;
+  place.location = Location::path;
+  place.segment = Segment::unknown;
+  return place;
 }
 
 std::string seconds(double ms) {
@@ -34,23 +58,24 @@ std::string short_fp(const std::string& fp) {
   return fp.size() > 16 ? fp.substr(0, 16) + "..." : fp;
 }
 
-std::string hop_words(const BlockingHop& h) {
-  return h.address.empty() ? fmt::format("hop {}", h.ttl)
-                           : fmt::format("hop {} ({})", h.ttl, h.address);
+std::string end_words(const ClientProbe& c) {
+  return c.end_detail.empty() ? std::string(to_string(c.end)) : c.end_detail;
 }
 
 // The reason a missing source would have given, to close a fallback honestly.
 std::string missing_sources(const Context& x) {
   std::string why;
-  if (!x.r.witness)
-    why +=
-        "no packet witness on the reflector (" +
-        (x.r.witness_unavailable.empty() ? std::string("not reported") : x.r.witness_unavailable) +
-        ")";
-  if (!x.e.trace) {
+  if (!x.reflector.witness)
+    why += "no packet witness on the reflector (" +
+           (x.reflector.witness_unavailable.empty() ? std::string("not reported")
+                                                    : x.reflector.witness_unavailable) +
+           ")";
+  if (!x.evidence.trace) {
     if (!why.empty()) why += "; ";
     why += "no hop trace (" +
-           (x.e.trace_unavailable.empty() ? std::string("not run") : x.e.trace_unavailable) + ")";
+           (x.evidence.trace_unavailable.empty() ? std::string("not run")
+                                                 : x.evidence.trace_unavailable) +
+           ")";
   }
   return why;
 }
@@ -62,25 +87,163 @@ std::optional<int> first_reset_ttl(const PortTrace& t) {
   return std::nullopt;
 }
 
-// The last hop before `ttl` that answered with time-exceeded.
-std::optional<BlockingHop> last_router_before(const PortTrace& t, int ttl) {
-  std::optional<BlockingHop> last;
-  for (const auto& h : t.hops)
-    if (h.ttl < ttl && h.kind == HopKind::time_exceeded) last = BlockingHop{h.ttl, h.address};
-  return last;
+// Where the trace shows the probe's handshake answered in the reflector's place, else
+// somewhere on the path.
+Place answering_place(const Context& x) {
+  if (x.evidence.trace)
+    if (auto p = locate_handshake(*x.evidence.trace, x.evidence.host, x.client.port)) return *p;
+  return somewhere_on_path();
 }
 
-bool sent_ehlo(const ClientProbe& c) {
-  for (const auto* phase : {&c.transcript.plain, &c.transcript.tls})
-    if (phase->to_server.kept.starts_with("EHLO ")) return true;
-  return false;
+bool contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+// The reflector's own refusal of this connection (its per-source cap, a full table),
+// from its 421 greeting or its REPORT: not evidence about the path at all.
+std::optional<Classification> refused_by_reflector(const Context& x) {
+  const auto& c = x.client;
+  const auto& r = x.reflector;
+  if (!r.tagged.empty()) return std::nullopt;
+  std::vector<std::string> reasons;
+  if (c.banner_code == 421 && !r.banner_identity.empty() &&
+      c.banner.find(r.banner_identity) != std::string::npos)
+    reasons.push_back(fmt::format("the reflector itself refused the connection: '{} {}'",
+                                  *c.banner_code, printable(c.banner, 100)));
+  for (const auto& why : r.refusals)
+    reasons.push_back("the reflector's report says it refused your address on this port: " +
+                      printable(why, 120));
+  if (reasons.empty()) return std::nullopt;
+  reasons.push_back(
+      "a refusal for the reflector's own limits says nothing about your network: run the check "
+      "again when fewer connections from your address are open");
+  auto result = make(Verdict::inconclusive, Location::unknown, std::move(reasons));
+  result.refused_by_reflector = true;
+  return result;
+}
+
+// A reset after the reflector had accepted the connection but before the probe's EHLO
+// reached it. The reflector never resets a live session itself: unless its record says
+// it ended the connection for its own reasons, something on the path did.
+Classification reset_before_ehlo(const Context& x) {
+  const auto& ends = x.reflector.untagged_end_reasons;
+  const bool reflector_closed = std::any_of(ends.begin(), ends.end(), [](const std::string& e) {
+    return !e.empty() && !e.starts_with("peer") && e != "quit";
+  });
+  const std::string after = x.client.banner_code ? "after the reflector's greeting" : "";
+  if (reflector_closed)
+    return make(Verdict::inconclusive, Location::unknown,
+                {fmt::format("the connection was reset {}; the reflector saw a connection from "
+                             "your address on this port and ended it itself ('{}')",
+                             after, printable(ends.front(), 80))});
+  std::string seen =
+      "the reflector saw a connection from your address on this port, but never this probe's "
+      "EHLO";
+  if (!ends.empty())
+    seen += fmt::format(", and saw it end as '{}': it did not send that reset",
+                        printable(ends.front(), 80));
+  return placed(Verdict::reset, answering_place(x),
+                {fmt::format("the connection was reset {}, once the EHLO was sent", after), seen});
 }
 
 // ---- Connected: the reflector's record decides ------------------------------------
 
+Classification connected_without_record(const Context& x, bool cert_mismatch,
+                                        const std::string& cert_reason) {
+  const auto& c = x.client;
+  const auto& r = x.reflector;
+  if (cert_mismatch)
+    return placed(Verdict::tls_intercepted, answering_place(x),
+                  {cert_reason, "the reflector never saw this probe: TLS ended in the middle"});
+  const bool banner_is_reflectors =
+      !r.banner_identity.empty() && c.banner.find(r.banner_identity) != std::string::npos;
+  if (c.banner_code && !banner_is_reflectors)
+    return placed(Verdict::intercepted, answering_place(x),
+                  {fmt::format("a server that is not the reflector answered: its greeting was "
+                               "'{} {}'",
+                               *c.banner_code, printable(c.banner, 100)),
+                   "the reflector saw no connection carrying this probe's tag"});
+  if (r.connections_dropped > 0)
+    return make(Verdict::inconclusive, Location::unknown,
+                {fmt::format("the reflector kept no record of this probe, but it dropped {} "
+                             "records of this check over its cap: this one may be among them",
+                             r.connections_dropped)});
+  if (r.untagged_from_client > 0) {
+    if (c.end == DialogueEnd::reset) return reset_before_ehlo(x);
+    if (c.end == DialogueEnd::completed)
+      return placed(Verdict::tampered, answering_place(x),
+                    {"the dialogue completed, but the connection the reflector saw from your "
+                     "address on this port never carried this probe's tag: the EHLO name "
+                     "arrived changed"});
+    return make(Verdict::inconclusive, Location::unknown,
+                {fmt::format("the reflector accepted a connection from your address on this "
+                             "port, but the dialogue did not get as far as EHLO ({})",
+                             end_words(c))});
+  }
+  if (c.banner_code)
+    return placed(Verdict::intercepted, answering_place(x),
+                  {fmt::format("a server greeted with the reflector's name ('{} {}'), but the "
+                               "reflector saw no connection from you on this port",
+                               *c.banner_code, printable(c.banner, 100))});
+  return placed(Verdict::intercepted, answering_place(x),
+                {"the TCP connection was accepted, but the reflector saw no connection from "
+                 "your address on this port",
+                 fmt::format("no greeting arrived ({})", end_words(c))});
+}
+
+// The probe arrived from another address than the control connection. A relay that
+// re-originates it answers the handshake before the reflector's distance; translation
+// (a NAT) does not. Without a trace, only a difference from this session's other ports
+// says it was this port alone. A NAT pool that is not paired (RFC 4787 REQ-2) gives
+// each connection any address of the pool: every port would then differ at random.
+Classification arrived_from_elsewhere(const Context& x, const ConnectionRecord& rec,
+                                      std::vector<std::string> reasons) {
+  const auto& r = x.reflector;
+  const std::string& ours = r.client_public_address;
+  reasons.push_back(
+      fmt::format("it arrived at the reflector from {}, not from {} as the "
+                  "control connection did",
+                  rec.peer_address, ours));
+  std::optional<int> handshake_ttl;
+  if (x.evidence.trace)
+    for (const auto& h : x.evidence.trace->probed.hops)
+      if (h.kind == HopKind::reached) {
+        handshake_ttl = h.ttl;
+        break;
+      }
+  if (x.evidence.trace)
+    if (auto place = locate_handshake(*x.evidence.trace, x.evidence.host, x.client.port)) {
+      reasons.push_back("mail sent on this port leaves from the relay's address, not from yours");
+      return placed(Verdict::proxied, *place, std::move(reasons));
+    }
+  const bool siblings_ours = contains(r.sibling_sources, ours);
+  if (siblings_ours) {
+    reasons.push_back("this session's probes of the other ports arrived from " + ours +
+                      ": only this port is sent from another address, so mail sent on it "
+                      "leaves from someone else's address");
+    if (handshake_ttl && x.distance && *handshake_ttl == *x.distance)
+      reasons.push_back(
+          "its handshake was answered at the reflector's own distance: the address was "
+          "translated on the way, not relayed by a server");
+    return placed(Verdict::proxied, somewhere_on_path(), std::move(reasons));
+  }
+  if (handshake_ttl && x.distance && *handshake_ttl == *x.distance) {
+    reasons.push_back(
+        "its handshake was answered at the reflector's own distance, so nothing on the path "
+        "answered in its place: an address translation (a NAT pool), not a relay");
+    return make(Verdict::open, Location::none, std::move(reasons));
+  }
+  reasons.push_back(
+      "no other probe of this family arrived from " + ours +
+      " either: a NAT pool that gives each connection another address and a relay on every "
+      "probed port look the same without a trace of this port");
+  return make(Verdict::inconclusive, Location::unknown, std::move(reasons));
+}
+
 Classification classify_connected(const Context& x) {
-  const auto& c = x.c;
-  const auto& r = x.r;
+  const auto& c = x.client;
+  const auto& r = x.reflector;
+  if (auto refused = refused_by_reflector(x)) return *refused;
   const bool cert_mismatch = c.tls_completed && !r.expected_fingerprint.empty() &&
                              c.peer_cert_sha256 != r.expected_fingerprint;
   const std::string cert_reason = fmt::format(
@@ -88,55 +251,14 @@ Classification classify_connected(const Context& x) {
       "(subject '{}'), where the control connection pinned {}",
       short_fp(c.peer_cert_sha256), printable(c.peer_cert_subject, 80),
       short_fp(r.expected_fingerprint));
-
-  if (r.tagged.empty()) {
-    if (cert_mismatch)
-      return make(Verdict::tls_intercepted, Location::path,
-                  {cert_reason, "the reflector never saw this probe: TLS ended in the middle"});
-    const bool banner_is_reflectors =
-        !r.banner_identity.empty() && c.banner.find(r.banner_identity) != std::string::npos;
-    if (c.banner_code && !banner_is_reflectors)
-      return make(Verdict::intercepted, Location::path,
-                  {fmt::format("a server that is not the reflector answered: its greeting was "
-                               "'{} {}'",
-                               *c.banner_code, printable(c.banner, 100)),
-                   "the reflector never saw this probe: the connection was redirected to "
-                   "another server"});
-    if (r.connections_dropped > 0)
-      return make(Verdict::inconclusive, Location::unknown,
-                  {fmt::format("the reflector kept no record of this probe, but it dropped {} "
-                               "records of this check over its cap: this one may be among them",
-                               r.connections_dropped)});
-    if (r.untagged_from_client > 0) {
-      if (c.banner_code && sent_ehlo(c))
-        return make(Verdict::tampered, Location::path,
-                    {"the reflector saw a connection from your address on this port, but "
-                     "without this probe's tag: the EHLO name was rewritten in flight"});
-      return make(
-          Verdict::inconclusive, Location::unknown,
-          {fmt::format("the reflector accepted a connection from your address on this "
-                       "port, but the dialogue did not get as far as EHLO ({})",
-                       c.end_detail.empty() ? std::string(to_string(c.end)) : c.end_detail)});
-    }
-    if (c.banner_code)
-      return make(Verdict::intercepted, Location::path,
-                  {fmt::format("a server greeted with the reflector's name ('{} {}'), but the "
-                               "reflector saw no connection from you on this port: something "
-                               "answered in its place",
-                               *c.banner_code, printable(c.banner, 100))});
-    return make(Verdict::intercepted, Location::path,
-                {"the TCP connection was accepted, but the reflector saw no connection from "
-                 "your address on this port: something on the path answered in its place",
-                 fmt::format("no greeting arrived ({})",
-                             c.end_detail.empty() ? std::string(to_string(c.end)) : c.end_detail)});
-  }
+  if (r.tagged.empty()) return connected_without_record(x, cert_mismatch, cert_reason);
 
   const ConnectionRecord& rec = r.tagged.front();
   if (cert_mismatch)
-    return make(Verdict::tls_intercepted, Location::path,
-                {cert_reason, fmt::format("the reflector saw the probe arrive from {}, relayed "
-                                          "by a TLS-terminating middlebox",
-                                          rec.peer_address)});
+    return placed(Verdict::tls_intercepted, answering_place(x),
+                  {cert_reason, fmt::format("the reflector saw the probe arrive from {}, relayed "
+                                            "by a TLS-terminating middlebox",
+                                            rec.peer_address)});
 
   std::vector<std::string> reasons;
   const auto differences = compare_transcripts(c.transcript, rec.transcript);
@@ -146,19 +268,19 @@ Classification classify_connected(const Context& x) {
         fmt::format("the reflector saw this probe arrive from {}, with bytes "
                     "changed in flight",
                     rec.peer_address));
-    return make(Verdict::tampered, Location::path, std::move(reasons));
+    return placed(Verdict::tampered, answering_place(x), std::move(reasons));
   }
 
   if (c.end == DialogueEnd::reset)
-    return make(Verdict::reset, Location::path,
-                {fmt::format("the connection was reset in the middle of the dialogue, after "
-                             "the reflector had seen it; the reflector ended it as '{}'",
-                             printable(rec.end_reason, 80))});
+    return placed(Verdict::reset, answering_place(x),
+                  {fmt::format("the connection was reset in the middle of the dialogue, after "
+                               "the reflector had seen it; the reflector ended it as '{}'",
+                               printable(rec.end_reason, 80))});
   if (c.end != DialogueEnd::completed)
     return make(Verdict::inconclusive, Location::unknown,
                 {fmt::format("the reflector saw this probe and what arrived was unchanged, but "
                              "the dialogue did not complete: {}",
-                             c.end_detail.empty() ? std::string(to_string(c.end)) : c.end_detail)});
+                             end_words(c))});
 
   reasons.push_back(
       fmt::format("the reflector saw this connection from {} and both ends "
@@ -171,17 +293,14 @@ Classification classify_connected(const Context& x) {
   else if (c.kind == ServiceKind::smtp)
     reasons.push_back("STARTTLS was not completed; the cleartext dialogue was unchanged");
   if (!r.client_public_address.empty() && rec.peer_address != r.client_public_address)
-    reasons.push_back(
-        fmt::format("it arrived from {}, not from {} as the control connection "
-                    "did: a NAT pool or a proxy that relays unchanged",
-                    rec.peer_address, r.client_public_address));
+    return arrived_from_elsewhere(x, rec, std::move(reasons));
   return make(Verdict::open, Location::none, std::move(reasons));
 }
 
 // ---- Refused: who sent the reset? ---------------------------------------------------
 
 Classification host_reset(const Context& x, std::vector<std::string> reasons) {
-  if (x.r.port_advertised) {
+  if (x.reflector.port_advertised) {
     reasons.push_back(
         "the reflector listens on this port, so the host's own firewall "
         "refused the connection");
@@ -191,34 +310,38 @@ Classification host_reset(const Context& x, std::vector<std::string> reasons) {
   return make(Verdict::not_listening, Location::reflector_host, std::move(reasons));
 }
 
+// A reset the reflector host did not send, placed by the trace when it shows where.
+Classification forged_reset(const Context& x, std::string observed) {
+  if (x.evidence.trace)
+    if (auto place = locate_reset(*x.evidence.trace, x.evidence.host, x.client.port))
+      return placed(Verdict::reset, *place, {std::move(observed)});
+  return placed(Verdict::reset, somewhere_on_path(), {std::move(observed)});
+}
+
 Classification classify_refused(const Context& x) {
-  if (const auto& w = x.r.witness) {
+  if (const auto& w = x.reflector.witness) {
     if (w->syn_seen && w->rst_sent)
       return host_reset(x, {"the packet witness saw the SYN arrive and the reflector host "
                             "answer it with a reset"});
     if (w->syn_seen)
-      return make(Verdict::reset, Location::path,
-                  {"a reset answered the SYN, but the packet witness saw the reflector host "
-                   "send none: a device on the path forged it"},
-                  x.hop);
-    return make(Verdict::reset, Location::path,
-                {"a reset answered the SYN, and the packet witness never saw the SYN reach the "
-                 "reflector host: a device on the path answered in its place"},
-                x.hop);
+      return forged_reset(x,
+                          "a reset answered the SYN, but the packet witness saw the SYN "
+                          "arrive and the reflector host send no reset");
+    return forged_reset(x,
+                        "a reset answered the SYN, and the packet witness never saw the SYN "
+                        "reach the reflector host");
   }
-  if (x.e.trace && x.distance) {
-    if (auto k = first_reset_ttl(x.e.trace->probed)) {
-      if (*k < *x.distance) {
-        auto hop = last_router_before(x.e.trace->probed, *k);
-        return make(Verdict::reset, Location::path,
-                    {fmt::format("the reset already comes back with a TTL of {}, while the "
-                                 "reflector is {} hops away: a device on the path sent it",
-                                 *k, *x.distance)},
-                    hop);
-      }
-      if (*k == 1)  // nothing stands between: the reflector is the first hop
+  if (x.evidence.trace && x.distance) {
+    if (auto k = first_reset_ttl(x.evidence.trace->probed)) {
+      if (*x.distance == 1)  // nothing stands between: the reflector is the first hop
         return host_reset(x, {"a reset answered the SYN, and the reflector is the first hop: "
                               "no router stands between you and it, so its host sent it"});
+      auto place = locate_reset(*x.evidence.trace, x.evidence.host, x.client.port);
+      if (place && !place->reflector_host_possible)
+        return placed(Verdict::reset, *place,
+                      {fmt::format("a reset answered the SYN before the reflector's distance "
+                                   "({} hops)",
+                                   *x.distance)});
       return make(Verdict::inconclusive, Location::unknown,
                   {fmt::format("a reset answered the SYN; it first comes back at hop {}, the "
                                "reflector's own distance, so it was sent by the reflector host "
@@ -236,17 +359,16 @@ Classification classify_refused(const Context& x) {
 // ---- Timed out: where did the SYN die? ----------------------------------------------
 
 Classification classify_timed_out(const Context& x) {
-  const std::string silent = fmt::format("no answer to the SYN within {}", seconds(x.c.elapsed_ms));
+  const std::string silent =
+      fmt::format("no answer to the SYN within {}", seconds(x.client.elapsed_ms));
+  std::optional<Place> place;
+  if (x.evidence.trace)
+    place = locate_silent_drop(*x.evidence.trace, x.evidence.host, x.client.port);
   // The decisive observation comes first: the report's one-line reason is the first.
-  if (const auto& w = x.r.witness) {
-    if (!w->syn_seen) {
-      std::vector<std::string> reasons{
-          "the packet witness never saw the SYN reach the reflector host", silent};
-      if (x.hop)
-        reasons.push_back(fmt::format(
-            "the probe dies after {}, while the control port goes further", hop_words(*x.hop)));
-      return make(Verdict::dropped, Location::path, std::move(reasons), x.hop);
-    }
+  if (const auto& w = x.reflector.witness) {
+    if (!w->syn_seen)
+      return placed(Verdict::dropped, place.value_or(somewhere_on_path()),
+                    {"the packet witness never saw the SYN reach the reflector host", silent});
     if (w->rst_sent)
       return host_reset(x, {"the packet witness saw the reflector host answer the SYN with a "
                             "reset, which never came back to you",
@@ -269,20 +391,13 @@ Classification classify_timed_out(const Context& x) {
                  "yet the packet witness saw the handshake complete: something between "
                  "you and the reflector answered differently to each side"});
   }
-  if (x.e.trace && x.distance) {
-    if (x.hop && x.hop->ttl + 1 < *x.distance)
-      return make(Verdict::dropped, Location::path,
-                  {fmt::format("the probe dies after {}, while the control port reaches the "
-                               "reflector {} hops away",
-                               hop_words(*x.hop), *x.distance),
-                   silent},
-                  x.hop);
+  if (place && !place->reflector_host_possible) return placed(Verdict::dropped, *place, {silent});
+  if (place)
     return make(Verdict::inconclusive, Location::unknown,
                 {silent,
                  "the probe travels as far as the last router before the reflector: the "
                  "reflector host's firewall, that router or the way back dropped it",
                  missing_sources(x)});
-  }
   return make(Verdict::dropped, Location::unknown,
               {silent, "the reflector recorded no connection for it",
                "where it was dropped is unknown: " + missing_sources(x)});
@@ -291,34 +406,28 @@ Classification classify_timed_out(const Context& x) {
 // ---- ICMP: the sender is named -------------------------------------------------------
 
 Classification classify_icmp(const Context& x) {
-  const IcmpReport icmp = x.c.icmp.value_or(IcmpReport{});
+  const IcmpReport icmp = x.client.icmp.value_or(IcmpReport{});
   const std::string what =
       fmt::format("ICMP {} (type {} code {}) from {}",
                   icmp.description.empty() ? std::string("error") : icmp.description, icmp.type,
                   icmp.code, icmp.sender.empty() ? std::string("an unnamed sender") : icmp.sender);
   if (icmp.sender.empty()) return make(Verdict::icmp_unreachable, Location::unknown, {what});
-  if (icmp.sender == x.c.address)
-    return make(Verdict::icmp_unreachable, Location::reflector_host,
-                {what, "the reflector host itself sent it"});
-  std::optional<BlockingHop> hop;
-  if (x.e.trace)
-    for (const auto* t : {&x.e.trace->probed, &x.e.trace->reference})
-      for (const auto& h : t->hops)
-        if (!hop && h.address == icmp.sender) hop = BlockingHop{h.ttl, h.address};
-  if (!hop && x.hop && x.hop->address == icmp.sender) hop = x.hop;
-  return make(Verdict::icmp_unreachable, Location::path,
-              {what, "a router on the path sent it, not the reflector host"}, hop);
+  if (x.evidence.target == Target::destination && icmp.sender == x.client.address)
+    return make(Verdict::icmp_unreachable, Location::destination,
+                {what, "the destination host itself sent it"});
+  Place place = locate_sender(icmp.sender, x.evidence.trace, x.evidence.host, x.client.address);
+  return placed(Verdict::icmp_unreachable, place, {what});
 }
 
 // ---- Destination probes: judged against the reflector probe of the same port --------
 
 Classification classify_destination(const Context& x) {
-  const auto& c = x.c;
-  const bool own_path_open = x.e.reference_verdict == Verdict::open;
+  const auto& c = x.client;
+  const bool own_path_open = x.evidence.reference_verdict == Verdict::open;
   const std::string ref =
-      x.e.reference_verdict
+      x.evidence.reference_verdict
           ? fmt::format("your path to the reflector's SMTP port is {}",
-                        to_string(*x.e.reference_verdict))
+                        to_string(*x.evidence.reference_verdict))
           : std::string("there is no reflector probe of port 25 to compare with");
   switch (c.connect) {
     case ConnectOutcome::connected:
@@ -358,42 +467,9 @@ std::optional<int> destination_distance(const PortTrace& reference) {
   return std::nullopt;
 }
 
-std::optional<BlockingHop> find_blocking_hop(const PathTrace& trace) {
-  const auto& probed = trace.probed.hops;
-  if (std::any_of(probed.begin(), probed.end(), [](const TraceHop& h) {
-        return h.kind == HopKind::reached || h.kind == HopKind::reset;
-      }))
-    return std::nullopt;  // the probed port gets through (or is answered at the end)
-
-  // An ICMP unreachable names the hop that refused to forward.
-  for (const auto& h : probed)
-    if (h.kind == HopKind::unreachable) {
-      for (const auto& earlier : probed)
-        if (earlier.kind == HopKind::time_exceeded && earlier.address == h.address)
-          return BlockingHop{earlier.ttl, h.address};
-      return BlockingHop{h.ttl, h.address};
-    }
-
-  int probed_last = 0;
-  std::string probed_address;
-  for (const auto& h : probed)
-    if (h.kind == HopKind::time_exceeded && h.ttl > probed_last) {
-      probed_last = h.ttl;
-      probed_address = h.address;
-    }
-  int reference_last = 0;
-  for (const auto& h : trace.reference.hops)
-    if (h.kind != HopKind::silent) reference_last = std::max(reference_last, h.ttl);
-  if (probed_last == 0 || probed_last >= reference_last) return std::nullopt;
-  return BlockingHop{probed_last, probed_address};
-}
-
 Classification classify(const ProbeEvidence& e) {
-  Context x{e, e.client, e.reflector, std::nullopt, std::nullopt};
-  if (e.trace) {
-    x.hop = find_blocking_hop(*e.trace);
-    x.distance = destination_distance(e.trace->reference);
-  }
+  Context x{e, e.client, e.reflector, std::nullopt};
+  if (e.trace) x.distance = destination_distance(e.trace->reference);
 
   if (e.target == Target::destination) return classify_destination(x);
 

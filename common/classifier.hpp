@@ -13,11 +13,6 @@ namespace egress25 {
 
 Classification classify(const ProbeEvidence& evidence);
 
-// Where the probed port's trace stops while the reference port's goes further: the
-// last hop that answered for the probed port. nullopt when the traces do not show one
-// (the probed port goes as far as the reference, or nothing answered at all).
-std::optional<BlockingHop> find_blocking_hop(const PathTrace& trace);
-
 // How many hops away the reference port's trace reached the destination (the TTL of
 // its `reached` or `reset` hop), if it did.
 std::optional<int> destination_distance(const PortTrace& reference);

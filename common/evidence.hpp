@@ -172,13 +172,30 @@ struct ReflectorEvidence {
   // Packet witness: nullopt with a reason when the reflector ran without one.
   std::optional<WitnessPortView> witness;
   std::string witness_unavailable;
-  // The reflector's own hop distance as the reference trace found it, if known.
+  // How the reflector saw the untagged connections from the client's address on this
+  // port end ("peer reset", "idle timeout", ...), where its REPORT says.
+  std::vector<std::string> untagged_end_reasons;
+  // The reflector's own refusals of the client's address on this port (its per-source
+  // cap, a full table), one sentence each: not a block anywhere on the path.
+  std::vector<std::string> refusals;
+  // Where this session's probes of the same family to the reflector's other ports
+  // arrived from: a probe that alone arrives from another address was relayed.
+  std::vector<std::string> sibling_sources;
+};
+
+// What the client knows of its own network for the probe's family: its own addresses
+// and its default gateway. They tell this computer and the home network apart from the
+// rest of the path.
+struct HostNetwork {
+  std::vector<std::string> local_addresses;
+  std::string gateway;  // the default route's next hop; "" when there is none or unknown
 };
 
 struct ProbeEvidence {
   Target target = Target::reflector;
   ClientProbe client;
   ReflectorEvidence reflector;
+  HostNetwork host;
   std::optional<PathTrace> trace;
   std::string trace_unavailable;  // why there is no trace, when there is none
   // For a destination probe: the verdict of the reflector probe of the same port and
@@ -186,16 +203,27 @@ struct ProbeEvidence {
   std::optional<Verdict> reference_verdict;
 };
 
+// A hop that stopped (or answered in place of the reflector) a probe: its TTL from the
+// client, its address ("" when it never answered traceroute) and its role in words
+// ("home router", "ISP (shared address space)", "in front of the reflector", ...).
 struct BlockingHop {
   int ttl = 0;
   std::string address;
+  std::string role;
+  Segment segment = Segment::unknown;
 };
 
 struct Classification {
   Verdict verdict = Verdict::inconclusive;
   Location location = Location::unknown;
+  // For location `path`: which part of it; nullopt otherwise.
+  std::optional<Segment> segment;
+  // Only when the evidence pins one hop; otherwise every hop that could have done it.
   std::optional<BlockingHop> blocking_hop;
+  std::vector<BlockingHop> blocking_candidates;
   std::vector<std::string> reasons;
+  // The reflector itself refused the client for its own limits: not a block.
+  bool refused_by_reflector = false;
 };
 
 }  // namespace egress25

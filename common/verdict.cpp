@@ -25,6 +25,9 @@ constexpr std::array verdicts{
                 "reached the reflector, but bytes were changed in flight"},
     VerdictInfo{Verdict::tls_intercepted, "tls_intercepted",
                 "TLS completed with a certificate that is not the reflector's"},
+    VerdictInfo{Verdict::proxied, "proxied",
+                "reached the reflector unchanged, but relayed from another address than this "
+                "client's own"},
     VerdictInfo{Verdict::reply_dropped, "reply_dropped",
                 "the reflector answered the SYN; its answer never came back"},
     VerdictInfo{Verdict::firewalled_at_reflector, "firewalled_at_reflector",
@@ -34,8 +37,9 @@ constexpr std::array verdicts{
     VerdictInfo{Verdict::inconclusive, "inconclusive", "the evidence does not decide"},
 };
 
-constexpr std::array<std::pair<Location, std::string_view>, 5> locations{{
+constexpr std::array<std::pair<Location, std::string_view>, 6> locations{{
     {Location::none, "none"},
+    {Location::client_host, "client_host"},
     {Location::path, "path"},
     {Location::reflector_host, "reflector_host"},
     {Location::destination, "destination"},
@@ -68,10 +72,18 @@ std::string_view to_string(Location l) {
   return "unknown";
 }
 
-std::optional<Location> location_from_string(std::string_view s) {
-  for (const auto& [loc, word] : locations)
-    if (word == s) return loc;
-  return std::nullopt;
+std::string_view to_string(Segment s) {
+  switch (s) {
+    case Segment::local_network:
+      return "local_network";
+    case Segment::upstream:
+      return "upstream";
+    case Segment::reflector_network:
+      return "reflector_network";
+    case Segment::unknown:
+      break;
+  }
+  return "unknown";
 }
 
 }  // namespace egress25

@@ -19,113 +19,189 @@ SummaryRow row(std::uint16_t port, std::string service, Verdict verdict,
   return r;
 }
 
+SummaryRow on_path(std::uint16_t port, std::string service, Verdict verdict, Segment segment,
+                   std::optional<BlockingHop> hop = std::nullopt, Family family = Family::ipv4) {
+  SummaryRow r = row(port, std::move(service), verdict, Location::path, family);
+  r.segment = segment;
+  r.blocking_hop = std::move(hop);
+  return r;
+}
+
+SummaryInput input(std::string host, std::vector<SummaryRow> rows, bool reached = true) {
+  SummaryInput in;
+  in.reflector_host = std::move(host);
+  in.control_reached = reached;
+  in.rows = std::move(rows);
+  return in;
+}
+
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
+
+const BlockingHop home_router{1, "192.0.2.1", "home router", Segment::local_network};
+const BlockingHop isp_router{3, "198.51.100.2", "ISP or transit network", Segment::upstream};
+const BlockingHop provider_router{4, "198.51.100.6", "in front of the reflector",
+                                  Segment::reflector_network};
 
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(summary)
 
 BOOST_AUTO_TEST_CASE(all_open_says_nothing_blocks) {
-  SummaryInput input{"reflector.example",
-                     true,
-                     {row(25, "smtp", Verdict::open), row(465, "smtps", Verdict::open),
-                      row(587, "submission", Verdict::open)}};
-  auto text = summarize(input);
+  auto text = summarize(
+      input("reflector.example", {row(25, "smtp", Verdict::open), row(465, "smtps", Verdict::open),
+                                  row(587, "submission", Verdict::open)}));
   BOOST_TEST(contains(text, "Nothing blocks outbound mail"), text);
   BOOST_TEST(contains(text, "25 (smtp), 465 (smtps) and 587 (submission) are open"), text);
   BOOST_TEST(contains(text, "deliver mail directly on port 25"), text);
 }
 
-BOOST_AUTO_TEST_CASE(port_25_dropped_points_to_the_relay_ports) {
-  SummaryInput input{"r",
-                     true,
-                     {row(25, "smtp", Verdict::dropped, Location::path),
-                      row(465, "smtps", Verdict::open), row(587, "submission", Verdict::open)}};
-  auto text = summarize(input);
+BOOST_AUTO_TEST_CASE(isp_block_names_the_isp_and_the_relay_ports) {
+  auto text = summarize(
+      input("r", {on_path(25, "smtp", Verdict::dropped, Segment::upstream, isp_router),
+                  row(465, "smtps", Verdict::open), row(587, "submission", Verdict::open)}));
   BOOST_TEST(contains(text,
-                      "Your network blocks outbound port 25 (smtp) over IPv4 (dropped on "
-                      "the path)."),
+                      "Your ISP (or a network beyond it) blocks outbound port 25 (smtp) over IPv4 "
+                      "(dropped on the path, at hop 3, 198.51.100.2)."),
              text);
   BOOST_TEST(contains(text,
                       "Send mail through your provider's relay on 465 (smtps) or 587 "
-                      "(submission), which are open."),
+                      "(submission), which are open, or ask your ISP to open the others."),
              text);
   BOOST_TEST(!contains(text, "directly"), text);
 }
 
-BOOST_AUTO_TEST_CASE(blocking_hop_is_named) {
-  auto dropped = row(25, "smtp", Verdict::icmp_unreachable, Location::path);
-  dropped.blocking_hop = BlockingHop{3, "198.51.100.1"};
-  SummaryInput input{"r", true, {dropped, row(587, "submission", Verdict::open)}};
-  auto text = summarize(input);
-  BOOST_TEST(contains(text, "refused with an ICMP error on the path, at hop 3, 198.51.100.1"),
+BOOST_AUTO_TEST_CASE(home_router_block_points_at_the_home_router) {
+  auto text = summarize(
+      input("r", {on_path(25, "smtp", Verdict::dropped, Segment::local_network, home_router),
+                  row(587, "submission", Verdict::open)}));
+  BOOST_TEST(contains(text, "Your home network blocks outbound port 25 (smtp)"), text);
+  BOOST_TEST(contains(text, "at hop 1, 192.0.2.1"), text);
+  BOOST_TEST(contains(text, "Check your home router's firewall"), text);
+  BOOST_TEST(!contains(text, "ISP"), text);
+}
+
+BOOST_AUTO_TEST_CASE(block_in_front_of_the_reflector_is_its_hosting_provider) {
+  auto text = summarize(input("vps.example", {on_path(25, "smtp", Verdict::dropped,
+                                                      Segment::reflector_network, provider_router),
+                                              row(587, "submission", Verdict::open)}));
+  BOOST_TEST(contains(text, "The reflector's hosting provider blocks port 25 (smtp)"), text);
+  BOOST_TEST(contains(text, "your own network lets it through"), text);
+  BOOST_TEST(contains(text, "Whoever runs vps.example should ask its hosting provider"), text);
+  BOOST_TEST(!contains(text, "Your network"), text);
+  BOOST_TEST(!contains(text, "Your ISP"), text);
+  BOOST_TEST(!contains(text, "relay on"), text);
+}
+
+BOOST_AUTO_TEST_CASE(this_computers_firewall) {
+  auto text = summarize(input("r", {row(25, "smtp", Verdict::dropped, Location::client_host),
+                                    row(587, "submission", Verdict::open)}));
+  BOOST_TEST(contains(text, "This computer stops outbound port 25 (smtp)"), text);
+  BOOST_TEST(contains(text, "this computer's firewall or security software"), text);
+  BOOST_TEST(!contains(text, "ISP"), text);
+}
+
+BOOST_AUTO_TEST_CASE(silent_router_is_never_the_culprit_alone) {
+  auto r = on_path(25, "smtp", Verdict::dropped, Segment::unknown);
+  r.candidates = {home_router,
+                  BlockingHop{2, "", "a router that does not answer traceroute", Segment::unknown}};
+  auto text = summarize(input("r", {r, row(587, "submission", Verdict::open)}));
+  BOOST_TEST(contains(text,
+                      "at your home router (hop 1, 192.0.2.1) or just after it, at a router that "
+                      "does not answer traceroute (hop 2)"),
              text);
-  BOOST_TEST(contains(text, "on 587 (submission), which is open."), text);
+  BOOST_TEST(contains(text, "Something on the path blocks"), text);
+  BOOST_TEST(!contains(text, "Your home network"), text);
+}
+
+BOOST_AUTO_TEST_CASE(relay_says_mail_leaves_from_another_address) {
+  auto r = on_path(25, "smtp", Verdict::proxied, Segment::upstream, isp_router);
+  r.arrived_from = "198.51.100.2";
+  auto text = summarize(input("r", {r, row(587, "submission", Verdict::open)}));
+  BOOST_TEST(contains(text, "Your ISP (or a network beyond it) relays port 25 (smtp)"), text);
+  BOOST_TEST(contains(text, "leaves from that address, not yours"), text);
+  BOOST_TEST(contains(text, "SPF"), text);
+}
+
+BOOST_AUTO_TEST_CASE(the_reflectors_own_refusal_is_not_a_block) {
+  auto r = row(25, "smtp", Verdict::inconclusive, Location::unknown);
+  r.refused_by_reflector = true;
+  auto text = summarize(input("r", {r}));
+  BOOST_TEST(contains(text, "the reflector refused your address for its own limits"), text);
+  BOOST_TEST(!contains(text, "interferes"), text);
+  BOOST_TEST(!contains(text, "blocks"), text);
+}
+
+BOOST_AUTO_TEST_CASE(unplaced_drop_does_not_blame_your_network) {
+  auto text = summarize(input("r", {row(25, "smtp", Verdict::dropped, Location::unknown),
+                                    row(587, "submission", Verdict::open)}));
+  BOOST_TEST(contains(text, "where it is stopped is unknown"), text);
+  BOOST_TEST(!contains(text, "Your network"), text);
+  BOOST_TEST(contains(text, "--trace"), text);
+}
+
+BOOST_AUTO_TEST_CASE(a_family_this_host_cannot_use_is_one_sentence) {
+  auto in = input("r", {row(25, "smtp", Verdict::open)});
+  in.not_probed = {"this host has no IPv6 route to 2001:db8::5"};
+  auto text = summarize(in);
+  BOOST_TEST(contains(text, "Nothing blocks outbound mail"), text);
+  BOOST_TEST(contains(text,
+                      "This host has no IPv6 route to 2001:db8::5, so that family was not "
+                      "checked."),
+             text);
 }
 
 BOOST_AUTO_TEST_CASE(nothing_gets_through) {
-  SummaryInput input{"r",
-                     true,
-                     {row(25, "smtp", Verdict::reset, Location::path),
-                      row(587, "submission", Verdict::dropped, Location::path)}};
-  auto text = summarize(input);
+  auto text =
+      summarize(input("r", {on_path(25, "smtp", Verdict::reset, Segment::upstream),
+                            on_path(587, "submission", Verdict::dropped, Segment::upstream)}));
   BOOST_TEST(contains(text, "No probed mail port gets through"), text);
   BOOST_TEST(!contains(text, "relay on"), text);
 }
 
 BOOST_AUTO_TEST_CASE(one_family_blocked_names_the_other) {
-  SummaryInput input{"r",
-                     true,
-                     {row(25, "smtp", Verdict::dropped, Location::path, Family::ipv4),
-                      row(25, "smtp", Verdict::open, Location::none, Family::ipv6)}};
-  auto text = summarize(input);
+  auto text = summarize(input(
+      "r", {on_path(25, "smtp", Verdict::dropped, Segment::upstream, std::nullopt, Family::ipv4),
+            row(25, "smtp", Verdict::open, Location::none, Family::ipv6)}));
   BOOST_TEST(contains(text, "port 25 (smtp) over IPv4 (dropped on the path; it is open over IPv6)"),
              text);
   BOOST_TEST(contains(text, "Use the address family on which 25 (smtp) is open"), text);
 }
 
 BOOST_AUTO_TEST_CASE(interference_warns_about_cleartext) {
-  SummaryInput input{
-      "r",
-      true,
-      {row(25, "smtp", Verdict::tampered, Location::path), row(465, "smtps", Verdict::open)}};
-  auto text = summarize(input);
-  BOOST_TEST(contains(text, "Something on your network interferes with port 25 (smtp)"), text);
+  auto text = summarize(input("r", {on_path(25, "smtp", Verdict::tampered, Segment::unknown),
+                                    row(465, "smtps", Verdict::open)}));
+  BOOST_TEST(contains(text, "Something on the path interferes with port 25 (smtp)"), text);
   BOOST_TEST(contains(text, "Do not trust this network with cleartext SMTP"), text);
 }
 
 BOOST_AUTO_TEST_CASE(reflector_side_refusal_is_not_the_network) {
-  SummaryInput input{"reflector.example",
-                     true,
-                     {row(25, "smtp", Verdict::open),
-                      row(587, "submission", Verdict::not_listening, Location::reflector_host)}};
-  auto text = summarize(input);
+  auto text =
+      summarize(input("reflector.example",
+                      {row(25, "smtp", Verdict::open),
+                       row(587, "submission", Verdict::not_listening, Location::reflector_host)}));
   BOOST_TEST(contains(text, "Port 587 (submission) was refused by the reflector host itself"),
              text);
   BOOST_TEST(contains(text, "not by your network"), text);
   BOOST_TEST(contains(text, "whoever runs reflector.example"), text);
-  BOOST_TEST(!contains(text, "Your network blocks"), text);
+  BOOST_TEST(!contains(text, "blocks"), text);
 }
 
 BOOST_AUTO_TEST_CASE(inconclusive_asks_for_more_evidence) {
-  SummaryInput input{"r", true, {row(25, "smtp", Verdict::inconclusive, Location::unknown)}};
-  auto text = summarize(input);
+  auto text = summarize(input("r", {row(25, "smtp", Verdict::inconclusive, Location::unknown)}));
   BOOST_TEST(contains(text, "Port 25 (smtp) could not be judged"), text);
   BOOST_TEST(contains(text, "Run the check again"), text);
 }
 
 BOOST_AUTO_TEST_CASE(unreachable_control_port) {
-  SummaryInput input{"reflector.example", false, {}};
-  auto text = summarize(input);
+  auto text = summarize(input("reflector.example", {}, false));
   BOOST_TEST(contains(text, "Nothing was measured"), text);
   BOOST_TEST(contains(text, "egress25-reflector is running on reflector.example"), text);
 }
 
 BOOST_AUTO_TEST_CASE(text_is_trimmed) {
-  SummaryInput input{"r", true, {row(25, "smtp", Verdict::dropped, Location::path)}};
-  auto text = summarize(input);
+  auto text = summarize(input("r", {on_path(25, "smtp", Verdict::dropped, Segment::upstream)}));
   BOOST_TEST(!text.empty());
   BOOST_TEST(text.back() == '.');
 }

@@ -1,10 +1,14 @@
 // The classifier as a table: one row per situation, evidence in, verdict and location out.
 #include "classifier.hpp"
 
+#include "attribution.hpp"
+
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 #include <functional>
+#include <optional>
 #include <ostream>
+#include <sstream>
 
 namespace egress25 {
 // For Boost.Test's messages.
@@ -13,6 +17,12 @@ inline std::ostream& operator<<(std::ostream& os, Verdict v) {
 }
 inline std::ostream& operator<<(std::ostream& os, Location l) {
   return os << to_string(l);
+}
+inline std::ostream& operator<<(std::ostream& os, Segment s) {
+  return os << to_string(s);
+}
+inline std::ostream& operator<<(std::ostream& os, const std::optional<Segment>& s) {
+  return s ? os << to_string(*s) : os << "null";
 }
 }  // namespace egress25
 
@@ -111,23 +121,56 @@ TraceHop hop(int ttl, const char* addr, HopKind kind, int type = 0, int code = 0
   return TraceHop{ttl, addr, kind, type, code};
 }
 
-// home router, two ISP routers, then the reflector at hop 4.
-PortTrace reference_trace() {
-  return PortTrace{
-      7025,
-      {hop(1, "192.0.2.1", HopKind::time_exceeded), hop(2, "100.64.0.1", HopKind::time_exceeded),
-       hop(3, "198.51.100.2", HopKind::time_exceeded), hop(4, reflector_addr, HopKind::reached)}};
+constexpr HopKind te = HopKind::time_exceeded;
+constexpr HopKind quiet = HopKind::silent;
+
+// The client's side of the path: its own address behind the home router at 192.0.2.1.
+HostNetwork home() {
+  return HostNetwork{{"192.0.2.10", "127.0.0.1"}, "192.0.2.1"};
 }
 
-PathTrace trace_dying_after(int last_ttl) {
+// home router, two ISP routers (CGNAT, then public), the hosting provider's router in
+// front of the reflector, then the reflector at hop 5.
+std::vector<TraceHop> path_hops() {
+  return {hop(1, "192.0.2.1", te), hop(2, "100.64.0.1", te), hop(3, "198.51.100.2", te),
+          hop(4, "198.51.100.6", te), hop(5, reflector_addr, HopKind::reached)};
+}
+
+PortTrace reference_trace(std::vector<TraceHop> hops = path_hops()) {
+  return PortTrace{7025, std::move(hops)};
+}
+
+// The probed port answered like the reference up to `last_ttl`, silent after it.
+PathTrace trace_dying_after(int last_ttl, std::vector<TraceHop> hops = path_hops()) {
+  PathTrace t{{25, {}}, reference_trace(hops)};
+  for (const auto& h : t.reference.hops)
+    t.probed.hops.push_back(h.ttl <= last_ttl ? h : hop(h.ttl, "", quiet));
+  return t;
+}
+
+// The same path where some routers answer neither port (they send no time-exceeded).
+std::vector<TraceHop> with_silent(std::vector<TraceHop> hops, std::vector<int> silent_ttls) {
+  for (auto& h : hops)
+    for (int s : silent_ttls)
+      if (h.ttl == s) h = hop(s, "", quiet);
+  return hops;
+}
+
+// The probed port's handshake completes at `ttl` (something answers in the reflector's
+// place there) while the reference goes on to the reflector.
+PathTrace trace_answered_at(int ttl) {
   PathTrace t{{25, {}}, reference_trace()};
   for (const auto& h : t.reference.hops) {
-    if (h.ttl <= last_ttl)
-      t.probed.hops.push_back(h);
-    else
-      t.probed.hops.push_back(hop(h.ttl, "", HopKind::silent));
+    if (h.ttl < ttl) t.probed.hops.push_back(h);
+    if (h.ttl == ttl) t.probed.hops.push_back(hop(ttl, reflector_addr, HopKind::reached));
   }
   return t;
+}
+
+ProbeEvidence with_trace(ProbeEvidence e, PathTrace t) {
+  e.trace = std::move(t);
+  e.host = home();
+  return e;
 }
 
 struct Row {
@@ -135,39 +178,108 @@ struct Row {
   std::function<ProbeEvidence()> evidence;
   Verdict verdict;
   Location location;
-  std::optional<int> blocking_ttl = std::nullopt;
-  const char* reason_contains = "";
+  std::optional<Segment> segment;  // expected: null unless location is path
+  const char* hop;                 // "TTL@ADDR" ("TTL@" for no address), "" for none
+  const char* candidates;          // "TTL@ADDR,TTL@...", "" for none
+  const char* reason_contains;     // never empty: a row says what the reasons show
 };
 
 std::ostream& operator<<(std::ostream& os, const Row& r) {
   return os << r.name;
 }
 
+constexpr auto none = std::nullopt;
+constexpr std::optional<Segment> local = Segment::local_network;
+constexpr std::optional<Segment> upstream = Segment::upstream;
+constexpr std::optional<Segment> provider = Segment::reflector_network;
+constexpr std::optional<Segment> unknown_segment = Segment::unknown;
+
+ProbeEvidence relayed(std::vector<std::string> siblings) {
+  auto e = open_probe();
+  e.reflector.tagged[0].peer_address = "198.51.100.99";
+  e.reflector.sibling_sources = std::move(siblings);
+  return e;
+}
+
+ProbeEvidence reset_after_ehlo(const char* end_reason) {
+  auto e = open_probe();
+  e.client.end = DialogueEnd::reset;
+  e.client.transcript = {};
+  e.reflector.tagged.clear();
+  e.reflector.untagged_from_client = 1;
+  e.reflector.untagged_end_reasons = {end_reason};
+  return e;
+}
+
+ProbeEvidence icmp_from(const char* sender) {
+  auto e = silent_probe();
+  e.client.connect = ConnectOutcome::icmp_error;
+  e.client.icmp = IcmpReport{sender, 3, 13, "administratively prohibited"};
+  return e;
+}
+
+ProbeEvidence witnessed_silence() {
+  auto e = silent_probe();
+  e.reflector.witness = witness(false, false, false);
+  return e;
+}
+
+ProbeEvidence witnessed_forged_reset() {
+  auto e = refused_probe();
+  e.reflector.witness = witness(false, false, false);
+  return e;
+}
+
+// A reset that first comes back at `ttl`, the routers before it answering.
+PathTrace reset_at(int ttl) {
+  PathTrace t = trace_dying_after(ttl - 1);
+  t.probed.hops.resize(ttl - 1);
+  t.probed.hops.push_back(hop(ttl, reflector_addr, HopKind::reset));
+  return t;
+}
+
 const std::vector<Row> rows = {
-    {"open end to end", open_probe, Verdict::open, Location::none, {}, "same dialogue"},
-    {"open, arriving from another address of a NAT pool",
-     [] {
-       auto e = open_probe();
-       e.reflector.tagged[0].peer_address = "198.51.100.8";
-       return e;
-     },
-     Verdict::open,
-     Location::none,
-     {},
-     "NAT pool"},
+    {"open end to end", open_probe, Verdict::open, Location::none, none, "", "", "same dialogue"},
+
+    // Arriving from another address than the control connection.
+    {"from another address, the other ports from ours: relayed",
+     [] { return relayed({"198.51.100.7"}); }, Verdict::proxied, Location::path, unknown_segment,
+     "", "", "other ports arrived from 198.51.100.7"},
+    {"from another address, the handshake answered at hop 3: a relay there",
+     [] { return with_trace(relayed({}), trace_answered_at(3)); }, Verdict::proxied, Location::path,
+     upstream, "3@198.51.100.2", "", "answered in its place"},
+    {"from another address like every probe, handshake at the reflector: a NAT pool",
+     [] { return with_trace(relayed({"198.51.100.99"}), trace_answered_at(5)); }, Verdict::open,
+     Location::none, none, "", "", "NAT pool"},
+    {"from another address like every probe, no trace: cannot tell",
+     [] { return relayed({"198.51.100.99"}); }, Verdict::inconclusive, Location::unknown, none, "",
+     "", "look the same"},
 
     // Connected, but not to the reflector, or not unchanged.
-    {"redirected to another relay",
+    {"redirected to another relay, answered at hop 3",
+     [] {
+       auto e = open_probe();
+       e.client.banner = "relay.isp.example ESMTP";
+       e.reflector.tagged.clear();
+       return with_trace(e, trace_answered_at(3));
+     },
+     Verdict::intercepted, Location::path, upstream, "3@198.51.100.2", "", "relay.isp.example"},
+    {"redirected by the home router",
+     [] {
+       auto e = open_probe();
+       e.client.banner = "relay.isp.example ESMTP";
+       e.reflector.tagged.clear();
+       return with_trace(e, trace_answered_at(1));
+     },
+     Verdict::intercepted, Location::path, local, "1@192.0.2.1", "", "hop 1"},
+    {"redirected, no trace",
      [] {
        auto e = open_probe();
        e.client.banner = "relay.isp.example ESMTP";
        e.reflector.tagged.clear();
        return e;
      },
-     Verdict::intercepted,
-     Location::path,
-     {},
-     "relay.isp.example"},
+     Verdict::intercepted, Location::path, unknown_segment, "", "", "not the reflector"},
     {"accepted by something that never greets, reflector saw nothing",
      [] {
        auto e = open_probe();
@@ -177,10 +289,7 @@ const std::vector<Row> rows = {
        e.reflector.tagged.clear();
        return e;
      },
-     Verdict::intercepted,
-     Location::path,
-     {},
-     "answered in its place"},
+     Verdict::intercepted, Location::path, unknown_segment, "", "", "saw no connection"},
     {"STARTTLS masked in the EHLO reply",
      [] {
        auto e = open_probe();
@@ -188,30 +297,54 @@ const std::vector<Row> rows = {
        e.client.starttls_advertised = false;
        return e;
      },
-     Verdict::tampered,
-     Location::path,
-     {},
-     "changed in flight"},
-    {"EHLO name rewritten: untagged connection from the client",
+     Verdict::tampered, Location::path, unknown_segment, "", "", "changed in flight"},
+    {"EHLO name arrived changed: untagged connection from the client, dialogue completed",
      [] {
        auto e = open_probe();
        e.reflector.tagged.clear();
        e.reflector.untagged_from_client = 1;
        return e;
      },
-     Verdict::tampered,
-     Location::path,
-     {},
-     "rewritten"},
+     Verdict::tampered, Location::path, unknown_segment, "", "", "arrived changed"},
+    {"reset after the EHLO, the reflector saw the peer reset",
+     [] { return reset_after_ehlo("peer reset"); }, Verdict::reset, Location::path, unknown_segment,
+     "", "", "did not send that reset"},
+    {"reset after the EHLO by a box answering at hop 3",
+     [] { return with_trace(reset_after_ehlo("peer closed"), trace_answered_at(3)); },
+     Verdict::reset, Location::path, upstream, "3@198.51.100.2", "", "once the EHLO was sent"},
+    {"reset after the EHLO, but the reflector ended it itself",
+     [] { return reset_after_ehlo("idle timeout"); }, Verdict::inconclusive, Location::unknown,
+     none, "", "", "ended it itself"},
+    {"the reflector's own 421: it refused us for its per-source cap",
+     [] {
+       auto e = open_probe();
+       e.client.banner_code = 421;
+       e.client.banner = "4.7.0 vps.example egress25-reflector too many connections from you";
+       e.client.end = DialogueEnd::closed_early;
+       e.reflector.tagged.clear();
+       return e;
+     },
+     Verdict::inconclusive, Location::unknown, none, "", "", "refused the connection"},
+    {"the reflector's report says it refused our address on 465",
+     [] {
+       auto e = open_probe();
+       e.client.port = 465;
+       e.client.banner_code.reset();
+       e.client.banner.clear();
+       e.client.tls_completed = false;
+       e.client.end = DialogueEnd::tls_failed;
+       e.reflector.tagged.clear();
+       e.reflector.refusals = {"too many connections from 198.51.100.7 (16)"};
+       return e;
+     },
+     Verdict::inconclusive, Location::unknown, none, "", "", "too many connections"},
     {"TLS terminated by a middlebox that relays to the reflector",
      [] {
        auto e = open_probe();
        e.client.peer_cert_sha256 = std::string(64, 'f');
-       return e;
+       return with_trace(e, trace_answered_at(3));
      },
-     Verdict::tls_intercepted,
-     Location::path,
-     {},
+     Verdict::tls_intercepted, Location::path, upstream, "3@198.51.100.2", "",
      "not the reflector's"},
     {"TLS terminated by a middlebox, reflector never saw it",
      [] {
@@ -220,20 +353,14 @@ const std::vector<Row> rows = {
        e.reflector.tagged.clear();
        return e;
      },
-     Verdict::tls_intercepted,
-     Location::path,
-     {},
-     "never saw"},
+     Verdict::tls_intercepted, Location::path, unknown_segment, "", "", "never saw"},
     {"reset in the middle of an unchanged dialogue",
      [] {
        auto e = open_probe();
        e.client.end = DialogueEnd::reset;
        return e;
      },
-     Verdict::reset,
-     Location::path,
-     {},
-     "reset in the middle"},
+     Verdict::reset, Location::path, unknown_segment, "", "", "reset in the middle"},
     {"no record, but the reflector dropped records over its cap",
      [] {
        auto e = open_probe();
@@ -241,10 +368,7 @@ const std::vector<Row> rows = {
        e.reflector.connections_dropped = 3;
        return e;
      },
-     Verdict::inconclusive,
-     Location::unknown,
-     {},
-     "may be among them"},
+     Verdict::inconclusive, Location::unknown, none, "", "", "may be among them"},
     {"dialogue cut short, nothing changed",
      [] {
        auto e = open_probe();
@@ -252,93 +376,97 @@ const std::vector<Row> rows = {
        e.client.end_detail = "no reply to STARTTLS within 3 s";
        return e;
      },
-     Verdict::inconclusive,
-     Location::unknown,
-     {},
-     "did not complete"},
+     Verdict::inconclusive, Location::unknown, none, "", "", "did not complete"},
 
-    // Silence.
-    {"silent, witness saw no SYN",
+    // Silence: the witness, then the traces, place it.
+    {"silent, witness saw no SYN, no trace", witnessed_silence, Verdict::dropped, Location::path,
+     unknown_segment, "", "", "never saw the SYN"},
+    {"silent, witness saw no SYN, dies after an ISP router",
+     [] { return with_trace(witnessed_silence(), trace_dying_after(3)); }, Verdict::dropped,
+     Location::path, upstream, "3@198.51.100.2", "", "up to hop 3"},
+    {"silent, witness saw no SYN, dies after the router in front of the reflector",
+     [] { return with_trace(witnessed_silence(), trace_dying_after(4)); }, Verdict::dropped,
+     Location::path, provider, "4@198.51.100.6", "", "in front of the reflector"},
+    {"silent, no witness, dies after the home router",
+     [] { return with_trace(silent_probe(), trace_dying_after(1)); }, Verdict::dropped,
+     Location::path, local, "1@192.0.2.1", "", "home router"},
+    {"silent, no witness, dies after the router in front of the reflector",
+     [] { return with_trace(silent_probe(), trace_dying_after(4)); }, Verdict::inconclusive,
+     Location::unknown, none, "", "", "last router before the reflector"},
+    {"silent, no witness, no trace", silent_probe, Verdict::dropped, Location::unknown, none, "",
+     "", "where it was dropped is unknown"},
+    {"silent, not even TTL 1 answered, the gateway answered the reference: this computer",
+     [] { return with_trace(silent_probe(), trace_dying_after(0)); }, Verdict::dropped,
+     Location::client_host, none, "", "", "not even at TTL 1"},
+    {"silent, witness saw no SYN, not even TTL 1 answered: this computer",
+     [] { return with_trace(witnessed_silence(), trace_dying_after(0)); }, Verdict::dropped,
+     Location::client_host, none, "", "", "never saw the SYN"},
+    {"silent at a router that answers no traceroute, between ISP routers",
      [] {
-       auto e = silent_probe();
-       e.reflector.witness = witness(false, false, false);
-       return e;
+       return with_trace(witnessed_silence(), trace_dying_after(2, with_silent(path_hops(), {3})));
      },
-     Verdict::dropped,
-     Location::path,
-     {},
-     "never saw the SYN"},
-    {"silent, witness saw no SYN, trace dies after hop 2",
+     Verdict::dropped, Location::path, upstream, "", "2@100.64.0.1,3@", "answered neither port"},
+    {"silent at the first ISP router, which answers no traceroute",
      [] {
-       auto e = silent_probe();
-       e.reflector.witness = witness(false, false, false);
-       e.trace = trace_dying_after(2);
-       return e;
+       return with_trace(witnessed_silence(), trace_dying_after(1, with_silent(path_hops(), {2})));
      },
-     Verdict::dropped, Location::path, 2, "dies after hop 2 (100.64.0.1)"},
-    {"silent, no witness, trace dies early",
+     Verdict::dropped, Location::path, unknown_segment, "", "1@192.0.2.1,2@",
+     "answered neither port"},
+    {"silent at a gateway that answers no traceroute: this computer or the gateway",
      [] {
-       auto e = silent_probe();
-       e.trace = trace_dying_after(1);
-       return e;
+       return with_trace(witnessed_silence(), trace_dying_after(0, with_silent(path_hops(), {1})));
      },
-     Verdict::dropped, Location::path, 1, "dies after hop 1"},
-    {"silent, no witness, trace reaches the last router",
+     Verdict::dropped, Location::unknown, none, "", "0@,1@", "not even at TTL 1"},
+    {"silent after a home router with a public WAN",
      [] {
-       auto e = silent_probe();
-       e.trace = trace_dying_after(3);
-       return e;
+       auto hops = path_hops();
+       hops[1] = hop(2, "198.51.100.129", te);
+       return with_trace(witnessed_silence(), trace_dying_after(2, hops));
      },
-     Verdict::inconclusive,
-     Location::unknown,
-     {},
-     "last router before the reflector"},
-    {"silent, no witness, no trace",
-     silent_probe,
-     Verdict::dropped,
-     Location::unknown,
-     {},
-     "where it was dropped is unknown"},
+     Verdict::dropped, Location::path, upstream, "2@198.51.100.129", "", "up to hop 2"},
+    {"silent after a second private router at home (double NAT)",
+     [] {
+       auto hops = path_hops();
+       hops.insert(hops.begin() + 1, hop(2, "10.0.0.1", te));
+       for (std::size_t i = 2; i < hops.size(); ++i) ++hops[i].ttl;
+       return with_trace(witnessed_silence(), trace_dying_after(2, hops));
+     },
+     Verdict::dropped, Location::path, local, "2@10.0.0.1", "", "up to hop 2"},
+    {"silent after a private address inside the ISP",
+     [] {
+       auto hops = path_hops();
+       hops[2] = hop(3, "10.1.1.1", te);
+       return with_trace(witnessed_silence(), trace_dying_after(3, hops));
+     },
+     Verdict::dropped, Location::path, upstream, "3@10.1.1.1", "", "up to hop 3"},
     {"silent, SYN seen, host never answered",
      [] {
        auto e = silent_probe();
        e.reflector.witness = witness(true, false, false);
        return e;
      },
-     Verdict::firewalled_at_reflector,
-     Location::reflector_host,
-     {},
-     "own firewall"},
+     Verdict::firewalled_at_reflector, Location::reflector_host, none, "", "", "own firewall"},
     {"silent, SYN-ACK sent, never acknowledged",
      [] {
        auto e = silent_probe();
        e.reflector.witness = witness(true, true, false);
        return e;
      },
-     Verdict::reply_dropped,
-     Location::path,
-     {},
-     "lost on its way back"},
+     Verdict::reply_dropped, Location::path, unknown_segment, "", "", "lost on its way back"},
     {"silent, host reset on a listening port lost on the way back",
      [] {
        auto e = silent_probe();
        e.reflector.witness = witness(true, false, true);
        return e;
      },
-     Verdict::firewalled_at_reflector,
-     Location::reflector_host,
-     {},
-     "never came back"},
+     Verdict::firewalled_at_reflector, Location::reflector_host, none, "", "", "never came back"},
     {"silent, but witness saw the handshake complete",
      [] {
        auto e = silent_probe();
        e.reflector.witness = witness(true, true, false, true);
        return e;
      },
-     Verdict::inconclusive,
-     Location::unknown,
-     {},
-     "answered differently"},
+     Verdict::inconclusive, Location::unknown, none, "", "", "answered differently"},
 
     // Resets.
     {"refused, host sent the reset on a listening port",
@@ -347,10 +475,7 @@ const std::vector<Row> rows = {
        e.reflector.witness = witness(true, false, true);
        return e;
      },
-     Verdict::firewalled_at_reflector,
-     Location::reflector_host,
-     {},
-     "own firewall"},
+     Verdict::firewalled_at_reflector, Location::reflector_host, none, "", "", "own firewall"},
     {"refused, host sent the reset, nothing listens",
      [] {
        auto e = refused_probe();
@@ -359,93 +484,60 @@ const std::vector<Row> rows = {
        e.reflector.witness = witness(true, false, true);
        return e;
      },
-     Verdict::not_listening,
-     Location::reflector_host,
-     {},
-     "does not listen"},
+     Verdict::not_listening, Location::reflector_host, none, "", "", "does not listen"},
     {"refused, SYN seen but host sent no reset",
      [] {
        auto e = refused_probe();
        e.reflector.witness = witness(true, false, false);
        return e;
      },
-     Verdict::reset,
-     Location::path,
-     {},
-     "forged"},
-    {"refused, witness never saw the SYN",
-     [] {
-       auto e = refused_probe();
-       e.reflector.witness = witness(false, false, false);
-       return e;
-     },
-     Verdict::reset,
-     Location::path,
-     {},
-     "never saw the SYN"},
+     Verdict::reset, Location::path, unknown_segment, "", "", "send no reset"},
+    {"refused, witness never saw the SYN, reset first at TTL 4",
+     [] { return with_trace(witnessed_forged_reset(), reset_at(4)); }, Verdict::reset,
+     Location::path, upstream, "3@198.51.100.2", "", "TTL of 4"},
+    {"refused, witness never saw the SYN, reset already at TTL 1: this computer",
+     [] { return with_trace(witnessed_forged_reset(), reset_at(1)); }, Verdict::reset,
+     Location::client_host, none, "", "", "TTL of 1"},
     {"refused, no witness, reset comes back before the reflector's distance",
-     [] {
-       auto e = refused_probe();
-       PathTrace t = trace_dying_after(2);
-       t.probed.hops[2] = hop(3, reflector_addr, HopKind::reset);
-       t.probed.hops.pop_back();
-       e.trace = t;
-       return e;
-     },
-     Verdict::reset, Location::path, 2, "TTL of 3"},
+     [] { return with_trace(refused_probe(), reset_at(3)); }, Verdict::reset, Location::path,
+     upstream, "2@100.64.0.1", "", "TTL of 3"},
     {"refused, no witness, reset first at the reflector's distance",
-     [] {
-       auto e = refused_probe();
-       PathTrace t = trace_dying_after(3);
-       t.probed.hops[3] = hop(4, reflector_addr, HopKind::reset);
-       e.trace = t;
-       return e;
-     },
-     Verdict::inconclusive,
-     Location::unknown,
-     {},
-     "router just before it"},
+     [] { return with_trace(refused_probe(), reset_at(5)); }, Verdict::inconclusive,
+     Location::unknown, none, "", "", "router just before it"},
     {"refused, no witness, the reflector is the first hop and resets",
      [] {
        auto e = refused_probe();
        e.client.port = 2525;
        e.reflector.port_advertised = false;
-       e.trace = PathTrace{{2525, {hop(1, reflector_addr, HopKind::reset)}},
-                           {7025, {hop(1, reflector_addr, HopKind::reached)}}};
-       return e;
+       return with_trace(e, PathTrace{{2525, {hop(1, reflector_addr, HopKind::reset)}},
+                                      {7025, {hop(1, reflector_addr, HopKind::reached)}}});
      },
-     Verdict::not_listening,
-     Location::reflector_host,
-     {},
-     "first hop"},
-    {"refused, no witness, no trace",
-     refused_probe,
-     Verdict::inconclusive,
-     Location::unknown,
-     {},
-     "nothing shows"},
+     Verdict::not_listening, Location::reflector_host, none, "", "", "first hop"},
+    {"refused, no witness, no trace", refused_probe, Verdict::inconclusive, Location::unknown, none,
+     "", "", "nothing shows"},
 
-    // ICMP.
-    {"ICMP admin-prohibited from a transit router",
+    // ICMP: the sender is named and placed.
+    {"ICMP admin-prohibited from an ISP router on the trace",
+     [] { return with_trace(icmp_from("100.64.0.1"), trace_dying_after(2)); },
+     Verdict::icmp_unreachable, Location::path, upstream, "2@100.64.0.1", "", "100.64.0.1"},
+    {"ICMP admin-prohibited from the home router, no trace",
      [] {
-       auto e = silent_probe();
-       e.client.connect = ConnectOutcome::icmp_error;
-       e.client.icmp = IcmpReport{"100.64.0.1", 3, 13, "administratively prohibited"};
-       e.trace = trace_dying_after(2);
+       auto e = icmp_from("192.0.2.1");
+       e.host = home();
        return e;
      },
-     Verdict::icmp_unreachable, Location::path, 2, "100.64.0.1"},
-    {"ICMP unreachable from the reflector host",
+     Verdict::icmp_unreachable, Location::path, local, "1@192.0.2.1", "", "default gateway"},
+    {"ICMP from this computer's own address",
      [] {
-       auto e = silent_probe();
-       e.client.connect = ConnectOutcome::icmp_error;
-       e.client.icmp = IcmpReport{reflector_addr, 3, 13, "administratively prohibited"};
+       auto e = icmp_from("192.0.2.10");
+       e.host = home();
        return e;
      },
-     Verdict::icmp_unreachable,
-     Location::reflector_host,
-     {},
-     "reflector host itself"},
+     Verdict::icmp_unreachable, Location::client_host, none, "", "", "this computer"},
+    {"ICMP from a shared address not on any trace", [] { return icmp_from("100.64.9.9"); },
+     Verdict::icmp_unreachable, Location::path, upstream, "", "", "hop is unknown"},
+    {"ICMP unreachable from the reflector host", [] { return icmp_from(reflector_addr); },
+     Verdict::icmp_unreachable, Location::reflector_host, none, "", "", "reflector host itself"},
 
     // Missing evidence.
     {"no report from the reflector",
@@ -455,22 +547,15 @@ const std::vector<Row> rows = {
        e.reflector.report_error = "control port unreachable";
        return e;
      },
-     Verdict::inconclusive,
-     Location::unknown,
-     {},
-     "control port unreachable"},
-    {"no IPv6 on this host",
+     Verdict::inconclusive, Location::unknown, none, "", "", "control port unreachable"},
+    {"this host could not send",
      [] {
        auto e = silent_probe();
-       e.client.family = Family::ipv6;
        e.client.connect = ConnectOutcome::local_error;
-       e.client.connect_error = "network is unreachable";
+       e.client.connect_error = "no buffer space available";
        return e;
      },
-     Verdict::inconclusive,
-     Location::unknown,
-     {},
-     "network is unreachable"},
+     Verdict::inconclusive, Location::unknown, none, "", "", "no buffer space"},
 
     // A real destination, judged against the reflector's port 25.
     {"destination silent while the reflector's 25 is open",
@@ -480,10 +565,7 @@ const std::vector<Row> rows = {
        e.reference_verdict = Verdict::open;
        return e;
      },
-     Verdict::dropped,
-     Location::destination,
-     {},
-     "lets this port through"},
+     Verdict::dropped, Location::destination, none, "", "", "lets this port through"},
     {"destination silent while the reflector's 25 is dropped too",
      [] {
        auto e = silent_probe();
@@ -491,10 +573,7 @@ const std::vector<Row> rows = {
        e.reference_verdict = Verdict::dropped;
        return e;
      },
-     Verdict::inconclusive,
-     Location::unknown,
-     {},
-     "cannot be blamed"},
+     Verdict::inconclusive, Location::unknown, none, "", "", "cannot be blamed"},
 };
 
 bool any_reason_contains(const Classification& c, const std::string& needle) {
@@ -503,61 +582,99 @@ bool any_reason_contains(const Classification& c, const std::string& needle) {
   return false;
 }
 
+std::string hop_spec(const BlockingHop& h) {
+  return std::to_string(h.ttl) + "@" + h.address;
+}
+
+std::string candidates_spec(const std::vector<BlockingHop>& hops) {
+  std::string out;
+  for (const auto& h : hops) out += (out.empty() ? "" : ",") + hop_spec(h);
+  return out;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(classifier)
 
 BOOST_DATA_TEST_CASE(decision_table, boost::unit_test::data::make(rows), row) {
+  BOOST_TEST_REQUIRE(std::string(row.reason_contains).size() > 0);
   const Classification c = classify(row.evidence());
   BOOST_TEST(c.verdict == row.verdict);
   BOOST_TEST(c.location == row.location);
+  BOOST_TEST(c.segment == row.segment);
   BOOST_TEST(!c.reasons.empty());
   BOOST_TEST(any_reason_contains(c, row.reason_contains),
              "no reason mentions '" << row.reason_contains << "'");
-  if (row.blocking_ttl) {
-    BOOST_TEST_REQUIRE(c.blocking_hop.has_value());
-    BOOST_TEST(c.blocking_hop->ttl == *row.blocking_ttl);
-  }
+  BOOST_TEST((c.blocking_hop ? hop_spec(*c.blocking_hop) : std::string()) == row.hop);
+  BOOST_TEST(candidates_spec(c.blocking_candidates) == row.candidates);
+  // A single hop and a list of candidates never come together.
+  BOOST_TEST(!(c.blocking_hop && !c.blocking_candidates.empty()));
+  // Only the reflector's own refusals are marked as such, and never as a block.
+  const bool refusal_row = std::string(row.name).starts_with("the reflector's");
+  BOOST_TEST(c.refused_by_reflector == refusal_row);
 }
 
-BOOST_AUTO_TEST_CASE(every_verdict_has_a_row) {
-  for (auto v :
-       {Verdict::open, Verdict::dropped, Verdict::reset, Verdict::icmp_unreachable,
-        Verdict::intercepted, Verdict::tampered, Verdict::tls_intercepted, Verdict::reply_dropped,
-        Verdict::firewalled_at_reflector, Verdict::not_listening, Verdict::inconclusive}) {
+BOOST_AUTO_TEST_CASE(every_verdict_and_location_has_a_row) {
+  for (auto v : all_verdicts) {
     bool found = false;
     for (const auto& row : rows) found = found || row.verdict == v;
     BOOST_TEST(found, "no row decides " << to_string(v));
   }
+  for (auto l : {Location::none, Location::client_host, Location::path, Location::reflector_host,
+                 Location::destination, Location::unknown}) {
+    bool found = false;
+    for (const auto& row : rows) found = found || row.location == l;
+    BOOST_TEST(found, "no row places a probe at " << to_string(l));
+  }
+  for (auto s :
+       {Segment::local_network, Segment::upstream, Segment::reflector_network, Segment::unknown}) {
+    bool found = false;
+    for (const auto& row : rows) found = found || row.segment == s;
+    BOOST_TEST(found, "no row names the segment " << to_string(s));
+  }
 }
 
-BOOST_AUTO_TEST_CASE(blocking_hop_is_where_the_probed_port_stops) {
-  auto hop1 = find_blocking_hop(trace_dying_after(1));
-  BOOST_TEST_REQUIRE(hop1.has_value());
-  BOOST_TEST(hop1->ttl == 1);
-  BOOST_TEST(hop1->address == "192.0.2.1");
-  // The probed port going as far as the reference: no blocking hop.
-  BOOST_TEST(!find_blocking_hop(PathTrace{reference_trace(), reference_trace()}).has_value());
-  // Nothing answered for the probed port: nothing to name.
-  BOOST_TEST(!find_blocking_hop(trace_dying_after(0)).has_value());
-  BOOST_TEST((destination_distance(reference_trace()) == std::optional<int>(4)));
+BOOST_AUTO_TEST_CASE(the_reflectors_distance_is_where_the_reference_is_answered) {
+  BOOST_TEST((destination_distance(reference_trace()) == std::optional<int>(5)));
+  BOOST_TEST(!destination_distance(PortTrace{7025, {hop(1, "192.0.2.1", te)}}).has_value());
 }
 
-BOOST_AUTO_TEST_CASE(unreachable_names_the_router_that_refused_to_forward) {
-  // The filtering router answers TTL expiry itself, then refuses to forward.
-  PathTrace t = trace_dying_after(2);
-  t.probed.hops[2] = hop(3, "100.64.0.1", HopKind::unreachable, 3, 13);
-  auto h = find_blocking_hop(t);
-  BOOST_TEST_REQUIRE(h.has_value());
-  BOOST_TEST(h->ttl == 2);
-  BOOST_TEST(h->address == "100.64.0.1");
+BOOST_AUTO_TEST_CASE(hop_roles_name_the_party) {
+  PathMap map(trace_dying_after(5), home());
+  BOOST_TEST(map.hop(1).role == "home router");
+  BOOST_TEST(map.hop(2).role == "ISP (shared address space)");
+  BOOST_TEST(map.hop(3).role == "ISP or transit network");
+  BOOST_TEST(map.hop(4).role == "in front of the reflector");
+  PathMap silent(trace_dying_after(1, with_silent(path_hops(), {3})), home());
+  BOOST_TEST(silent.hop(3).address.empty());
+  BOOST_TEST(silent.hop(3).role.find("does not answer traceroute") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(address_classes) {
+  const std::vector<std::pair<const char*, AddressClass>> table = {
+      {"10.1.2.3", AddressClass::private_use},
+      {"172.31.0.1", AddressClass::private_use},
+      {"172.32.0.1", AddressClass::public_use},
+      {"192.168.1.1", AddressClass::private_use},
+      {"100.64.0.1", AddressClass::shared},
+      {"100.127.255.254", AddressClass::shared},
+      {"100.128.0.1", AddressClass::public_use},
+      {"169.254.1.1", AddressClass::link_local},
+      {"127.0.0.1", AddressClass::loopback},
+      {"192.0.2.1", AddressClass::public_use},
+      {"fd00::1", AddressClass::private_use},
+      {"fe80::1", AddressClass::link_local},
+      {"::1", AddressClass::loopback},
+      {"2001:db8::1", AddressClass::public_use},
+      {"::ffff:10.0.0.1", AddressClass::private_use},
+      {"not an address", AddressClass::invalid},
+  };
+  for (const auto& [address, expected] : table)
+    BOOST_TEST((address_class(address) == expected), address);
 }
 
 BOOST_AUTO_TEST_CASE(verdict_words_round_trip) {
-  for (auto v :
-       {Verdict::open, Verdict::dropped, Verdict::reset, Verdict::icmp_unreachable,
-        Verdict::intercepted, Verdict::tampered, Verdict::tls_intercepted, Verdict::reply_dropped,
-        Verdict::firewalled_at_reflector, Verdict::not_listening, Verdict::inconclusive}) {
+  for (auto v : all_verdicts) {
     BOOST_TEST((verdict_from_string(to_string(v)) == std::optional<Verdict>(v)));
     BOOST_TEST(!describe(v).empty());
   }
