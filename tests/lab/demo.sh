@@ -31,8 +31,11 @@ done
 lab_require
 
 LAB_QUIET=1
+# The ISP drops port 25 at its second router (its only one in a shorter lab); the last
+# router is the VPS's hosting provider's, in front of the VPS.
+DROP_AT=$((LAB_ISP_ROUTERS >= 3 ? 2 : 1))
 lab_up
-lab_block isp2 drop tcp dport 25 >/dev/null
+lab_block "isp$DROP_AT" drop tcp dport 25 >/dev/null
 lab_start_reflector "$REFLECTOR" --hostname "$LAB_REFLECTOR_NAME"
 
 shown_args=""
@@ -44,13 +47,17 @@ Submission ports 465 and 587 pass. Everything runs in network namespaces on this
 machine; nothing leaves it, and all of it is removed when the demo ends.
 
 $(
-  row() { printf '  %-4s %-15s %-15s %-21s %s\n' "$@" | sed 's/ *$//'; }
+  row() { printf '  %-4s %-22s %-15s %-21s %s\n' "$@" | sed 's/ *$//'; }
   row hop where IPv4 IPv6 ""
   row "" "your computer" "$LAB_HOME4" "$LAB_HOME6" "runs egress25 check"
   row 1 "home router" "$LAB_HOMER_LAN4" "$LAB_HOMER_LAN6" "NAT: you appear as $LAB_HOMER_WAN4"
-  row 2 "ISP router" "$(lab_router_addr4 1)" "$(lab_router_addr6 1)" ""
-  row 3 "ISP router" "$(lab_router_addr4 2)" "$(lab_router_addr6 2)" "drops TCP port 25"
-  row 4 "VPS" "$LAB_VPS4" "$LAB_VPS6" "runs egress25-reflector"
+  for ((i = 1; i <= LAB_ISP_ROUTERS; i++)); do
+    where="ISP router" note=""
+    ((i == LAB_ISP_ROUTERS && i > 1)) && where="VPS provider's router"
+    ((i == DROP_AT)) && note="drops TCP port 25"
+    row $((i + 1)) "$where" "$(lab_router_addr4 "$i")" "$(lab_router_addr6 "$i")" "$note"
+  done
+  row $((LAB_ISP_ROUTERS + 2)) "VPS" "$LAB_VPS4" "$LAB_VPS6" "runs egress25-reflector"
 )
 
 \$ egress25 check --reflector $LAB_REFLECTOR_NAME --family both$shown_args

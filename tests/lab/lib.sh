@@ -2,15 +2,20 @@
 # The namespace lab: a simulated internet (home, home router with NAT, ISP routers, VPS)
 # built from network namespaces, veth pairs, forwarding and nftables. Source it.
 #
-# Topology (LAB_ISP_ROUTERS=2, the default; more routers extend the 198.51.100.0/24 chain):
+# Topology (LAB_ISP_ROUTERS=3, the default; LAB_ISP_ROUTERS=1..9 shortens or extends
+# the 198.51.100.0/24 chain; the last router is always the one in front of the VPS):
 #
-#   home ── homer ══NAT══ isp1 ── isp2 ── vps
-#   192.0.2.10      100.64.0.2   198.51.100.0/30   203.0.113.10
+#   home ── homer ══NAT══ isp1 ── isp2 ── isp3 ── vps
+#           home router   the user's ISP   VPS's    203.0.113.10
+#                                          provider
+#   TTL from home: homer 1, isp1 2, isp2 3, isp3 4, vps 5 (the VPS is always at
+#   LAB_ISP_ROUTERS + 2)
 #
 #   link      IPv4                      IPv6 (no NAT)
 #   home LAN  192.0.2.0/25 (homer .1)   2001:db8:e25:1::/64 (homer ::1, home ::10)
-#   WAN       100.64.0.0/24 (CGNAT;     2001:db8:e25:2::/64 (isp1 ::1, homer ::2)
-#             isp1 .1, homer .2)
+#   WAN       LAB_HOMER_WAN=cgnat (default): 100.64.0.0/24, shared address space
+#             (isp1 .1, homer .2);       2001:db8:e25:2::/64 (isp1 ::1, homer ::2)
+#             LAB_HOMER_WAN=public: 198.51.100.128/25 (isp1 .129, homer .130)
 #   ISP i     198.51.100.4(i-1)/30      2001:db8:e25:1i::/64 (isp i ::1, isp i+1 ::2)
 #             (isp i .1, isp i+1 .2)
 #   VPS       203.0.113.0/24 (last      2001:db8:e25:ff::/64 (last isp ::1, vps ::10)
@@ -30,8 +35,13 @@
 #   wait_for_port NS ADDR PORT  bounded wait until something listens there
 #   lab_start_reflector BIN..., lab_start_smtp_sink NS PORT, lab_start_fixture ...
 #   lab_router_addr4/6 I        the address ISP router I answers the home from
+#   lab_hold_tcp NS ADDR PORT N N idle TCP connections, held by one tracked process
+#   lab_wait_established NS PORT PEER N   bounded wait until NS has them from PEER
 
-LAB_ISP_ROUTERS=${LAB_ISP_ROUTERS:-2}
+LAB_ISP_ROUTERS=${LAB_ISP_ROUTERS:-3}
+# The home router's WAN side: cgnat (a shared 100.64.0.0/10 address, as behind an ISP's
+# carrier-grade NAT) or public (a public address, so hop 2 answers from one too).
+LAB_HOMER_WAN=${LAB_HOMER_WAN:-cgnat}
 # A unique prefix per run: the PID lets a later run reap what a killed run left behind.
 LAB_PREFIX=${LAB_PREFIX:-e25lab-$$-${RANDOM}-}
 LAB_REFLECTOR_NAME=${LAB_REFLECTOR_NAME:-reflector.example.net}
@@ -48,8 +58,18 @@ LAB_HOME4=192.0.2.10
 LAB_HOME6=2001:db8:e25:1::10
 LAB_HOMER_LAN4=192.0.2.1
 LAB_HOMER_LAN6=2001:db8:e25:1::1
-LAB_HOMER_WAN4=100.64.0.2 # the home's public address as the internet sees it
 LAB_HOMER_WAN6=2001:db8:e25:2::2
+LAB_ISP1_HOME6=2001:db8:e25:2::1
+# The IPv4 WAN link, from LAB_HOMER_WAN: sets LAB_WAN4_NET, LAB_ISP1_HOME4 and
+# LAB_HOMER_WAN4 (the home's public address as the internet sees it). Run again after
+# changing LAB_HOMER_WAN (lab_up does).
+lab_set_topology() {
+  case $LAB_HOMER_WAN in
+    cgnat) LAB_WAN4_NET=100.64.0.0/24 LAB_ISP1_HOME4=100.64.0.1 LAB_HOMER_WAN4=100.64.0.2 ;;
+    public) LAB_WAN4_NET=198.51.100.128/25 LAB_ISP1_HOME4=198.51.100.129 LAB_HOMER_WAN4=198.51.100.130 ;;
+    *) lab_die "LAB_HOMER_WAN must be cgnat or public, not '$LAB_HOMER_WAN'" ;;
+  esac
+}
 LAB_VPS4=203.0.113.10
 LAB_VPS6=2001:db8:e25:ff::10
 
@@ -70,6 +90,8 @@ lab_die() {
   exit 1
 }
 lab_trace() { [[ -n $LAB_TRACE_FILE ]] && printf '%s\n' "$*" >>"$LAB_TRACE_FILE"; return 0; }
+
+lab_set_topology
 
 # The full name of a lab namespace ("home", "homer", "isp1"..., "vps").
 lab_ns() { printf '%s%s' "$LAB_PREFIX" "$1"; }
@@ -220,15 +242,16 @@ lab_isp_link6() { printf '2001:db8:e25:1%x::%d' "$1" "$2"; }
 # The address router isp$I answers from when it sends an ICMP error back to the home
 # (the address of its interface towards the home), per family.
 lab_router_addr4() {
-  if (($1 == 1)); then printf '100.64.0.1'; else lab_isp_link4 $(($1 - 1)) 2; fi
+  if (($1 == 1)); then printf '%s' "$LAB_ISP1_HOME4"; else lab_isp_link4 $(($1 - 1)) 2; fi
 }
 lab_router_addr6() {
-  if (($1 == 1)); then printf '2001:db8:e25:2::1'; else lab_isp_link6 $(($1 - 1)) 2; fi
+  if (($1 == 1)); then printf '%s' "$LAB_ISP1_HOME6"; else lab_isp_link6 $(($1 - 1)) 2; fi
 }
 
 lab_up() {
   ((LAB_IS_UP)) && return 0
-  ((LAB_ISP_ROUTERS >= 1 && LAB_ISP_ROUTERS <= 9)) || lab_die "LAB_ISP_ROUTERS must be 1..9"
+  [[ $LAB_ISP_ROUTERS =~ ^[1-9]$ ]] || lab_die "LAB_ISP_ROUTERS must be 1..9, not '$LAB_ISP_ROUTERS'"
+  lab_set_topology
   trap lab_down EXIT
   trap 'lab_log "interrupted"; exit 130' INT
   trap 'lab_log "terminated"; exit 143' TERM
@@ -257,12 +280,13 @@ lab_up() {
   lab_addr homer lan "$LAB_HOMER_LAN4/25" "$LAB_HOMER_LAN6/64"
   lab_route home default "$LAB_HOMER_LAN4"
   lab_route home default "$LAB_HOMER_LAN6"
-  # WAN: the home router's CGNAT address, masqueraded like a real home router does.
+  # WAN: the home router's CGNAT (or public) address, masqueraded like a real home
+  # router does.
   lab_link homer wan isp1 to_home
-  lab_addr homer wan "$LAB_HOMER_WAN4/24" "$LAB_HOMER_WAN6/64"
-  lab_addr isp1 to_home 100.64.0.1/24 2001:db8:e25:2::1/64
-  lab_route homer default 100.64.0.1
-  lab_route homer default 2001:db8:e25:2::1
+  lab_addr homer wan "$LAB_HOMER_WAN4/${LAB_WAN4_NET#*/}" "$LAB_HOMER_WAN6/64"
+  lab_addr isp1 to_home "$LAB_ISP1_HOME4/${LAB_WAN4_NET#*/}" "$LAB_ISP1_HOME6/64"
+  lab_route homer default "$LAB_ISP1_HOME4"
+  lab_route homer default "$LAB_ISP1_HOME6"
   ip netns exec "$(lab_ns homer)" nft -f - <<'EOF' || lab_die "NAT on homer failed"
 table ip e25nat {
   chain postrouting { type nat hook postrouting priority srcnat; oifname "wan" masquerade; }
@@ -282,7 +306,7 @@ EOF
     local back4 back6 j
     back4=$(lab_isp_link4 $((i - 1)) 1)
     back6=$(lab_isp_link6 $((i - 1)) 1)
-    lab_route "isp$i" 100.64.0.0/24 "$back4"
+    lab_route "isp$i" "$LAB_WAN4_NET" "$back4"
     lab_route "isp$i" 2001:db8:e25:1::/64 "$back6"
     lab_route "isp$i" 2001:db8:e25:2::/64 "$back6"
     for ((j = 1; j < i - 1; j++)); do
@@ -313,7 +337,7 @@ EOF
   # The lab is only up when both families cross it end to end.
   lab_reaches home "$LAB_VPS4" || lab_die "IPv4 does not cross the lab"
   lab_reaches home "$LAB_VPS6" || lab_die "IPv6 does not cross the lab"
-  lab_info "up: prefix $LAB_PREFIX, $n ISP routers, dir $LAB_DIR"
+  lab_info "up: prefix $LAB_PREFIX, $n ISP routers, $LAB_HOMER_WAN WAN, dir $LAB_DIR"
 }
 
 # True when a TCP connect from NS to ADDR's port 9 (where nothing listens) is refused:
@@ -496,7 +520,9 @@ lab_start_fixture() { # NS NAME PORT CMD...
 # Adds a rule in NS and prints its id (for lab_unblock).
 #   lab_block NS [-4|-6] ACTION MATCH...
 # ACTION: drop | reset (TCP reset) | icmp (ICMP administratively prohibited) |
-#         redirect:PORT (DNAT to a process on NS itself; MATCH is for the prerouting hook)
+#         redirect:PORT (DNAT to a process on NS itself; MATCH is for the prerouting hook) |
+#         rule (MATCH is the whole rule, statements included, e.g. a rewrite:
+#         `tcp flags syn tcp option maxseg size set 1200`)
 # The chain: forward on routers, input on the home and the VPS (their own firewall);
 # `--chain NAME` before ACTION overrides it. MATCH is nftables syntax, e.g.
 # `tcp dport 25` or `ip saddr 203.0.113.10 tcp sport 25`.
@@ -516,6 +542,7 @@ lab_block() {
   shift
   case $action in
     drop) verdicts=("$fam $* drop") ;;
+    rule) verdicts=("$fam $*") ;;
     reset) verdicts=("$fam $* reject with tcp reset") ;;
     icmp)
       [[ $fam != *ipv6 ]] && verdicts+=("meta nfproto ipv4 $* reject with icmp type admin-prohibited")
@@ -534,6 +561,45 @@ lab_block() {
     printf '%s:%s ' "$chain" "${BASH_REMATCH[1]}"
   done
   printf '\n'
+}
+
+# Holds N idle TCP connections from NS to ADDR:PORT (IPv4 or a bracket-less IPv6
+# address) in one tracked background process, NAME "hold-PORT", until it is killed or
+# the run's time is up. Does not wait for them: see lab_wait_established. Sets
+# LAB_LAST_PID.
+lab_hold_tcp() { # NS ADDR PORT N
+  local fifo="$LAB_DIR/hold-$3.fifo"
+  rm -f "$fifo"
+  mkfifo "$fifo" || lab_die "mkfifo $fifo failed"
+  # One bash and no child: the connections are its descriptors, the wait a read from a
+  # FIFO nobody writes (bounded by the run's own limit).
+  # shellcheck disable=SC2016 # expanded by the inner bash
+  lab_spawn "$1" "hold-$3" bash -c 'for ((i = 0; i < $3; i++)); do
+      exec {fd}<>"/dev/tcp/$1/$2" || exit 1
+    done
+    echo "holding $3 connections to $1 port $2"
+    exec {w}<>"$4"
+    read -r -t "$5" <&"$w"' lab-hold "$2" "$3" "$4" "$fifo" "$LAB_MAX_SECONDS"
+}
+
+# Waits (bounded) until NS has at least N established TCP connections on its local
+# PORT from PEER (an address as `ss` prints it, without brackets).
+lab_wait_established() { # NS PORT PEER N
+  local deadline=$((SECONDS + LAB_WAIT_SECONDS)) n=0 line peer
+  while ((SECONDS < deadline)); do
+    n=0
+    while read -r line; do
+      peer=${line##* }
+      peer=${peer%:*}
+      peer=${peer#[}
+      peer=${peer%]}
+      [[ $peer == "$3" ]] && n=$((n + 1))
+    done < <(lab_exec "$1" ss -Htn state established "sport = :$2" 2>/dev/null)
+    ((n >= $4)) && return 0
+    sleep 0.05
+  done
+  lab_log "only $n of $4 connections from $3 established on port $2 in $1 after ${LAB_WAIT_SECONDS}s"
+  return 1
 }
 
 # Removes rules: lab_unblock NS ID... (ids from lab_block), or every lab rule in NS.

@@ -187,8 +187,9 @@ show_evidence() {
 }
 
 # ---------------------------------------------------------------------------------
-# Scenarios. Routers: homer (home, NAT), isp1, isp2 (second ISP hop), then the VPS.
-# TTLs from home: homer 1, isp1 2, isp2 3, vps 4.
+# Scenarios. Routers: homer (home, NAT), isp1, isp2 (the ISP), isp3 (the VPS's
+# provider, in front of the VPS), then the VPS. TTLs from home: homer 1, isp1 2, isp2 3,
+# isp3 4, vps 5.
 
 ISP2_4=$(lab_router_addr4 2) ISP2_6=$(lab_router_addr6 2)
 PORTS="25 465 587" BOTH="ipv4 ipv6"
@@ -357,7 +358,7 @@ scenario_not_listening() {
   expect_rest_open 2525 "$BOTH"
 }
 
-# `--target`: a mail server beside the path (smtp-sink on isp2's VPS-side address) that
+# `--target`: a mail server beside the path (smtp-sink on isp3's VPS-side address) that
 # takes port 25, then drops it in its own firewall while this network's port 25 to the
 # reflector is open: the destination probe is dropped at the destination, judged against
 # the reflector probe of port 25.
@@ -377,14 +378,14 @@ expect_destination() { # VERDICT/LOCATION
     fail "destination probe: wrong fields: $(jq -c 'del(.evidence)' <<<"$p")"
 }
 scenario_destination_blocked() {
-  lab_start_smtp_sink isp2 25
+  lab_start_smtp_sink isp3 25
   SCENARIO_PIDS+=("${LAB_LAST_PIDS[@]}")
   run_check --family both --ports 25 --target "[$DESTINATION4]" || return
   expect_exit 0
   expect_destination open/none
   expect_rest_open 25 "$BOTH"
 
-  lab_block isp2 --chain input drop ip daddr "$DESTINATION4" tcp dport 25 >/dev/null
+  lab_block isp3 --chain input drop ip daddr "$DESTINATION4" tcp dport 25 >/dev/null
   run_check --family both --ports 25 --target "[$DESTINATION4]" || return
   expect_exit 1
   expect_destination dropped/destination
