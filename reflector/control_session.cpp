@@ -110,6 +110,7 @@ ControlService::Handled ControlService::report(const control::ReportRequest& req
   r.connections.reserve(session->connections.size());
   for (const auto& c : session->connections) r.connections.push_back(*c);
   r.untagged = store_.untagged_for(*session);
+  r.refused = store_.refused_for(*session, now_ms);
   r.witness = witness_status();
   r.public_ipv4 = session->public_ipv4;
   r.public_ipv6 = session->public_ipv6;
@@ -127,11 +128,11 @@ ControlService::Handled ControlService::report(const control::ReportRequest& req
       r.witness_flows.clear();
     }
   }
-  std::string line = "REPORT: session " + session->probe_id + ", " +
-                     std::to_string(r.connections.size()) + " connections (" +
-                     std::to_string(r.connections_dropped) + " dropped), " +
-                     std::to_string(r.untagged.size()) + " untagged, " +
-                     std::to_string(r.witness_flows.size()) + " witness flows";
+  std::string line =
+      "REPORT: session " + session->probe_id + ", " + std::to_string(r.connections.size()) +
+      " connections (" + std::to_string(r.connections_dropped) + " dropped), " +
+      std::to_string(r.untagged.size()) + " untagged, " + std::to_string(r.refused.size()) +
+      " refusals, " + std::to_string(r.witness_flows.size()) + " witness flows";
   return {std::move(r), std::move(line)};
 }
 

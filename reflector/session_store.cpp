@@ -1,5 +1,6 @@
-// The observation store: control sessions, the connections tagged for each, and a
-// bounded ring of recent connections that carried no known tag.
+// The observation store: control sessions, the connections tagged for each, a bounded
+// ring of recent connections that carried no known tag, and the connections the
+// reflector refused for its own limits.
 #include "session_store.hpp"
 
 #include <openssl/rand.h>
@@ -110,6 +111,11 @@ std::uint64_t SessionStore::note_connection(const ConnectionRecord& r) {
   return ring_base_ + ring_.size() - 1;
 }
 
+void SessionStore::note_connection_end(std::uint64_t ring_id, const std::string& end_reason) {
+  if (ring_id >= ring_base_ && ring_id - ring_base_ < ring_.size())
+    ring_[ring_id - ring_base_].meta.end_reason = end_reason;
+}
+
 bool SessionStore::attach(const std::string& probe_id, std::uint64_t ring_id,
                           const std::shared_ptr<const ConnectionRecord>& record,
                           std::int64_t now_ms) {
@@ -151,17 +157,34 @@ SessionStore::NameOutcome SessionStore::saw_name(std::string_view name, std::str
   return outcome;
 }
 
+namespace {
+
+// The session's public addresses, as the stores spell peers (unmapped).
+std::vector<std::string> public_addresses(const Session& s) {
+  std::vector<std::string> out;
+  if (s.public_ipv4) out.push_back(*s.public_ipv4);
+  if (s.public_ipv6) out.push_back(*s.public_ipv6);
+  return out;
+}
+
+}  // namespace
+
 std::vector<control::UntaggedConnection> SessionStore::untagged_for(const Session& s) const {
+  const auto addresses = public_addresses(s);
   std::vector<control::UntaggedConnection> out;
   for (const auto& entry : ring_) {
     const control::UntaggedConnection& r = entry.meta;
     if (entry.tagged || r.started_unix_ms < s.started_unix_ms) continue;
-    const bool from_client = (s.public_ipv4 && r.peer_address == *s.public_ipv4) ||
-                             (s.public_ipv6 && r.peer_address == *s.public_ipv6);
-    if (!from_client) continue;
+    if (std::find(addresses.begin(), addresses.end(), r.peer_address) == addresses.end()) continue;
     out.push_back(r);
   }
   return out;
+}
+
+std::vector<control::RefusedConnection> SessionStore::refused_for(const Session& s,
+                                                                  std::int64_t now_ms) const {
+  return refusals_.from(public_addresses(s), s.started_unix_ms, now_ms,
+                        limits::max_refused_per_report);
 }
 
 }  // namespace egress25::reflector

@@ -1,5 +1,6 @@
-// The observation store: control sessions, the connections tagged for each, and a
-// bounded ring of recent connections that carried no known tag.
+// The observation store: control sessions, the connections tagged for each, a bounded
+// ring of recent connections that carried no known tag, and the connections the
+// reflector refused for its own limits.
 //
 // Used from the io_context's single thread only, so it takes no locks.
 #pragma once
@@ -17,6 +18,7 @@
 #include "control_protocol.hpp"
 #include "evidence.hpp"
 #include "limits.hpp"
+#include "refusal_table.hpp"
 
 namespace egress25::reflector {
 
@@ -46,9 +48,10 @@ class SessionStore {
     std::size_t max_connections_per_session = limits::max_connections_per_session;
     std::size_t max_untagged = limits::max_untagged_connections;
     std::size_t max_sessions_per_source = limits::max_sessions_per_source;
+    RefusalTable::Limits refusals = {};
   };
   SessionStore() = default;
-  explicit SessionStore(Limits limits) : limits_(limits) {}
+  explicit SessionStore(Limits limits) : limits_(limits), refusals_(limits.refusals) {}
 
   // A new session for a client seen at `address`; nullptr when the table is full of
   // live sessions, or `address`'s source holds as many as it may (`why` says which).
@@ -63,6 +66,9 @@ class SessionStore {
 
   // Adds a connection's metadata to the recent ring when it starts; returns its ring id.
   std::uint64_t note_connection(const ConnectionRecord& record);
+  // How the connection `ring_id` ended, for its untagged metadata; nothing when the ring
+  // has moved past it.
+  void note_connection_end(std::uint64_t ring_id, const std::string& end_reason);
   // Attaches a connection whose tag names a live session. False when no such session,
   // or the session holds as many connections as it may.
   bool attach(const std::string& probe_id, std::uint64_t ring_id,
@@ -71,6 +77,13 @@ class SessionStore {
   // Metadata of connections that carried no known tag, from one of the session's
   // public addresses, started at or after the session did.
   std::vector<control::UntaggedConnection> untagged_for(const Session& session) const;
+
+  // Connections the reflector refused for its own limits (the accept loop notes them).
+  RefusalTable& refusals() { return refusals_; }
+  // Refusals of one of the session's public addresses, last refused at or after the
+  // session began: at most limits::max_refused_per_report, the most recent.
+  std::vector<control::RefusedConnection> refused_for(const Session& session,
+                                                      std::int64_t now_ms) const;
 
   // What naming a tag did to a connection (see saw_name).
   enum class NameOutcome {
@@ -107,6 +120,7 @@ class SessionStore {
   std::deque<RingEntry> ring_;
   std::uint64_t ring_base_ = 0;                              // id of ring_.front()
   std::unordered_map<std::string, std::size_t> per_source_;  // live sessions by source
+  RefusalTable refusals_;
 };
 
 // The key the per-source session cap counts by: an IPv4 address as it is, an IPv6

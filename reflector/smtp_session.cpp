@@ -102,6 +102,7 @@ class SmtpSession {
     // so, while the close (TLS close_notify, lingering FIN) takes its own seconds.
     record_->ended_unix_ms = unix_ms_now();
     record_->end_reason = end_reason_.empty() ? "closed" : end_reason_;
+    context_.store.note_connection_end(ring_id_, record_->end_reason);
     co_await stream_.close();
     log_end();
   }

@@ -188,4 +188,26 @@ BOOST_AUTO_TEST_CASE(a_flood_of_flows_makes_the_witness_silent_not_partial) {
   BOOST_TEST(rep.witness_flows.size() == limits::max_witness_flows_per_report);
 }
 
+BOOST_AUTO_TEST_CASE(report_says_which_connections_the_reflector_itself_refused) {
+  Service s;
+  const auto h = s.session();
+  const std::string cap = "too many connections from " + client.address + " (16)";
+  for (int i = 0; i < 3; ++i)
+    s.store.refusals().note(client.address, Family::ipv4, 25, cap, t0 + i);
+  s.store.refusals().note("203.0.113.9", Family::ipv4, 25, cap, t0 + 5);
+  auto rep = s.report(h.token);
+  BOOST_TEST_REQUIRE(rep.refused.size() == 1u);
+  BOOST_TEST(rep.refused[0].peer_address == client.address);
+  BOOST_TEST(rep.refused[0].local_port == 25);
+  BOOST_TEST(rep.refused[0].count == 3u);
+  BOOST_TEST(rep.refused[0].reason == cap);
+  // And it survives the wire.
+  const auto decoded = control::decode_response(control::encode(control::Response{rep}));
+  BOOST_TEST_REQUIRE(std::holds_alternative<control::Response>(decoded));
+  const auto& back = std::get<control::ReportResponse>(std::get<control::Response>(decoded));
+  BOOST_TEST_REQUIRE(back.refused.size() == 1u);
+  BOOST_TEST(back.refused[0].count == 3u);
+  BOOST_TEST(back.refused[0].last_unix_ms == t0 + 2);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -502,4 +502,64 @@ BOOST_FIXTURE_TEST_CASE(a_full_session_does_not_keep_the_connection_but_counts_i
   BOOST_TEST(session().connections_dropped == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(untagged_connections_say_how_they_ended) {
+  SessionStore store(small_limits());
+  const Session* s = store.create(client_v4, Family::ipv4, t0);
+  BOOST_TEST_REQUIRE(s != nullptr);
+  const std::string token = s->token;
+  auto open = connect(store, client_v4, 25, t0 + 1);
+  auto closed = connect(store, client_v4, 587, t0 + 2);
+  store.note_connection_end(closed.ring_id, "idle timeout");
+  auto untagged = store.untagged_for(*store.find_by_token(token, t0 + 3));
+  BOOST_TEST_REQUIRE(untagged.size() == 2u);
+  BOOST_TEST(untagged[0].end_reason.empty());  // still open
+  BOOST_TEST(untagged[1].end_reason == "idle timeout");
+  store.note_connection_end(open.ring_id, "peer closed");
+  untagged = store.untagged_for(*store.find_by_token(token, t0 + 4));
+  BOOST_TEST(untagged[0].end_reason == "peer closed");
+
+  // A connection the ring has moved past changes nothing, and nothing breaks.
+  for (int i = 0; i < 10; ++i) connect(store, client_v4, 25, t0 + 5);
+  store.note_connection_end(open.ring_id, "quit");
+  for (const auto& u : store.untagged_for(*store.find_by_token(token, t0 + 6)))
+    BOOST_TEST(u.end_reason.empty());
+}
+
+BOOST_AUTO_TEST_CASE(refusals_are_the_clients_own_since_the_session_began) {
+  SessionStore store(small_limits());
+  auto& refusals = store.refusals();
+  const std::string cap = "too many connections from " + client_v4 + " (16)";
+  refusals.note(client_v4, Family::ipv4, 25, cap, t0 - 1);  // before the session
+  const Session* s = store.create(client_v4, Family::ipv4, t0);
+  BOOST_TEST_REQUIRE(s != nullptr);
+  const std::string token = s->token;
+  store.join(token, client_v6, Family::ipv6, t0 + 1);
+  refusals.note(client_v4, Family::ipv4, 587, cap, t0 + 2);
+  refusals.note(client_v6, Family::ipv6, 25, "too many connections in all (512)", t0 + 3);
+  refusals.note(other_client, Family::ipv4, 25, cap, t0 + 4);  // another client's
+
+  const auto refused = store.refused_for(*store.find_by_token(token, t0 + 5), t0 + 5);
+  BOOST_TEST_REQUIRE(refused.size() == 2u);
+  BOOST_TEST(refused[0].peer_address == client_v4);
+  BOOST_TEST(refused[0].local_port == 587);
+  BOOST_TEST(refused[0].reason == cap);
+  BOOST_TEST(refused[1].peer_address == client_v6);
+  BOOST_TEST((refused[1].family == Family::ipv6));
+
+  // Refused again after the session began, the port 25 entry is the session's too.
+  refusals.note(client_v4, Family::ipv4, 25, cap, t0 + 6);
+  BOOST_TEST(store.refused_for(*store.find_by_token(token, t0 + 7), t0 + 7).size() == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(refusals_in_a_report_are_capped) {
+  SessionStore store;
+  const Session* s = store.create(client_v4, Family::ipv4, t0);
+  BOOST_TEST_REQUIRE(s != nullptr);
+  for (std::size_t p = 1; p <= limits::max_refused_per_report + 5; ++p)
+    store.refusals().note(client_v4, Family::ipv4, static_cast<std::uint16_t>(p), "x", t0 + 1);
+  const auto refused = store.refused_for(*s, t0 + 2);
+  BOOST_TEST_REQUIRE(refused.size() == limits::max_refused_per_report);
+  BOOST_TEST(refused.back().local_port == limits::max_refused_per_report + 5);  // the latest
+}
+
 BOOST_AUTO_TEST_SUITE_END()
