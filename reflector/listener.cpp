@@ -2,9 +2,13 @@
 // loop, and the caps on concurrent connections.
 #include "listener.hpp"
 
+#include <array>
 #include <chrono>
 
+#include "control_protocol.hpp"
+#include "limits.hpp"
 #include "logging.hpp"
+#include "smtp_server_dialogue.hpp"
 
 namespace egress25::reflector {
 
@@ -123,10 +127,44 @@ std::optional<ConnectionLimiter::Slot> ConnectionLimiter::try_acquire(const std:
   return Slot(state_, source);
 }
 
+// ---- refusals ---------------------------------------------------------------------------
+
+std::string refusal_farewell(ListenerRole role, std::string_view hostname, std::string_view why) {
+  switch (role) {
+    case ListenerRole::smtp:
+      return "421 4.7.0 " + std::string(hostname) + " " +
+             std::string(SmtpServerDialogue::identity) + " " + std::string(why) + ", closing\r\n";
+    case ListenerRole::control:
+      return control::encode_frame(control::encode(control::Response{control::ErrorResponse{
+          control::ErrorCode::busy,
+          "the reflector refused this connection for its own limits: " + std::string(why) +
+              ". This says nothing about your network; try again when your other connections "
+              "to it have ended"}}));
+    case ListenerRole::smtps:
+      break;
+  }
+  return {};
+}
+
+void say_and_close(tcp::socket& socket, std::string_view bytes) {
+  // What a peer may have sent before it is refused: a control request at most (a mail
+  // client waits for the greeting). More than this is not waited for.
+  constexpr std::size_t max_drain = limits::max_request_frame + 4;
+  boost::system::error_code ec;
+  if (!bytes.empty()) {
+    socket.non_blocking(true, ec);
+    if (!ec) socket.write_some(net::buffer(bytes.data(), bytes.size()), ec);
+    std::array<char, 4096> sink;
+    std::size_t drained = 0;
+    while (!ec && drained < max_drain) drained += socket.read_some(net::buffer(sink), ec);
+  }
+  socket.close(ec);
+}
+
 // ---- accept loop ----------------------------------------------------------------------
 
 net::awaitable<void> accept_loop(BoundListener& listener, ConnectionLimiter& limiter,
-                                 ServeFunction serve) {
+                                 ServeFunction serve, RefuseFunction refuse) {
   for (;;) {
     auto [ec, socket] = co_await listener.acceptor.async_accept(net::as_tuple(net::use_awaitable));
     if (ec == net::error::operation_aborted || !listener.acceptor.is_open()) co_return;
@@ -144,9 +182,7 @@ net::awaitable<void> accept_loop(BoundListener& listener, ConnectionLimiter& lim
     std::string why;
     auto slot = limiter.try_acquire(source, why);
     if (!slot) {
-      LOG(warning) << "refused connection from " << endpoint_text(peer) << " to " << listener.name
-                   << ": " << why;
-      socket.close(peer_ec);
+      say_and_close(socket, refuse ? refuse(peer, why) : std::string());
       continue;
     }
     serve(std::move(socket), std::move(*slot));

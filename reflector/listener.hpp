@@ -9,6 +9,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -78,10 +79,27 @@ class ConnectionLimiter {
   std::shared_ptr<Slot::State> state_;
 };
 
+// The last words to a connection refused for the reflector's own limits, by listener
+// role: on SMTP a 421 in place of the greeting (RFC 5321 3.8, 4.2.5) carrying the banner
+// identity, so a client tells the reflector's own refusal from a stranger's; on the
+// control port an error frame `busy`; on implicit TLS nothing, as no plaintext may be
+// said there. `why` is the cap's sentence.
+std::string refusal_farewell(ListenerRole role, std::string_view hostname, std::string_view why);
+
+// Sends `bytes` if the socket takes them at once, then closes it. Never waits: a
+// refused peer holds no coroutine, timer or buffer. A fresh connection's send buffer is
+// empty, so a short farewell fits; what the peer already sent is read and dropped first,
+// so that the close sends a FIN after the farewell rather than a reset that may destroy
+// it.
+void say_and_close(tcp::socket& socket, std::string_view bytes);
+
 // Accepts until the acceptor is closed, handing each connection to `serve` with its
-// slot. Connections over a cap are closed at once (and logged).
+// slot. A connection over a cap is passed to `refuse` with the cap's sentence; what it
+// returns is said to the peer (say_and_close) and the connection closed at once.
 using ServeFunction = std::function<void(tcp::socket socket, ConnectionLimiter::Slot slot)>;
+using RefuseFunction =
+    std::function<std::string(const tcp::endpoint& peer, const std::string& why)>;
 net::awaitable<void> accept_loop(BoundListener& listener, ConnectionLimiter& limiter,
-                                 ServeFunction serve);
+                                 ServeFunction serve, RefuseFunction refuse = {});
 
 }  // namespace egress25::reflector

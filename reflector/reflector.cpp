@@ -128,6 +128,7 @@ void Reflector::start() {
             << (secret ? "; secret required" : "") << "; packet witness "
             << (witness_status_.active ? "on" : "off (" + witness_status_.reason + ")");
   for (auto& l : listeners_) serve_listener(l);
+  net::co_spawn(io_context_, flush_refusal_log(), log_escape("refusal log"));
 }
 
 void Reflector::serve_listener(BoundListener& listener) {
@@ -135,6 +136,17 @@ void Reflector::serve_listener(BoundListener& listener) {
                      : listener.role == ListenerRole::smtps ? "smtps"
                                                             : "smtp";
   LOG(info) << "listening on " << listener.name << " (" << role << ")";
+  // A refusal is counted for REPORT, told in the log at a bounded rate, and answered with
+  // the role's farewell.
+  const auto port = listener.acceptor.local_endpoint().port();
+  RefuseFunction refuse = [this, port, role = listener.role](const tcp::endpoint& peer,
+                                                             const std::string& why) {
+    const auto address = unmapped(peer.address());
+    if (auto line = store_.refusals().note(address.to_string(), family_of(address), port, why,
+                                           unix_ms_now()))
+      LOG(warning) << *line;
+    return refusal_farewell(role, hostname_, why);
+  };
   ServeFunction serve;
   ConnectionLimiter* limiter = &mail_limiter_;
   if (listener.role == ListenerRole::control) {
@@ -160,8 +172,22 @@ void Reflector::serve_listener(BoundListener& listener) {
           log_escape("smtp session"));
     };
   }
-  net::co_spawn(io_context_, accept_loop(listener, *limiter, std::move(serve)),
+  net::co_spawn(io_context_, accept_loop(listener, *limiter, std::move(serve), std::move(refuse)),
                 log_escape("accept loop on " + listener.name));
+}
+
+net::awaitable<void> Reflector::flush_refusal_log() {
+  // Refusals that waited for their source's next line, told even when the source has
+  // gone quiet since: at most a tick after the source's log interval is over. A look at
+  // a few thousand entries a second costs nothing.
+  constexpr auto tick = std::chrono::seconds(1);
+  net::steady_timer timer(io_context_);
+  for (;;) {
+    timer.expires_after(tick);
+    auto [ec] = co_await timer.async_wait(net::as_tuple(net::use_awaitable));
+    if (ec) co_return;
+    for (const auto& line : store_.refusals().flush(unix_ms_now())) LOG(warning) << line;
+  }
 }
 
 void Reflector::run() {

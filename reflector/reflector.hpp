@@ -35,6 +35,7 @@ class Reflector {
 
  private:
   void serve_listener(BoundListener& listener);
+  net::awaitable<void> flush_refusal_log();
 
   Options options_;
   std::string hostname_;

@@ -54,7 +54,13 @@ void print(const control::ReportResponse& r) {
               << "tls_to_client=" << printable(c.transcript.tls.to_client.kept, 4000) << "\n";
   }
   for (const auto& u : r.untagged)
-    std::cout << "untagged peer=" << u.peer_address << " port=" << u.local_port << "\n";
+    std::cout << "untagged peer=" << u.peer_address << " port=" << u.local_port
+              << " end=" << (u.end_reason.empty() ? "-" : u.end_reason) << "\n";
+  for (const auto& x : r.refused)
+    std::cout << "refused peer=" << x.peer_address << " port=" << x.local_port
+              << " family=" << to_string(x.family) << " count=" << x.count
+              << " first=" << x.first_unix_ms << " last=" << x.last_unix_ms
+              << " reason=" << x.reason << "\n";
   std::cout << "public_ipv4=" << r.public_ipv4.value_or("-")
             << "\npublic_ipv6=" << r.public_ipv6.value_or("-") << "\n";
   std::cout << "witness=" << (r.witness.active ? "active" : "inactive: " + r.witness.reason)
