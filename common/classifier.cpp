@@ -50,6 +50,16 @@ Place somewhere_on_path() {
   return place;
 }
 
+// Between this computer and the reflector host, with nothing to say which side of the
+// first router: a local firewall and the path look the same without a trace.
+Place between_here_and_the_reflector() {
+  Place place;
+  place.location = Location::unknown;
+  place.reasons.push_back(
+      "without a hop trace, this computer's own firewall and the path cannot be told apart");
+  return place;
+}
+
 std::string seconds(double ms) {
   return fmt::format("{:.1f} s", ms / 1000.0);
 }
@@ -127,8 +137,11 @@ std::optional<Classification> refused_by_reflector(const Context& x) {
 // it ended the connection for its own reasons, something on the path did.
 Classification reset_before_ehlo(const Context& x) {
   const auto& ends = x.reflector.untagged_end_reasons;
+  // The endings the reflector itself decides (reflector/smtp_session.cpp): its timeouts
+  // and its limits. Anything else ("reset by peer", "peer closed") came from the other end.
   const bool reflector_closed = std::any_of(ends.begin(), ends.end(), [](const std::string& e) {
-    return !e.empty() && !e.starts_with("peer") && e != "quit";
+    return e == "idle timeout" || e == "session time limit" || e == "write timeout" ||
+           e.starts_with("too many") || e.starts_with("shutting down");
   });
   const std::string after = x.client.banner_code ? "after the reflector's greeting" : "";
   if (reflector_closed)
@@ -311,11 +324,13 @@ Classification host_reset(const Context& x, std::vector<std::string> reasons) {
 }
 
 // A reset the reflector host did not send, placed by the trace when it shows where.
-Classification forged_reset(const Context& x, std::string observed) {
+Classification forged_reset(const Context& x, std::string observed, bool syn_left_this_host) {
   if (x.evidence.trace)
     if (auto place = locate_reset(*x.evidence.trace, x.evidence.host, x.client.port))
       return placed(Verdict::reset, *place, {std::move(observed)});
-  return placed(Verdict::reset, somewhere_on_path(), {std::move(observed)});
+  return placed(Verdict::reset,
+                syn_left_this_host ? somewhere_on_path() : between_here_and_the_reflector(),
+                {std::move(observed)});
 }
 
 Classification classify_refused(const Context& x) {
@@ -326,10 +341,12 @@ Classification classify_refused(const Context& x) {
     if (w->syn_seen)
       return forged_reset(x,
                           "a reset answered the SYN, but the packet witness saw the SYN "
-                          "arrive and the reflector host send no reset");
+                          "arrive and the reflector host send no reset",
+                          true);
     return forged_reset(x,
                         "a reset answered the SYN, and the packet witness never saw the SYN "
-                        "reach the reflector host");
+                        "reach the reflector host",
+                        false);
   }
   if (x.evidence.trace && x.distance) {
     if (auto k = first_reset_ttl(x.evidence.trace->probed)) {
@@ -367,7 +384,7 @@ Classification classify_timed_out(const Context& x) {
   // The decisive observation comes first: the report's one-line reason is the first.
   if (const auto& w = x.reflector.witness) {
     if (!w->syn_seen)
-      return placed(Verdict::dropped, place.value_or(somewhere_on_path()),
+      return placed(Verdict::dropped, place.value_or(between_here_and_the_reflector()),
                     {"the packet witness never saw the SYN reach the reflector host", silent});
     if (w->rst_sent)
       return host_reset(x, {"the packet witness saw the reflector host answer the SYN with a "

@@ -64,6 +64,30 @@ BOOST_AUTO_TEST_CASE(records_match_by_tag_and_port) {
   BOOST_TEST(evidence.trace_unavailable == "off");
 }
 
+BOOST_AUTO_TEST_CASE(relay_evidence_refusals_and_untagged_ends_are_matched) {
+  control::ReportResponse report;
+  auto relayed = record("p1-abc", 25);
+  relayed.peer_address = "198.51.100.99";
+  auto sibling = record("p2-abc", 465);  // from our own address
+  auto other_family = record("p3-abc", 587);
+  other_family.family = Family::ipv6;
+  other_family.peer_address = "2001:db8::7";
+  report.connections = {relayed, sibling, other_family};
+  report.untagged = {{"198.51.100.7", 25, Family::ipv4, 0, "reset by peer"},
+                     {"203.0.113.9", 25, Family::ipv4, 0, "idle timeout"}};
+  report.refused = {
+      {"198.51.100.7", 25, Family::ipv4, "too many connections from 198.51.100.7 (16)", 40, 1, 2},
+      {"198.51.100.7", 587, Family::ipv4, "too many connections", 1, 1, 2},
+      {"203.0.113.9", 25, Family::ipv4, "too many connections", 1, 1, 2}};
+  auto evidence = assemble_evidence(probe_25(), session(), {report, ""}, {std::nullopt, "off"});
+  const auto& r = evidence.reflector;
+  // Siblings: the same family's other ports, not this port's own record, not IPv6.
+  BOOST_TEST((r.sibling_sources == std::vector<std::string>{"198.51.100.7"}));
+  BOOST_TEST((r.untagged_end_reasons == std::vector<std::string>{"reset by peer"}));
+  BOOST_TEST_REQUIRE(r.refusals.size() == 1u);
+  BOOST_TEST(r.refusals[0] == "too many connections from 198.51.100.7 (16) (40 connections)");
+}
+
 BOOST_AUTO_TEST_CASE(no_report_says_why) {
   auto p = probe_25();
   p.port = 2525;

@@ -307,8 +307,8 @@ const std::vector<Row> rows = {
      },
      Verdict::tampered, Location::path, unknown_segment, "", "", "arrived changed"},
     {"reset after the EHLO, the reflector saw the peer reset",
-     [] { return reset_after_ehlo("peer reset"); }, Verdict::reset, Location::path, unknown_segment,
-     "", "", "did not send that reset"},
+     [] { return reset_after_ehlo("reset by peer"); }, Verdict::reset, Location::path,
+     unknown_segment, "", "", "did not send that reset"},
     {"reset after the EHLO by a box answering at hop 3",
      [] { return with_trace(reset_after_ehlo("peer closed"), trace_answered_at(3)); },
      Verdict::reset, Location::path, upstream, "3@198.51.100.2", "", "once the EHLO was sent"},
@@ -379,8 +379,8 @@ const std::vector<Row> rows = {
      Verdict::inconclusive, Location::unknown, none, "", "", "did not complete"},
 
     // Silence: the witness, then the traces, place it.
-    {"silent, witness saw no SYN, no trace", witnessed_silence, Verdict::dropped, Location::path,
-     unknown_segment, "", "", "never saw the SYN"},
+    {"silent, witness saw no SYN, no trace", witnessed_silence, Verdict::dropped, Location::unknown,
+     none, "", "", "cannot be told apart"},
     {"silent, witness saw no SYN, dies after an ISP router",
      [] { return with_trace(witnessed_silence(), trace_dying_after(3)); }, Verdict::dropped,
      Location::path, upstream, "3@198.51.100.2", "", "up to hop 3"},
@@ -492,6 +492,8 @@ const std::vector<Row> rows = {
        return e;
      },
      Verdict::reset, Location::path, unknown_segment, "", "", "send no reset"},
+    {"refused, witness never saw the SYN, no trace", witnessed_forged_reset, Verdict::reset,
+     Location::unknown, none, "", "", "cannot be told apart"},
     {"refused, witness never saw the SYN, reset first at TTL 4",
      [] { return with_trace(witnessed_forged_reset(), reset_at(4)); }, Verdict::reset,
      Location::path, upstream, "3@198.51.100.2", "", "TTL of 4"},
