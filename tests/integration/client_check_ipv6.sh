@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Address families: --family 6 over ::1, --family both (one control connection per
 # family, joined by the token) when a name resolves to both, and --family both against a
-# reflector named by an IPv4 literal (the IPv6 probes cannot be made: exit 1).
+# reflector named by an IPv4 literal (IPv6 cannot be probed: it is one `not_probed` line,
+# not a block, and the exit status comes from the IPv4 probes).
 # Skips (exit 77) when the host has no ::1.
 # Usage: client_check_ipv6.sh CLIENT_BINARY REFLECTOR_BINARY
 CLIENT=$1
@@ -26,15 +27,19 @@ jq -e --arg c "[::1]:$CONTROL_PORT" '
   "$OUT" >/dev/null || fail "--family 6: $(jq -c '.client, [.probes[] | {port, family, verdict}]' "$OUT")"
 pass "--family 6 over ::1: all open"
 
-# Each port once per family: the IPv6 half cannot be probed through an IPv4 literal.
+# The IPv6 half cannot be probed through an IPv4 literal: one line, not a block.
 run_client check --reflector "127.0.0.1:$CONTROL_PORT" --family both --json --no-trace
-[[ $RC -eq 1 ]] || fail "--family both with an IPv4 literal: exit $RC, not 1"
+[[ $RC -eq 0 ]] || fail "--family both with an IPv4 literal: exit $RC, not 0; $(cat "$ERR")"
 check_contract_json
-jq -e '(.probes | length == 6)
-       and all(.probes[] | select(.family == "ipv4"); .verdict == "open")
-       and all(.probes[] | select(.family == "ipv6"); .verdict != "open")' "$OUT" >/dev/null ||
-  fail "--family both, IPv4 literal: $(jq -c '[.probes[] | {port, family, verdict}]' "$OUT")"
-pass "--family both with an IPv4 literal: IPv6 probes not open, exit 1"
+jq -e '(.probes | length == 3)
+       and all(.probes[]; .verdict == "open" and .family == "ipv4")
+       and (.not_probed | length == 1)
+       and .not_probed[0].family == "ipv6" and .not_probed[0].target == "reflector"
+       and (.not_probed[0].reason | test("has no IPv6 address"))
+       and (.not_probed[0].ports | length == 3)
+       and (.summary.text | test("IPv6"))' "$OUT" >/dev/null ||
+  fail "--family both, IPv4 literal: $(jq -c '[.probes[] | {port, family, verdict}], .not_probed, .summary' "$OUT")"
+pass "--family both with an IPv4 literal: IPv6 not probed (one line), IPv4 open, exit 0"
 
 if getent ahosts localhost | grep -q '^::1 ' && getent ahosts localhost | grep -q '^127.0.0.1 '; then
   run_client check --reflector "localhost:$CONTROL_PORT" --family both --json
