@@ -105,6 +105,12 @@ Place answering_place(const Context& x) {
   return somewhere_on_path();
 }
 
+bool sent_ehlo(const ClientProbe& c) {
+  for (const auto* phase : {&c.transcript.plain, &c.transcript.tls})
+    if (phase->to_server.kept.starts_with("EHLO ")) return true;
+  return false;
+}
+
 bool contains(const std::vector<std::string>& v, const std::string& s) {
   return std::find(v.begin(), v.end(), s) != v.end();
 }
@@ -143,20 +149,25 @@ Classification reset_before_ehlo(const Context& x) {
     return e == "idle timeout" || e == "session time limit" || e == "write timeout" ||
            e.starts_with("too many") || e.starts_with("shutting down");
   });
-  const std::string after = x.client.banner_code ? "after the reflector's greeting" : "";
+  const std::string when =
+      std::string(x.client.banner_code ? " after the reflector's greeting" : "") +
+      (sent_ehlo(x.client) ? ", once the EHLO was sent" : "");
   if (reflector_closed)
     return make(Verdict::inconclusive, Location::unknown,
-                {fmt::format("the connection was reset {}; the reflector saw a connection from "
+                {fmt::format("the connection was reset{}; the reflector saw a connection from "
                              "your address on this port and ended it itself ('{}')",
-                             after, printable(ends.front(), 80))});
+                             when, printable(ends.front(), 80))});
   std::string seen =
-      "the reflector saw a connection from your address on this port, but never this probe's "
-      "EHLO";
+      x.reflector.untagged_from_client > 0
+          ? "the reflector saw a connection from your address on this port, but never this "
+            "probe's EHLO"
+          : "the reflector saw no connection carrying this probe's tag: what greeted you "
+            "relayed its greeting";
   if (!ends.empty())
     seen += fmt::format(", and saw it end as '{}': it did not send that reset",
                         printable(ends.front(), 80));
   return placed(Verdict::reset, answering_place(x),
-                {fmt::format("the connection was reset {}, once the EHLO was sent", after), seen});
+                {fmt::format("the connection was reset{}", when), seen});
 }
 
 // ---- Connected: the reflector's record decides ------------------------------------
@@ -181,8 +192,11 @@ Classification connected_without_record(const Context& x, bool cert_mismatch,
                 {fmt::format("the reflector kept no record of this probe, but it dropped {} "
                              "records of this check over its cap: this one may be among them",
                              r.connections_dropped)});
+  // The reflector's own greeting came through, then a reset, and the reflector never got
+  // the EHLO: whatever relayed the greeting (or the path) cut the connection.
+  if (c.end == DialogueEnd::reset && (banner_is_reflectors || r.untagged_from_client > 0))
+    return reset_before_ehlo(x);
   if (r.untagged_from_client > 0) {
-    if (c.end == DialogueEnd::reset) return reset_before_ehlo(x);
     if (c.end == DialogueEnd::completed)
       return placed(Verdict::tampered, answering_place(x),
                     {"the dialogue completed, but the connection the reflector saw from your "

@@ -205,6 +205,8 @@ ProbeEvidence reset_after_ehlo(const char* end_reason) {
   auto e = open_probe();
   e.client.end = DialogueEnd::reset;
   e.client.transcript = {};
+  e.client.transcript.plain.to_client.append(std::string("220 ") + banner + "\r\n");
+  e.client.transcript.plain.to_server.append("EHLO p1-abc.egress25.invalid\r\n");
   e.reflector.tagged.clear();
   e.reflector.untagged_from_client = 1;
   e.reflector.untagged_end_reasons = {end_reason};
@@ -312,6 +314,14 @@ const std::vector<Row> rows = {
     {"reset after the EHLO by a box answering at hop 3",
      [] { return with_trace(reset_after_ehlo("peer closed"), trace_answered_at(3)); },
      Verdict::reset, Location::path, upstream, "3@198.51.100.2", "", "once the EHLO was sent"},
+    {"reset after the EHLO by a relay the reflector saw from its own address",
+     [] {
+       auto e = reset_after_ehlo("");
+       e.reflector.untagged_from_client = 0;
+       e.reflector.untagged_end_reasons.clear();
+       return with_trace(e, trace_answered_at(3));
+     },
+     Verdict::reset, Location::path, upstream, "3@198.51.100.2", "", "relayed its greeting"},
     {"reset after the EHLO, but the reflector ended it itself",
      [] { return reset_after_ehlo("idle timeout"); }, Verdict::inconclusive, Location::unknown,
      none, "", "", "ended it itself"},
