@@ -4,14 +4,19 @@
 # exit status per probe. One topology per invocation, shared by the scenarios it runs.
 #
 # usage: scenarios.sh --client BIN --reflector BIN --fixtures DIR
-#                     [--evidence basic|full] SCENARIO...   (or `all`, or `list`)
+#                     [--evidence basic|full] [--homer-wan cgnat|public]
+#                     [--isp-routers N] SCENARIO...   (or `all`, or `list`)
 #
 # --evidence basic (default): the reflector runs with `--witness off` and the client
 #   with `--no-trace`; assertions are what the client can honestly say without them
 #   (e.g. an unanswered SYN is `dropped` or `inconclusive` at `unknown`, never `path`,
 #   and no `blocking_hop`).
 # --evidence full: `--witness on` and `--trace`; assertions are the strict verdicts of
-#   issue 4 (location `path` vs `reflector_host`, `blocking_hop`).
+#   issue 4 (location `path` vs `reflector_host`, `blocking_hop`) and the "who" of
+#   issue 11 (`segment`, `blocking_hop` or `blocking_candidates`, the hop's role).
+# --homer-wan, --isp-routers: the topology (lib.sh's LAB_HOMER_WAN, LAB_ISP_ROUTERS;
+#   default cgnat and 3). Expectations follow it: the ISP's blocks are at isp2 (hop 3;
+#   isp1 with a single router), the router in front of the VPS is the last one.
 #
 # Exit status: 0 all passed, 1 an assertion failed, 2 bad usage, 77 the lab cannot run
 # here (not root, no network namespaces): the reason is printed.
@@ -24,7 +29,9 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 ALL_SCENARIOS=(all_open isp_drop isp_reset isp_icmp isp_redirect starttls_strip starttls_mask
   tls_intercept v6_open_v4_dropped homer_drop vps_firewall_drop vps_firewall_reset reply_dropped
-  control_blocked not_listening destination_blocked)
+  control_blocked not_listening destination_blocked client_firewall vps_provider_drop
+  silent_router_drop silent_router_drop_first isp_relay reset_after_ehlo cap_full no_ipv6_route
+  benign_middlebox)
 
 CLIENT="" REFLECTOR="" FIXTURES="" EVIDENCE=basic
 SCENARIOS=()
@@ -38,6 +45,8 @@ while (($#)); do
     --reflector) REFLECTOR=$2; shift 2 ;;
     --fixtures) FIXTURES=$2; shift 2 ;;
     --evidence) EVIDENCE=$2; shift 2 ;;
+    --homer-wan) LAB_HOMER_WAN=$2; shift 2 ;;
+    --isp-routers) LAB_ISP_ROUTERS=$2; shift 2 ;;
     -h | --help) usage ;;
     list) printf '%s\n' "${ALL_SCENARIOS[@]}"; exit 0 ;;
     all) SCENARIOS+=("${ALL_SCENARIOS[@]}"); shift ;;
@@ -46,6 +55,9 @@ while (($#)); do
   esac
 done
 [[ $EVIDENCE == basic || $EVIDENCE == full ]] || usage
+[[ $LAB_HOMER_WAN == cgnat || $LAB_HOMER_WAN == public ]] || usage
+[[ $LAB_ISP_ROUTERS =~ ^[1-9]$ ]] || usage
+lab_set_topology
 # Absolute paths: commands run from `ip netns exec`, and the report names them.
 for var in CLIENT REFLECTOR FIXTURES; do
   [[ -n ${!var} ]] && printf -v "$var" '%s' "$(realpath -m "${!var}")"
@@ -104,17 +116,54 @@ probe_json() {
      | if length == 1 then .[0] else empty end' "$CHECK_JSON" 2>/dev/null
 }
 
-# expect_probe PORT FAMILY "verdict/location|verdict/location..." [hop=TTL@ADDR]
-#   [sender=ADDR]: the probe's verdict/location is one of the alternatives; with hop=,
-#   blocking_hop is that hop; with evidence basic, blocking_hop must be null (there was
-#   no trace to find one); with sender=, a reason names that ICMP sender.
+# Hops in expectations are TTL@NAME, NAME resolved per family: homer (the home router's
+# LAN address), ispN (the address router N answers the home from), vps, null (a router
+# that never answered), or a literal address.
+hop_address() { # FAMILY NAME
+  local v=4 var
+  [[ $1 == ipv6 ]] && v=6
+  case $2 in
+    homer) var=LAB_HOMER_LAN$v; printf '%s' "${!var}" ;;
+    isp[1-9]) "lab_router_addr$v" "${2#isp}" ;;
+    vps) var=LAB_VPS$v; printf '%s' "${!var}" ;;
+    *) printf '%s' "$2" ;;
+  esac
+}
+hop_spec() { # FAMILY "TTL@NAME,TTL@NAME..." -> the same with addresses
+  local family=$1 item out=() items
+  IFS=, read -r -a items <<<"$2"
+  for item in "${items[@]}"; do out+=("${item%%@*}@$(hop_address "$family" "${item#*@}")"); done
+  (IFS=,; printf '%s' "${out[*]}")
+}
+
+# expect_probe PORT FAMILY "verdict/location|verdict/location..." [ARG...]
+#   The probe's verdict/location is one of the alternatives, a probe that is not open
+#   has a reason, and the who-fields keep the contract whatever the verdict: `segment`
+#   one of the four words when location is path, else null; `blocking_candidates` an
+#   array, empty when `blocking_hop` is set; a hop has a numeric ttl, an address or
+#   null, and a role. ARGs:
+#     hop=TTL@NAME | hop=none      blocking_hop is that hop / null
+#     candidates=TTL@NAME,...      blocking_candidates, exactly and in order (empty: `candidates=`)
+#     segment=WORD                 segment (`null` for none)
+#     role~=TEXT                   blocking_hop.role contains TEXT (case-insensitive)
+#     sender=ADDR                  a reason names that ICMP sender
+#     reason~=TEXT / no_reason~=TEXT   some / no reason contains TEXT (case-insensitive)
+#   With --evidence basic and no hop= or candidates=, there was no trace to find a hop:
+#   blocking_hop must be null and blocking_candidates empty.
 expect_probe() {
-  local port=$1 family=$2 allowed=$3 hop="" sender="" p got
+  local port=$1 family=$2 allowed=$3 hop="" candidates="-" segment="" role="" sender="" p got
+  local with_reason=() without_reason=() arg text
   shift 3
   for arg in "$@"; do
     case $arg in
       hop=*) hop=${arg#hop=} ;;
+      candidates=*) candidates=${arg#candidates=} ;;
+      segment=*) segment=${arg#segment=} ;;
+      role~=*) role=${arg#role~=} ;;
       sender=*) sender=${arg#sender=} ;;
+      reason~=*) with_reason+=("${arg#reason~=}") ;;
+      no_reason~=*) without_reason+=("${arg#no_reason~=}") ;;
+      *) fail "expect_probe: unknown argument $arg (a bug in the scenario)" ;;
     esac
   done
   ASSERTED["$port/$family"]=1
@@ -130,18 +179,58 @@ expect_probe() {
   if [[ $got != open/* ]] && ! jq -e '(.reasons | length) > 0' <<<"$p" >/dev/null; then
     fail "probe $port/$family: $got without a reason"
   fi
+  local missing
+  missing=$(jq -r '[("segment", "blocking_hop", "blocking_candidates") as $k
+                    | select(has($k) | not) | $k] | join(", ")' <<<"$p")
+  if [[ -n $missing ]]; then
+    fail "probe $port/$family: no $missing in the report"
+  elif ! jq -e '
+      (if .location == "path"
+       then (.segment as $s | ["local_network", "upstream", "reflector_network", "unknown"]
+             | index([$s])) != null
+       else .segment == null end)
+      and (.blocking_candidates | type == "array")
+      and (.blocking_hop == null or (.blocking_candidates | length) == 0)
+      and all((if .blocking_hop then [.blocking_hop] else [] end) + .blocking_candidates
+              | .[]; (.ttl | type == "number") and (.address == null or (.address | type == "string"))
+                     and (.role | type == "string"))' <<<"$p" >/dev/null 2>&1; then
+    fail "probe $port/$family: who-fields break the contract: $(jq -c '{location, segment, blocking_hop, blocking_candidates}' <<<"$p")"
+  fi
+  local got_hop got_candidates
+  got_hop=$(jq -r 'if .blocking_hop then "\(.blocking_hop.ttl)@\(.blocking_hop.address)" else "none" end' <<<"$p")
+  got_candidates=$(jq -r '[(.blocking_candidates // [])[] | "\(.ttl)@\(.address)"] | join(",")' <<<"$p")
   if [[ -n $hop ]]; then
-    local want_ttl=${hop%@*} want_addr=${hop#*@} got_hop
-    got_hop=$(jq -r 'if .blocking_hop then "\(.blocking_hop.ttl)@\(.blocking_hop.address)"
-                     else "null" end' <<<"$p")
-    [[ $got_hop == "$want_ttl@$want_addr" ]] ||
-      fail "probe $port/$family: blocking_hop $got_hop, expected $want_ttl@$want_addr"
-  elif ! full_evidence && ! jq -e '.blocking_hop == null' <<<"$p" >/dev/null; then
-    fail "probe $port/$family: blocking_hop $(jq -c .blocking_hop <<<"$p") without a trace"
+    [[ $hop != none ]] && hop=$(hop_spec "$family" "$hop")
+    [[ $got_hop == "$hop" ]] || fail "probe $port/$family: blocking_hop $got_hop, expected $hop"
+  elif ! full_evidence && [[ $got_hop != none ]]; then
+    fail "probe $port/$family: blocking_hop $got_hop without a trace"
+  fi
+  if [[ $candidates != - ]]; then
+    candidates=$(hop_spec "$family" "$candidates")
+    [[ $got_candidates == "$candidates" ]] ||
+      fail "probe $port/$family: blocking_candidates [$got_candidates], expected [$candidates]"
+  elif ! full_evidence && [[ -n $got_candidates ]]; then
+    fail "probe $port/$family: blocking_candidates [$got_candidates] without a trace"
+  fi
+  if [[ -n $segment ]]; then
+    text=$(jq -r '.segment' <<<"$p")
+    [[ $text == "$segment" ]] || fail "probe $port/$family: segment $text, expected $segment"
+  fi
+  if [[ -n $role ]] && ! jq -e --arg r "$role" \
+    '.blocking_hop.role // "" | ascii_downcase | contains($r | ascii_downcase)' <<<"$p" >/dev/null; then
+    fail "probe $port/$family: blocking_hop.role $(jq -c .blocking_hop.role <<<"$p") does not contain \"$role\""
   fi
   if [[ -n $sender ]] && ! jq -e --arg s "$sender" 'any(.reasons[]; contains($s))' <<<"$p" >/dev/null; then
     fail "probe $port/$family: no reason names the ICMP sender $sender; reasons: $(jq -c .reasons <<<"$p")"
   fi
+  for text in "${with_reason[@]}"; do
+    jq -e --arg t "$text" 'any(.reasons[]; ascii_downcase | contains($t | ascii_downcase))' <<<"$p" >/dev/null ||
+      fail "probe $port/$family: no reason contains \"$text\"; reasons: $(jq -c .reasons <<<"$p")"
+  done
+  for text in "${without_reason[@]}"; do
+    jq -e --arg t "$text" 'any(.reasons[]; ascii_downcase | contains($t | ascii_downcase)) | not' <<<"$p" >/dev/null ||
+      fail "probe $port/$family: a reason contains \"$text\"; reasons: $(jq -c .reasons <<<"$p")"
+  done
 }
 
 # The report holds exactly these ports × families (reflector probes) and nothing else,
@@ -156,23 +245,48 @@ expect_rest_open() {
   done
   n=$(jq '[.probes[] | select(.target == "reflector")] | length' "$CHECK_JSON")
   [[ $n == "$want" ]] || fail "$n reflector probes in the report, expected $want ($ports × $families)"
+  # Every family asked for was usable: nothing is listed as not probed.
+  [[ -n ${EXPECT_NOT_PROBED:-} ]] || jq -e '(.not_probed // []) == []' "$CHECK_JSON" >/dev/null ||
+    fail "not_probed lists $(jq -c .not_probed "$CHECK_JSON"), expected nothing"
 }
 
-# Port 25 over both families: FULL with the packet witness and hop tracing, BASIC
-# without them; in full evidence, the blocking hops (TTL@ADDR) for IPv4 and IPv6.
-expect_25() { # FULL BASIC [HOP4 HOP6]
-  if full_evidence; then
-    expect_probe 25 ipv4 "$1" ${3:+"hop=$3"}
-    expect_probe 25 ipv6 "$1" ${4:+"hop=$4"}
-  else
-    expect_probe 25 ipv4 "$2"
-    expect_probe 25 ipv6 "$2"
-  fi
+# PORT over both families: verdict/location alternatives FULL and ARGs with the packet
+# witness and hop tracing, BASIC and the BASIC_ARGs (after `--`) without them.
+expect_port() { # PORT FULL BASIC [ARG...] [-- BASIC_ARG...]
+  local port=$1 full=$2 basic=$3 family arg sep=0 fargs=() bargs=()
+  shift 3
+  for arg in "$@"; do
+    if [[ $arg == -- ]]; then sep=1; elif ((sep)); then bargs+=("$arg"); else fargs+=("$arg"); fi
+  done
+  for family in $BOTH; do
+    if full_evidence; then
+      expect_probe "$port" "$family" "$full" "${fargs[@]}"
+    else
+      expect_probe "$port" "$family" "$basic" "${bargs[@]}"
+    fi
+  done
 }
+expect_25() { expect_port 25 "$@"; }
 
 expect_summary() {
   jq -e '.summary.text | type == "string" and length > 0' "$CHECK_JSON" >/dev/null ||
     fail "no summary text"
+}
+summary_matches() { # REGEX (jq, case-insensitive)
+  jq -e --arg re "$1" '.summary.text // "" | test($re; "i")' "$CHECK_JSON" >/dev/null
+}
+expect_summary_says() { # REGEX...
+  local re
+  for re in "$@"; do
+    summary_matches "$re" || fail "the summary does not say /$re/: $(jq -c .summary.text "$CHECK_JSON")"
+  done
+}
+expect_summary_never_says() { # REGEX...
+  local re
+  for re in "$@"; do
+    summary_matches "$re" && fail "the summary says /$re/: $(jq -c .summary.text "$CHECK_JSON")"
+  done
+  return 0
 }
 
 # What a failed scenario leaves for whoever reads the log.
@@ -187,16 +301,49 @@ show_evidence() {
 }
 
 # ---------------------------------------------------------------------------------
-# Scenarios. Routers: homer (home, NAT), isp1, isp2 (the ISP), isp3 (the VPS's
-# provider, in front of the VPS), then the VPS. TTLs from home: homer 1, isp1 2, isp2 3,
-# isp3 4, vps 5.
+# Scenarios. Default topology (see lib.sh): homer (home router, NAT) at TTL 1, the ISP's
+# isp1 (2) and isp2 (3), isp3 (4: the VPS's hosting provider, in front of the VPS), the
+# VPS (5). The ISP's blocks are at isp2; with other --isp-routers the names below follow.
 
-ISP2_4=$(lab_router_addr4 2) ISP2_6=$(lab_router_addr6 2)
+ROUTERS=$LAB_ISP_ROUTERS
+ISP_N=$((ROUTERS >= 2 ? 2 : 1))
+ISP=isp$ISP_N ISP_TTL=$((ISP_N + 1)) # where the ISP blocks
+PROVIDER=isp$ROUTERS PROVIDER_TTL=$((ROUTERS + 1)) # the router in front of the VPS
+# What the contract calls the segment of the router at TTL T in this lab: the home
+# router is the local network, the last router before the VPS its hosting provider's,
+# every router between is the ISP's (shared or public addresses alike).
+segment_of_ttl() {
+  if (($1 == 1)); then
+    printf local_network
+  elif (($1 == PROVIDER_TTL)); then
+    printf reflector_network
+  else
+    printf upstream
+  fi
+}
+# The name of the router at TTL T (for hop specifications).
+router_at() { if (($1 == 1)); then printf homer; else printf 'isp%d' $(($1 - 1)); fi; }
+# Expectations about the ISP's hop: the hop, its segment, and its role when the contract
+# names it (the router in front of the reflector).
+isp_hop_args() {
+  local segment
+  segment=$(segment_of_ttl "$ISP_TTL")
+  printf '%s\n' "hop=$ISP_TTL@$ISP" "segment=$segment"
+  [[ $segment == reflector_network ]] && printf '%s\n' "role~=in front of the reflector"
+  return 0
+}
+mapfile -t ISP_HOP < <(isp_hop_args)
+
 PORTS="25 465 587" BOTH="ipv4 ipv6"
 # An unanswered SYN without witness or trace: nobody can say where it died.
 SILENT='dropped/unknown|inconclusive/unknown'
 # A reset without the witness: the reflector host or the path may have sent it.
 RESET_UNPLACED='reset/unknown|inconclusive/unknown'
+# Without a trace, a verdict on the path cannot say which hop or which segment.
+UNPLACED=(hop=none segment=unknown)
+
+# Undo steps a scenario registers (function names), run after it whatever happened.
+SCENARIO_UNDO=()
 
 scenario_all_open() {
   run_check --family both || return
@@ -210,57 +357,67 @@ scenario_all_open() {
 }
 
 scenario_isp_drop() {
-  lab_block isp2 drop tcp dport 25 >/dev/null
+  lab_block "$ISP" drop tcp dport 25 >/dev/null
   run_check --family both || return
   expect_exit 1
-  expect_25 dropped/path "$SILENT" "3@$ISP2_4" "3@$ISP2_6"
+  expect_25 dropped/path "$SILENT" "${ISP_HOP[@]}"
   expect_rest_open "$PORTS" "$BOTH"
   expect_summary
 }
 
+# The reset first comes back at the TTL after the router's (its forwarding filter sent
+# it, after the TTL check): the hop is the router's.
 scenario_isp_reset() {
-  lab_block isp2 reset tcp dport 25 >/dev/null
+  lab_block "$ISP" reset tcp dport 25 >/dev/null
   run_check --family both || return
   expect_exit 1
-  expect_25 reset/path "$RESET_UNPLACED"
+  expect_25 reset/path "$RESET_UNPLACED" "${ISP_HOP[@]}"
   expect_rest_open "$PORTS" "$BOTH"
 }
 
-# The ICMP error itself names its sender: no witness or trace is needed to place it.
+# The ICMP error itself names its sender: no witness or trace is needed to place it on
+# the path, but only the trace says at which hop and in which segment.
 scenario_isp_icmp() {
-  lab_block isp2 icmp tcp dport 25 >/dev/null
+  lab_block "$ISP" icmp tcp dport 25 >/dev/null
   run_check --family both || return
   expect_exit 1
-  expect_probe 25 ipv4 icmp_unreachable/path "sender=$ISP2_4"
-  expect_probe 25 ipv6 icmp_unreachable/path "sender=$ISP2_6"
+  local family
+  for family in $BOTH; do
+    if full_evidence; then
+      expect_probe 25 "$family" icmp_unreachable/path "sender=$(hop_address "$family" "$ISP")" \
+        "${ISP_HOP[@]}"
+    else
+      expect_probe 25 "$family" icmp_unreachable/path "sender=$(hop_address "$family" "$ISP")" \
+        "${UNPLACED[@]}"
+    fi
+  done
   expect_rest_open "$PORTS" "$BOTH"
 }
 
-# The ISP sends port 25 to its own relay (Postfix's smtp-sink on isp2).
+# The ISP sends port 25 to its own relay (Postfix's smtp-sink on the ISP's router): the
+# handshake is answered at the router's TTL.
 scenario_isp_redirect() {
-  lab_start_smtp_sink isp2 2525
+  lab_start_smtp_sink "$ISP" 2525
   SCENARIO_PIDS+=("${LAB_LAST_PIDS[@]}")
-  lab_block isp2 redirect:2525 tcp dport 25 >/dev/null
+  lab_block "$ISP" redirect:2525 tcp dport 25 >/dev/null
   run_check --family both || return
   expect_exit 1
-  expect_probe 25 ipv4 intercepted/path
-  expect_probe 25 ipv6 intercepted/path
+  expect_25 intercepted/path intercepted/path "${ISP_HOP[@]}" -- "${UNPLACED[@]}"
   expect_rest_open "$PORTS" "$BOTH"
 }
 
-start_stripper() { # MODE
-  lab_start_fixture isp2 starttls_stripper 10025 "$FIXTURES/starttls_stripper" \
+start_stripper() { # MODE: the fixture on the ISP's router, port 25 redirected to it
+  lab_start_fixture "$ISP" starttls_stripper 10025 "$FIXTURES/starttls_stripper" \
     --listen-port 10025 --mode "$1"
   SCENARIO_PIDS+=("$LAB_LAST_PID")
-  lab_block isp2 redirect:10025 tcp dport 25 >/dev/null
+  lab_block "$ISP" redirect:10025 tcp dport 25 >/dev/null
 }
 
 scenario_starttls_strip() {
   start_stripper strip
   run_check --family both || return
   expect_exit 1
-  expect_probe 25 ipv4 tampered/path
-  expect_probe 25 ipv6 tampered/path
+  expect_25 tampered/path tampered/path "${ISP_HOP[@]}" -- "${UNPLACED[@]}"
   expect_rest_open "$PORTS" "$BOTH"
 }
 
@@ -268,29 +425,27 @@ scenario_starttls_mask() {
   start_stripper mask
   run_check --family both || return
   expect_exit 1
-  expect_probe 25 ipv4 tampered/path
-  expect_probe 25 ipv6 tampered/path
+  expect_25 tampered/path tampered/path "${ISP_HOP[@]}" -- "${UNPLACED[@]}"
   expect_rest_open "$PORTS" "$BOTH"
 }
 
 scenario_tls_intercept() {
-  lab_start_fixture isp2 tls_terminator 10465 "$FIXTURES/tls_terminator" --listen-port 10465 \
+  lab_start_fixture "$ISP" tls_terminator 10465 "$FIXTURES/tls_terminator" --listen-port 10465 \
     --cert "$LAB_DIR/middlebox.crt" --key "$LAB_DIR/middlebox.key"
   SCENARIO_PIDS+=("$LAB_LAST_PID")
-  lab_block isp2 redirect:10465 tcp dport 465 >/dev/null
+  lab_block "$ISP" redirect:10465 tcp dport 465 >/dev/null
   run_check --family both || return
   expect_exit 1
-  expect_probe 465 ipv4 tls_intercepted/path
-  expect_probe 465 ipv6 tls_intercepted/path
+  expect_port 465 tls_intercepted/path tls_intercepted/path "${ISP_HOP[@]}" -- "${UNPLACED[@]}"
   expect_rest_open "$PORTS" "$BOTH"
 }
 
 scenario_v6_open_v4_dropped() {
-  lab_block isp2 -4 drop tcp dport 25 >/dev/null
+  lab_block "$ISP" -4 drop tcp dport 25 >/dev/null
   run_check --family both || return
   expect_exit 1
   if full_evidence; then
-    expect_probe 25 ipv4 dropped/path "hop=3@$ISP2_4"
+    expect_probe 25 ipv4 dropped/path "${ISP_HOP[@]}"
   else
     expect_probe 25 ipv4 "$SILENT"
   fi
@@ -304,7 +459,7 @@ scenario_homer_drop() {
   lab_block homer drop tcp dport 25 >/dev/null
   run_check --family both || return
   expect_exit 1
-  expect_25 dropped/path "$SILENT" "1@$LAB_HOMER_LAN4" "1@$LAB_HOMER_LAN6"
+  expect_25 dropped/path "$SILENT" hop=1@homer segment=local_network "role~=home router"
   expect_rest_open "$PORTS" "$BOTH"
 }
 
@@ -314,7 +469,7 @@ scenario_vps_firewall_drop() {
   lab_block vps drop tcp dport 25 >/dev/null
   run_check --family both || return
   expect_exit 1
-  expect_25 firewalled_at_reflector/reflector_host "$SILENT"
+  expect_25 firewalled_at_reflector/reflector_host "$SILENT" hop=none candidates=
   expect_rest_open "$PORTS" "$BOTH"
 }
 
@@ -322,22 +477,23 @@ scenario_vps_firewall_reset() {
   lab_block vps reset tcp dport 25 >/dev/null
   run_check --family both || return
   expect_exit 1
-  expect_25 firewalled_at_reflector/reflector_host "$RESET_UNPLACED"
+  expect_25 firewalled_at_reflector/reflector_host "$RESET_UNPLACED" hop=none candidates=
   expect_rest_open "$PORTS" "$BOTH"
 }
 
-# SYNs arrive and the reflector answers, but isp2 drops its SYN-ACKs on the way back.
+# SYNs arrive and the reflector answers, but the ISP's router drops its SYN-ACKs on the
+# way back: no trace pins a hop on the way back.
 scenario_reply_dropped() {
-  lab_block isp2 drop tcp sport 25 >/dev/null
+  lab_block "$ISP" drop tcp sport 25 >/dev/null
   run_check --family both || return
   expect_exit 1
-  expect_25 reply_dropped/path "$SILENT"
+  expect_25 reply_dropped/path "$SILENT" hop=none
   expect_rest_open "$PORTS" "$BOTH"
 }
 
 # Without the control connection nothing can be confirmed: exit 3, all inconclusive.
 scenario_control_blocked() {
-  lab_block isp2 drop tcp dport 7025 >/dev/null
+  lab_block "$ISP" drop tcp dport 7025 >/dev/null
   run_check --family both --ports 25 || return
   expect_exit 3
   local bad
@@ -353,15 +509,15 @@ scenario_not_listening() {
   expect_exit 1
   local want=not_listening/reflector_host
   full_evidence || want+='|inconclusive/unknown'
-  expect_probe 2525 ipv4 "$want"
-  expect_probe 2525 ipv6 "$want"
+  expect_probe 2525 ipv4 "$want" hop=none
+  expect_probe 2525 ipv6 "$want" hop=none
   expect_rest_open 2525 "$BOTH"
 }
 
-# `--target`: a mail server beside the path (smtp-sink on isp3's VPS-side address) that
-# takes port 25, then drops it in its own firewall while this network's port 25 to the
-# reflector is open: the destination probe is dropped at the destination, judged against
-# the reflector probe of port 25.
+# `--target`: a mail server beside the path (smtp-sink on the router in front of the
+# VPS, on its VPS-side address) that takes port 25, then drops it in its own firewall
+# while this network's port 25 to the reflector is open: the destination probe is
+# dropped at the destination, judged against the reflector probe of port 25.
 DESTINATION4=203.0.113.1
 destination_probe() { # the one destination probe, as compact JSON ("" if not exactly one)
   jq -c '[.probes[] | select(.target == "destination")]
@@ -374,24 +530,182 @@ expect_destination() { # VERDICT/LOCATION
   got=$(jq -r '"\(.verdict)/\(.location)"' <<<"$p")
   [[ $got == "$1" ]] || fail "destination probe: got $got, expected $1; reasons: $(jq -c .reasons <<<"$p")"
   jq -e --arg a "$DESTINATION4" '.host == $a and .address == $a and .port == 25
-    and .family == "ipv4" and .blocking_hop == null' <<<"$p" >/dev/null ||
+    and .family == "ipv4" and .blocking_hop == null and .segment == null' <<<"$p" >/dev/null ||
     fail "destination probe: wrong fields: $(jq -c 'del(.evidence)' <<<"$p")"
 }
 scenario_destination_blocked() {
-  lab_start_smtp_sink isp3 25
+  lab_start_smtp_sink "$PROVIDER" 25
   SCENARIO_PIDS+=("${LAB_LAST_PIDS[@]}")
   run_check --family both --ports 25 --target "[$DESTINATION4]" || return
   expect_exit 0
   expect_destination open/none
   expect_rest_open 25 "$BOTH"
 
-  lab_block isp3 --chain input drop ip daddr "$DESTINATION4" tcp dport 25 >/dev/null
+  lab_block "$PROVIDER" --chain input drop ip daddr "$DESTINATION4" tcp dport 25 >/dev/null
   run_check --family both --ports 25 --target "[$DESTINATION4]" || return
   expect_exit 1
   expect_destination dropped/destination
   expect_rest_open 25 "$BOTH"
   jq -e '.summary.text | test("does not accept connections on port 25")' "$CHECK_JSON" \
     >/dev/null || fail "the summary does not blame the destination: $(jq -c .summary "$CHECK_JSON")"
+}
+
+# ---- Who blocks (issue 11) --------------------------------------------------------
+
+# This computer's own firewall (security software) drops port 25: the probe never
+# leaves it. The TTL-1 probe of port 25 gets no answer where the control port's does.
+scenario_client_firewall() {
+  lab_block home --chain output drop tcp dport 25 >/dev/null
+  run_check --family both || return
+  expect_exit 1
+  expect_25 dropped/client_host "$SILENT" hop=none candidates= segment=null
+  expect_rest_open "$PORTS" "$BOTH"
+}
+
+# The VPS's hosting provider drops port 25 at the router in front of the VPS: the
+# summary must send the user to the hosting provider, not to their own network.
+scenario_vps_provider_drop() {
+  lab_block "$PROVIDER" drop tcp dport 25 >/dev/null
+  run_check --family both || return
+  expect_exit 1
+  expect_25 dropped/path "$SILENT" "hop=$PROVIDER_TTL@$PROVIDER" segment=reflector_network \
+    "role~=in front of the reflector"
+  expect_rest_open "$PORTS" "$BOTH"
+  expect_summary
+  if full_evidence; then
+    expect_summary_says "hosting provider"
+    expect_summary_never_says "your network blocks"
+  fi
+}
+
+# A router that drops port 25 and sends no time-exceeded at all (nor for the control
+# port): the drop is at the last router that answered or at the silent one after it,
+# and the answer must list both.
+silence() { # ROUTER: no ICMP time-exceeded from it, in either family
+  lab_block "$1" --chain output drop icmp type time-exceeded >/dev/null
+  lab_block "$1" --chain output drop icmpv6 type time-exceeded >/dev/null
+}
+# The candidates' common segment, as the contract defines it: theirs when they agree.
+candidates_segment() { # TTL...
+  local t first
+  first=$(segment_of_ttl "$1")
+  for t in "$@"; do [[ $(segment_of_ttl "$t") == "$first" ]] || { printf unknown; return; }; done
+  printf '%s' "$first"
+}
+scenario_silent_router_drop() {
+  local before=$((ISP_TTL - 1))
+  silence "$ISP"
+  lab_block "$ISP" drop tcp dport 25 >/dev/null
+  run_check --family both || return
+  expect_exit 1
+  expect_25 dropped/path "$SILENT" hop=none \
+    "candidates=$before@$(router_at "$before"),$ISP_TTL@null" \
+    "segment=$(candidates_segment "$before" "$ISP_TTL")"
+  expect_rest_open "$PORTS" "$BOTH"
+  expect_summary
+  full_evidence && expect_summary_says "does not answer traceroute"
+}
+
+# The same at the first router after the home router: the candidates are the home
+# router and the silent router, in two segments; the home router alone is not to blame.
+scenario_silent_router_drop_first() {
+  silence isp1
+  lab_block isp1 drop tcp dport 25 >/dev/null
+  run_check --family both || return
+  expect_exit 1
+  expect_25 dropped/path "$SILENT" hop=none candidates=1@homer,2@null segment=unknown
+  expect_rest_open "$PORTS" "$BOTH"
+  expect_summary
+  # Naming the home router is only right beside the other candidate.
+  if full_evidence && summary_matches "home router" &&
+    ! summary_matches "does not answer traceroute|hop 2|after (your|the) home router"; then
+    fail "the summary names the home router alone: $(jq -c .summary.text "$CHECK_JSON")"
+  fi
+}
+
+# The ISP's relay takes port 25 and re-originates it from its own address, relaying the
+# dialogue unchanged: it reaches the reflector, but mail would leave from the ISP.
+scenario_isp_relay() {
+  start_stripper pass
+  run_check --family both || return
+  expect_exit 1
+  expect_25 proxied/path proxied/path "${ISP_HOP[@]}" -- "${UNPLACED[@]}"
+  expect_rest_open "$PORTS" "$BOTH"
+}
+
+# A middlebox resets the connection right after the client's EHLO, which it never
+# forwards: a reset on the path, and nothing was "rewritten".
+scenario_reset_after_ehlo() {
+  start_stripper reset-after-ehlo
+  run_check --family both || return
+  expect_exit 1
+  expect_25 reset/path reset/path "${ISP_HOP[@]}" no_reason~=rewritten \
+    -- "${UNPLACED[@]}" no_reason~=rewritten
+  expect_rest_open "$PORTS" "$BOTH"
+}
+
+# The reflector's per-source cap (16 concurrent connections per source address, shared
+# by its mail ports) is full from this home's own public IPv4 address: the reflector
+# refuses for its own limits, which is no block and no interception.
+CAP_PER_SOURCE=16
+scenario_cap_full() {
+  lab_hold_tcp home "$LAB_VPS4" 25 "$CAP_PER_SOURCE"
+  SCENARIO_PIDS+=("$LAB_LAST_PID")
+  lab_wait_established vps 25 "$LAB_HOMER_WAN4" "$CAP_PER_SOURCE" || {
+    lab_show_log hold-25
+    fail "could not fill the reflector's per-source cap"
+    return
+  }
+  run_check --family both || return
+  expect_exit 1
+  local port
+  for port in $PORTS; do
+    expect_probe "$port" ipv4 inconclusive/unknown reason~=refused no_reason~=intercepted
+  done
+  expect_rest_open "$PORTS" "$BOTH"
+}
+
+# No IPv6 default route at home: IPv6 cannot be used at all. It is one entry in
+# `not_probed`, not three failed probes, and it does not change the exit status.
+restore_home_v6_route() {
+  lab_exec home ip -6 route replace default via "$LAB_HOMER_LAN6" ||
+    lab_log "warning: could not restore the home's IPv6 default route"
+}
+scenario_no_ipv6_route() {
+  local EXPECT_NOT_PROBED=1
+  SCENARIO_UNDO+=(restore_home_v6_route)
+  lab_exec home ip -6 route del default || { fail "could not remove the home's IPv6 route"; return; }
+  run_check --family both || return
+  expect_exit 0
+  expect_rest_open "$PORTS" ipv4
+  jq -e '.not_probed | type == "array" and length == 1
+         and (.[0] | .target == "reflector" and .family == "ipv6"
+              and (.host | type == "string")
+              and (.reason | type == "string" and length > 0)
+              and ((.ports // []) | sort == [25, 465, 587]))' "$CHECK_JSON" >/dev/null ||
+    fail "not_probed is $(jq -c '.not_probed' "$CHECK_JSON"), expected one ipv6 reflector entry for ports 25, 465, 587 with a reason"
+  local n
+  n=$(jq '.summary.text // "" | [match("IPv6"; "g")] | length' "$CHECK_JSON")
+  ((n <= 2)) || fail "the summary names IPv6 $n times (one line is enough): $(jq -c .summary.text "$CHECK_JSON")"
+  expect_summary
+}
+
+# A middlebox that changes nothing a user cares about: the ISP's first router clamps
+# the TCP MSS of SYNs, the next one rewrites the TTL / hop limit of what it forwards.
+scenario_benign_middlebox() {
+  lab_block isp1 rule tcp flags syn tcp option maxseg size set 1200 >/dev/null
+  local rewrite
+  for rewrite in "ip ttl set 64" "ip6 hoplimit set 64"; do
+    if lab_exec "$ISP" nft --check add rule inet e25lab forward "$rewrite" 2>/dev/null; then
+      lab_block "$ISP" rule "$rewrite" >/dev/null
+    else
+      lab_log "nftables here cannot '$rewrite': left out"
+    fi
+  done
+  run_check --family both || return
+  expect_exit 0
+  expect_rest_open "$PORTS" "$BOTH"
+  expect_summary
 }
 
 # ---------------------------------------------------------------------------------
@@ -414,7 +728,7 @@ witness=off
 full_evidence && witness=on
 lab_start_reflector "$REFLECTOR" --user "${LAB_REFLECTOR_USER:-nobody}" --witness "$witness"
 
-SCENARIO_PIDS=()
+SCENARIO_PIDS=() SCENARIO_UNDO=()
 for SCENARIO in "${SCENARIOS[@]}"; do
   before=$FAILURES
   start=$SECONDS
@@ -423,7 +737,13 @@ for SCENARIO in "${SCENARIOS[@]}"; do
   # What was observed, whatever was expected: one line per probe.
   [[ -s $CHECK_JSON ]] && jq -r --arg rc "$CHECK_RC" '"  exit \($rc)", (.probes[] |
     "  \(.port)/\(.family): \(.verdict)/\(.location)" +
-    (if .blocking_hop then " hop \(.blocking_hop.ttl)@\(.blocking_hop.address)" else "" end))' \
+    (if .segment then " \(.segment)" else "" end) +
+    (if .blocking_hop then " hop \(.blocking_hop.ttl)@\(.blocking_hop.address) (\(.blocking_hop.role))"
+     else "" end) +
+    (if (.blocking_candidates // []) != [] then
+       " candidates " + ([.blocking_candidates[] | "\(.ttl)@\(.address)"] | join(","))
+     else "" end)),
+    (.not_probed // [] | .[] | "  not probed: \(.family) \(.target) \(.ports // []): \(.reason)")' \
     "$CHECK_JSON" 2>/dev/null
   if ((FAILURES > before)); then
     show_evidence
@@ -434,6 +754,8 @@ for SCENARIO in "${SCENARIOS[@]}"; do
   # Back to an open internet for the next scenario.
   for pid in "${SCENARIO_PIDS[@]}"; do lab_kill_pid "$pid"; done
   SCENARIO_PIDS=()
+  for undo in "${SCENARIO_UNDO[@]}"; do "$undo"; done
+  SCENARIO_UNDO=()
   for ns in home homer $(lab_routers) vps; do lab_unblock "$ns"; done
   kill -0 "$LAB_REFLECTOR_PID" 2>/dev/null || {
     fail "the reflector died"
