@@ -87,8 +87,9 @@ std::string wrap(const std::string& text, std::size_t width, const std::string& 
   return out;
 }
 
-std::string draw_path(const std::string& target, const PathTrace& trace,
-                      const std::optional<BlockingHop>& blocking_hop) {
+std::string draw_path(const std::string& target, const PathTrace& trace, const HostNetwork& host,
+                      const std::optional<BlockingHop>& blocking_hop,
+                      const std::vector<BlockingHop>& candidates) {
   std::map<int, const TraceHop*> probed, reference;
   int last = 0;
   for (const auto& h : trace.probed.hops) {
@@ -106,11 +107,13 @@ std::string draw_path(const std::string& target, const PathTrace& trace,
   for (const auto& [ttl, hop] : reference) max_ttl = std::max(max_ttl, ttl);
   last = std::min(last + 1, max_ttl);
 
+  const PathMap map(trace, host);
   const std::string probed_port = "port " + std::to_string(trace.probed.port);
   const std::string reference_port = "port " + std::to_string(trace.reference.port);
   std::string out =
       "  path to " + target + ", " + probed_port + " beside " + reference_port + " (reference):\n";
-  out += "    " + pad("hop", 5) + pad("address", 40) + pad(probed_port, 16) + reference_port + "\n";
+  out += "    " + pad("hop", 5) + pad("address", 40) + pad(probed_port, 16) +
+         pad(reference_port, 16) + "who\n";
   for (int ttl = 1; ttl <= last; ++ttl) {
     const TraceHop* p = probed.count(ttl) ? probed[ttl] : nullptr;
     const TraceHop* r = reference.count(ttl) ? reference[ttl] : nullptr;
@@ -118,8 +121,11 @@ std::string draw_path(const std::string& target, const PathTrace& trace,
                           : r && !r->address.empty() ? r->address
                                                      : "*";
     std::string row = "    " + pad(std::to_string(ttl), 5) + pad(address, 40) +
-                      pad(p ? hop_word(*p) : "-", 16) + (r ? hop_word(*r) : "-");
+                      pad(p ? hop_word(*p) : "-", 16) + pad(r ? hop_word(*r) : "-", 16);
+    row += map.distance() && ttl >= *map.distance() ? "the reflector" : map.hop(ttl).role;
     if (blocking_hop && blocking_hop->ttl == ttl) row += "   <- " + probed_port + " stops here";
+    for (const auto& candidate : candidates)
+      if (candidate.ttl == ttl) row += "   <- " + probed_port + " may stop here";
     out += row + "\n";
   }
   return out;
@@ -189,7 +195,8 @@ std::string render_human(const CheckReport& report) {
       out += "blocked at " + list + "\n";
     }
     if (result.evidence.trace) {
-      auto drawing = draw_path(probe.address, *result.evidence.trace, c.blocking_hop);
+      auto drawing = draw_path(probe.address, *result.evidence.trace, result.evidence.host,
+                               c.blocking_hop, c.blocking_candidates);
       if (!drawing.empty())
         drawings += std::to_string(probe.port) + "/" + family_name(probe.family) + ":\n" + drawing;
     }

@@ -103,10 +103,10 @@ std::string families_text(const std::vector<Family>& families) {
 // "your home router (hop 1, 192.0.2.1)", "hop 3 (198.51.100.2)", "this computer"
 std::string hop_name(const BlockingHop& hop) {
   if (hop.ttl == 0) return "this computer";
-  const std::string detail =
-      "hop " + std::to_string(hop.ttl) + (hop.address.empty() ? "" : ", " + hop.address);
-  if (hop.role == "home router") return "your home router (" + detail + ")";
-  return detail;
+  if (hop.role == "home router")
+    return "your home router (hop " + std::to_string(hop.ttl) +
+           (hop.address.empty() ? "" : ", " + hop.address) + ")";
+  return "hop " + std::to_string(hop.ttl) + (hop.address.empty() ? "" : " (" + hop.address + ")");
 }
 
 // Where, in words: ", at hop 3, 198.51.100.2" or, when several hops could have done it,
