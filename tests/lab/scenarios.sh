@@ -10,7 +10,7 @@
 # --evidence basic (default): the reflector runs with `--witness off` and the client
 #   with `--no-trace`; assertions are what the client can honestly say without them
 #   (e.g. an unanswered SYN is `dropped` or `inconclusive` at `unknown`, never `path`,
-#   and no `blocking_hop`).
+#   and neither a `blocking_hop` nor `blocking_candidates`).
 # --evidence full: `--witness on` and `--trace`; assertions are the strict verdicts of
 #   issue 4 (location `path` vs `reflector_host`, `blocking_hop`) and the "who" of
 #   issue 11 (`segment`, `blocking_hop` or `blocking_candidates`, the hop's role).
