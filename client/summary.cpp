@@ -87,7 +87,8 @@ std::string join(const std::vector<std::string>& items, const std::string& last_
 }
 
 struct PortState {
-  SummaryRow first_bad;  // the first row of this port that is not open
+  SummaryRow first_bad;                   // the first row of this port that is not open
+  std::vector<std::string> arrived_from;  // relay addresses, every family
   bool any_bad = false;
   std::vector<Family> open_families;
   std::vector<Family> bad_families;
@@ -150,16 +151,13 @@ std::string who(const SummaryRow& row, Party party) {
 }
 
 std::string port_sentence(const SummaryRow& bad, const std::string& port, const std::string& over,
-                          const std::string& also_open, Party party) {
+                          const std::string& also_open, Party party,
+                          const std::vector<std::string>& relays) {
   const std::string why = verdict_phrase(bad.verdict, bad.location) + where_text(bad);
   switch (party) {
     case Party::reflector_host:
       return "Port " + port + " was refused by the reflector host itself" + over + " (" + why +
              also_open + "), not by your network. ";
-    case Party::reflector_limits:
-      return "Port " + port + " could not be judged" + over +
-             ": the reflector refused your address for its own limits, not your network" +
-             also_open + ". ";
     case Party::undecided:
       return "Port " + port + " could not be judged" + over + " (" + why + also_open +
              "); the report's reasons say what evidence is missing. ";
@@ -175,8 +173,9 @@ std::string port_sentence(const SummaryRow& bad, const std::string& port, const 
       return subject + " interferes with port " + port + over + " (" + why + also_open + "). ";
     case Kind::proxied:
       return subject + " relays port " + port + over + " from another address" +
-             (bad.arrived_from.empty() ? "" : " (" + bad.arrived_from + ")") + " (" + why +
-             also_open + "): mail you send on it leaves from that address, not yours. ";
+             (relays.empty() ? "" : " (" + join(relays, "and") + ")") + " (" + why + also_open +
+             "): mail you send on it leaves from " +
+             (relays.size() > 1 ? "those addresses" : "that address") + ", not yours. ";
     default:
       break;
   }
@@ -272,6 +271,7 @@ std::string summarize(const SummaryInput& input) {
     } else {
       if (!state.any_bad) state.first_bad = row;
       state.any_bad = true;
+      if (!row.arrived_from.empty()) state.arrived_from.push_back(row.arrived_from);
       state.bad_families.push_back(row.family);
     }
   }
@@ -280,6 +280,8 @@ std::string summarize(const SummaryInput& input) {
   std::vector<std::string> partly_open;  // open on some family
   std::set<Party> parties;
   std::set<Kind> kinds;
+  std::vector<std::string> refused_ports;  // the reflector refused us for its own limits
+  std::vector<Family> refused_families;
   std::string text;
   for (auto port : order) {
     const PortState& state = ports[port];
@@ -293,12 +295,26 @@ std::string summarize(const SummaryInput& input) {
     const Party party = party_of(bad);
     parties.insert(party);
     kinds.insert(kind_of(bad.verdict));
+    if (party == Party::reflector_limits) {  // one sentence for all such ports, below
+      refused_ports.push_back(name);
+      for (auto f : state.bad_families)
+        if (std::find(refused_families.begin(), refused_families.end(), f) ==
+            refused_families.end())
+          refused_families.push_back(f);
+      continue;
+    }
     text += port_sentence(bad, name, " over " + families_text(state.bad_families),
                           state.open_families.empty()
                               ? ""
                               : "; it is open over " + families_text(state.open_families),
-                          party);
+                          party, state.arrived_from);
   }
+
+  if (!refused_ports.empty())
+    text += std::string(refused_ports.size() == 1 ? "Port " : "Ports ") +
+            join(refused_ports, "and") + " could not be judged over " +
+            families_text(refused_families) +
+            ": the reflector refused your address for its own limits, not your network. ";
 
   if (text.empty()) {
     std::string all = join(open_ports, "and");

@@ -118,17 +118,32 @@ BOOST_AUTO_TEST_CASE(silent_router_is_never_the_culprit_alone) {
 BOOST_AUTO_TEST_CASE(relay_says_mail_leaves_from_another_address) {
   auto r = on_path(25, "smtp", Verdict::proxied, Segment::upstream, isp_router);
   r.arrived_from = "198.51.100.2";
-  auto text = summarize(input("r", {r, row(587, "submission", Verdict::open)}));
-  BOOST_TEST(contains(text, "Your ISP (or a network beyond it) relays port 25 (smtp)"), text);
-  BOOST_TEST(contains(text, "leaves from that address, not yours"), text);
+  auto r6 = r;
+  r6.family = Family::ipv6;
+  r6.arrived_from = "2001:db8::2";
+  auto text = summarize(input("r", {r, r6, row(587, "submission", Verdict::open)}));
+  BOOST_TEST(contains(text,
+                      "Your ISP (or a network beyond it) relays port 25 (smtp) over IPv4 "
+                      "and IPv6 from another address (198.51.100.2 and 2001:db8::2)"),
+             text);
+  BOOST_TEST(contains(text, "leaves from those addresses, not yours"), text);
   BOOST_TEST(contains(text, "SPF"), text);
 }
 
 BOOST_AUTO_TEST_CASE(the_reflectors_own_refusal_is_not_a_block) {
   auto r = row(25, "smtp", Verdict::inconclusive, Location::unknown);
   r.refused_by_reflector = true;
-  auto text = summarize(input("r", {r}));
-  BOOST_TEST(contains(text, "the reflector refused your address for its own limits"), text);
+  auto r587 = r;
+  r587.port = 587;
+  r587.service = "submission";
+  auto text = summarize(
+      input("r", {r, r587, row(25, "smtp", Verdict::open, Location::none, Family::ipv6)}));
+  // One sentence for every port refused, not one per port.
+  BOOST_TEST(contains(text,
+                      "Ports 25 (smtp) and 587 (submission) could not be judged over IPv4: the "
+                      "reflector refused your address for its own limits"),
+             text);
+  BOOST_TEST(text.find("own limits") == text.rfind("own limits"), text);
   BOOST_TEST(!contains(text, "interferes"), text);
   BOOST_TEST(!contains(text, "blocks"), text);
 }
