@@ -123,6 +123,10 @@ class ProbeRun {
       co_return;
     }
     probe.connect = ConnectOutcome::connected;
+    if (spec_.on_connected) spec_.on_connected();
+    // Every command is one small write answered before the next: Nagle would hold the
+    // TLS handshake's last flight behind a delayed ACK (40 ms on Linux).
+    socket.set_option(tcp::no_delay(true), ec);
     if (auto local = socket.local_endpoint(ec); !ec)
       probe.local_address = local.address().to_string();
 

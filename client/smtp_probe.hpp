@@ -6,6 +6,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "evidence.hpp"
@@ -28,6 +29,9 @@ struct ProbeSpec {
   std::chrono::milliseconds budget{30000};
   // EHLO argument and SNI; empty: the probe tag's hostname (for the reflector only).
   std::string ehlo_name;
+  // Called once, as soon as the TCP handshake completes (a trace started in case the
+  // SYN goes unanswered is then no longer needed).
+  std::function<void()> on_connected = {};
 };
 
 // Runs one probe. Never throws for a network failure: refused, reset, timed out, an ICMP

@@ -185,6 +185,9 @@ net::awaitable<void> accept_loop(BoundListener& listener, ConnectionLimiter& lim
       say_and_close(socket, refuse ? refuse(peer, why) : std::string());
       continue;
     }
+    // Replies are small and each waits for the peer's next command: never hold one back
+    // for a delayed ACK (the greeting on 465 waited 40 ms behind TLS session tickets).
+    socket.set_option(tcp::no_delay(true), peer_ec);
     serve(std::move(socket), std::move(*slot));
   }
 }
