@@ -6,10 +6,10 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
-#include <fstream>
 #include <sstream>
 
 #include "control_protocol.hpp"
+#include "secret_file.hpp"
 
 namespace egress25::client {
 namespace po = boost::program_options;
@@ -214,20 +214,7 @@ std::optional<std::vector<std::uint16_t>> parse_port_list(const std::string& tex
 }
 
 std::optional<std::string> read_secret_file(const std::string& path, std::string& error) {
-  std::ifstream in(path);
-  if (!in) {
-    error = "cannot read --secret-file " + path;
-    return std::nullopt;
-  }
-  std::string line;
-  std::getline(in, line);
-  const char* space = " \t\r\n";
-  auto first = line.find_first_not_of(space);
-  if (first == std::string::npos) {
-    error = "--secret-file " + path + " is empty";
-    return std::nullopt;
-  }
-  return line.substr(first, line.find_last_not_of(space) - first + 1);
+  return egress25::read_secret_file(path, error);  // the rule both programs share
 }
 
 CommandLine parse_command_line(int argc, const char* const argv[]) {

@@ -64,7 +64,8 @@ std::optional<std::vector<std::uint16_t>> parse_port_list(const std::string& tex
 // otherwise, e.g. "host:25" (the port is --target-port's business).
 std::optional<DestinationTarget> parse_target(const std::string& text, std::string& error);
 
-// The shared secret from --secret-file: the first line, surrounding white space removed.
+// The shared secret from --secret-file, by the rule both programs share (secret_file.hpp:
+// the whole file less one trailing newline); `error` names the file.
 std::optional<std::string> read_secret_file(const std::string& path, std::string& error);
 
 // How many ports one check may probe: each costs a connection per family, and the

@@ -21,6 +21,9 @@ inline constexpr auto control_idle_timeout = 15s;
 // sending one byte every 14 s holds a slot for days (slowloris). A check's HELLO and
 // REPORT take seconds; the client reconnects for a REPORT when its connection is gone.
 inline constexpr auto control_connection_lifetime = 2min;
+// A shared secret (--secret-file) is a password, not a document: a file longer than this
+// is the wrong file.
+inline constexpr std::size_t max_secret_bytes = 1024;
 
 // --- Sessions (reflector) ----------------------------------------------------------
 inline constexpr std::size_t max_sessions = 4096;

@@ -2,34 +2,17 @@
 // witness, drop privileges), then serving every listener until SIGINT/SIGTERM.
 #include "reflector.hpp"
 
-#include <fstream>
-#include <sstream>
-
 #include "limits.hpp"
 #include "logging.hpp"
 #include "packet_witness.hpp"
 #include "privileges.hpp"
+#include "secret_file.hpp"
 #include "smtp_server_dialogue.hpp"
 #include "transcript.hpp"
 
 namespace egress25::reflector {
 
 namespace {
-
-std::string read_secret(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw StartupError("cannot read secret file '" + path + "'");
-  std::ostringstream s;
-  s << in.rdbuf();
-  std::string secret = s.str();
-  // A trailing newline from `echo secret > file` is not part of the secret.
-  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r' ||
-                             secret.back() == ' ' || secret.back() == '\t'))
-    secret.pop_back();
-  if (secret.empty()) throw StartupError("secret file '" + path + "' is empty");
-  if (secret.size() > 1024) throw StartupError("secret file '" + path + "' is over 1024 bytes");
-  return secret;
-}
 
 // Logs an exception that escaped a session; the daemon carries on.
 auto log_escape(std::string what) {
@@ -76,7 +59,10 @@ void Reflector::start() {
   }
   if (!identity_) throw StartupError(error);
   std::optional<std::string> secret;
-  if (!options_.secret_file.empty()) secret = read_secret(options_.secret_file);
+  if (!options_.secret_file.empty()) {
+    secret = read_secret_file(options_.secret_file, error);
+    if (!secret) throw StartupError(error);
+  }
 
   listeners_ = bind_listeners(io_context_.get_executor(), options_);
 
