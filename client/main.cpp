@@ -15,6 +15,7 @@
 #include "options.hpp"
 #include "report_human.hpp"
 #include "report_json.hpp"
+#include "transcript.hpp"
 
 namespace {
 
@@ -37,10 +38,14 @@ void setup_logging(bool verbose) {
     return;
   }
   logging::add_common_attributes();
-  logging::add_console_log(
-      std::clog, logging::keywords::format =
-                     (logging::expressions::stream << "egress25 [" << logging::trivial::severity
-                                                   << "] " << logging::expressions::smessage));
+  // Debug lines quote what the reflector said (its version, its errors): escaped, like
+  // everything else a peer chose that reaches the terminal.
+  logging::add_console_log(std::clog)->set_formatter(
+      [](const logging::record_view& record, logging::formatting_ostream& out) {
+        out << "egress25 [" << record[logging::trivial::severity] << "] ";
+        if (auto message = record[logging::expressions::smessage])
+          out << egress25::terminal_text(*message);
+      });
   logging::core::get()->set_filter(logging::trivial::severity >= logging::trivial::debug);
 }
 
@@ -97,7 +102,8 @@ int main(int argc, char* argv[]) {
     }
     return 70;  // EX_SOFTWARE: a bug, not a network finding
   }
-  if (!report->control_reached) std::cerr << "egress25: " << report->control_error << "\n";
+  if (!report->control_reached)
+    std::cerr << "egress25: " << egress25::terminal_text(report->control_error) << "\n";
   std::cout << (options.json ? render_json(*report) : render_human(*report)) << std::flush;
   return exit_status(*report);
 }

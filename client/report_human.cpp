@@ -2,6 +2,7 @@
 #include "report_human.hpp"
 
 #include "attribution.hpp"
+#include "transcript.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -134,12 +135,15 @@ std::string draw_path(const std::string& target, const PathTrace& trace, const H
 std::string render_human(const CheckReport& report) {
   std::string out;
   out += "egress25 check: reflector " + report.reflector_host;
-  if (!report.reflector_version.empty()) out += " (version " + report.reflector_version + ")";
+  // Every text the reflector, a DNS answer or an SMTP peer chose goes through
+  // terminal_text: what reaches a terminal is printable ASCII.
+  if (!report.reflector_version.empty())
+    out += " (version " + terminal_text(report.reflector_version) + ")";
   out += ", control " + report.control_endpoint;
   if (report.control_reached) out += ", RTT " + fixed(report.control_rtt_ms, 1) + " ms";
   out += "\n";
   if (!report.control_reached) {
-    out += wrap("control: unreachable: " + report.control_error, 100, "  ");
+    out += wrap("control: unreachable: " + terminal_text(report.control_error), 100, "  ");
   } else {
     out +=
         "  local address:   " + (report.local_address.empty() ? "-" : report.local_address) + "\n";
@@ -150,10 +154,11 @@ std::string render_human(const CheckReport& report) {
     if (publics.empty()) publics = report.public_address.empty() ? "-" : report.public_address;
     out += "  public address:  " + publics + "  (as the reflector saw it)\n";
     out += "  packet witness:  " +
-           std::string(report.witness_active ? "on"
-                                             : "off" + (report.witness_reason.empty()
-                                                            ? std::string()
-                                                            : " (" + report.witness_reason + ")")) +
+           std::string(report.witness_active
+                           ? "on"
+                           : "off" + (report.witness_reason.empty()
+                                          ? std::string()
+                                          : " (" + terminal_text(report.witness_reason) + ")")) +
            "\n";
     out += "  probe timeout:   " + fixed(report.probe_timeout_ms / 1000, 1) + " s\n";
   }
@@ -166,11 +171,12 @@ std::string render_human(const CheckReport& report) {
   for (const auto& result : report.probes) {
     const ClientProbe& probe = result.evidence.client;
     const Classification& c = result.classification;
-    std::string why = c.reasons.empty() ? std::string(describe(c.verdict)) : c.reasons.front();
+    std::string why =
+        c.reasons.empty() ? std::string(describe(c.verdict)) : terminal_text(c.reasons.front());
     // Appended piece by piece: a long `a + b + ...` chain here trips GCC 12's
     // -Warray-bounds false positive.
     out += pad(std::to_string(probe.port), widths[0]);
-    out += pad(probe.service, widths[1]);
+    out += pad(terminal_text(probe.service, 32), widths[1]);
     out += pad(family_name(probe.family), widths[2]);
     out += pad(std::string(to_string(c.verdict)), widths[3]);
     out += pad(where_word(c), widths[4]);
@@ -178,8 +184,9 @@ std::string render_human(const CheckReport& report) {
     out += "\n";
     if (result.evidence.target == Target::destination) {
       out += pad("", widths[0] + widths[1] + widths[2]);
-      out += "destination " + probe.host;
-      if (!probe.address.empty() && probe.address != probe.host) out += " (" + probe.address + ")";
+      out += "destination " + terminal_text(probe.host);
+      if (!probe.address.empty() && probe.address != probe.host)
+        out += " (" + terminal_text(probe.address) + ")";
       out += "\n";
     }
     if (c.blocking_hop) {
@@ -203,12 +210,12 @@ std::string render_human(const CheckReport& report) {
   }
   for (const auto& n : report.not_probed) {
     out += pad("", widths[0]);
-    out += pad(n.target == Target::reflector ? "" : n.host, widths[1]);
+    out += pad(n.target == Target::reflector ? "" : terminal_text(n.host), widths[1]);
     out += pad(family_name(n.family), widths[2]);
-    out += "not checked: " + n.reason + "\n";
+    out += "not checked: " + terminal_text(n.reason) + "\n";
   }
   if (!drawings.empty()) out += "\n" + drawings;
-  out += "\nSummary:\n" + wrap(report.summary, 80, "  ");
+  out += "\nSummary:\n" + wrap(terminal_text(report.summary), 80, "  ");
   return out;
 }
 

@@ -35,6 +35,10 @@ std::string printable(std::string_view bytes, std::size_t max) {
   return out;
 }
 
+std::string terminal_text(std::string_view text, std::size_t max) {
+  return printable(text, max);
+}
+
 namespace {
 
 // One line of a stream, located by its byte offsets; `end` excludes the line terminator.

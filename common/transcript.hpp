@@ -64,4 +64,12 @@ std::vector<TranscriptDifference> compare_transcripts(const Transcript& client_v
 // `max` characters followed by "...". Never echo raw peer bytes into logs or reports.
 std::string printable(std::string_view bytes, std::size_t max = 120);
 
+// Text a peer chose, fit for a terminal: what the client prints of a reflector's error
+// messages, version, service names and witness reasons, of a DNS name, and of reasons
+// and summaries quoting them. As printable(), so ESC, CR, LF, BEL and every other byte
+// outside printable ASCII shows as \xNN: a hostile reflector cannot clear the screen,
+// set the window title or forge a line. Room for a paragraph; text of our own passes
+// unchanged. The JSON report keeps the exact text instead (JSON escapes it).
+std::string terminal_text(std::string_view text, std::size_t max = 4000);
+
 }  // namespace egress25
