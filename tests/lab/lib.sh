@@ -52,6 +52,13 @@ LAB_MAX_SECONDS=${LAB_MAX_SECONDS:-170}
 # Optional: a file where every resource is logged as it is created (used by the
 # clean-up test to check that all of it is gone afterwards).
 LAB_TRACE_FILE=${LAB_TRACE_FILE:-}
+# Optional: a WAN delay (bench/). With LAB_DELAY_LINK set to bench/delay_link's binary,
+# the isp1 ── isp2 link is a pair of TUN devices held by that one tracked process, which
+# forwards each packet after LAB_DELAY_MS milliseconds each way (RTT 2 × LAB_DELAY_MS;
+# needs LAB_ISP_ROUTERS ≥ 2). Extra options for it in LAB_DELAY_LINK_OPTIONS.
+LAB_DELAY_LINK=${LAB_DELAY_LINK:-}
+LAB_DELAY_MS=${LAB_DELAY_MS:-0}
+LAB_DELAY_LINK_OPTIONS=${LAB_DELAY_LINK_OPTIONS:-}
 
 # Well-known addresses.
 LAB_HOME4=192.0.2.10
@@ -210,6 +217,26 @@ lab_link() {
   LAB_BATCH[$3]+="link set dev $4 up"$'\n'
 }
 
+# The same link through the delay link (LAB_DELAY_LINK): one tracked process in NS_A
+# ("delay-link" in $LAB_DIR) creates both TUN devices inside their namespaces; they go
+# away with it. Waits (bounded) until it says it is ready.
+lab_delay_link() { # NS_A IF_A NS_B IF_B
+  local deadline=$((SECONDS + LAB_WAIT_SECONDS)) extra=()
+  read -r -a extra <<<"$LAB_DELAY_LINK_OPTIONS"
+  lab_spawn "$1" delay-link "$LAB_DELAY_LINK" --dev-a "$2" --dev-b "$4" \
+    --netns-b "/run/netns/$(lab_ns "$3")" --delay-ms "$LAB_DELAY_MS" "${extra[@]}"
+  LAB_DELAY_LINK_PID=$LAB_LAST_PID
+  until grep -q '^ready' "$LAB_DIR/delay-link.log" 2>/dev/null; do
+    if ! kill -0 "$LAB_DELAY_LINK_PID" 2>/dev/null || ((SECONDS >= deadline)); then
+      lab_show_log delay-link
+      lab_die "the delay link $1-$3 did not come up"
+    fi
+    sleep 0.02
+  done
+  LAB_BATCH[$1]+="link set dev $2 up"$'\n'
+  LAB_BATCH[$3]+="link set dev $4 up"$'\n'
+}
+
 lab_addr() { # NS IF ADDR/LEN...
   local ns=$1 dev=$2 a
   shift 2
@@ -251,6 +278,7 @@ lab_router_addr6() {
 lab_up() {
   ((LAB_IS_UP)) && return 0
   [[ $LAB_ISP_ROUTERS =~ ^[1-9]$ ]] || lab_die "LAB_ISP_ROUTERS must be 1..9, not '$LAB_ISP_ROUTERS'"
+  [[ -z $LAB_DELAY_LINK ]] || ((LAB_ISP_ROUTERS >= 2)) || lab_die "LAB_DELAY_LINK needs LAB_ISP_ROUTERS >= 2"
   lab_set_topology
   trap lab_down EXIT
   trap 'lab_log "interrupted"; exit 130' INT
@@ -295,7 +323,11 @@ EOF
   # The ISP chain. Each router routes towards the VPS by default and back towards the
   # home by explicit routes (the home LAN's IPv4 is behind NAT and never routed).
   for ((i = 1; i < n; i++)); do
-    lab_link "isp$i" to_vps "isp$((i + 1))" to_home
+    if ((i == 1)) && [[ -n $LAB_DELAY_LINK ]]; then
+      lab_delay_link "isp$i" to_vps "isp$((i + 1))" to_home
+    else
+      lab_link "isp$i" to_vps "isp$((i + 1))" to_home
+    fi
     lab_addr "isp$i" to_vps "$(lab_isp_link4 "$i" 1)/30" "$(lab_isp_link6 "$i" 1)/64"
     lab_addr "isp$((i + 1))" to_home "$(lab_isp_link4 "$i" 2)/30" "$(lab_isp_link6 "$i" 2)/64"
     lab_route "isp$i" default "$(lab_isp_link4 "$i" 2)"
