@@ -1,10 +1,13 @@
-// Unit tests of the benchmark's pure parts: the delay link's timed queue.
+// Unit tests of the benchmark's pure parts: the delay link's timed queue and the load
+// generator's reply reader.
 #define BOOST_TEST_MODULE bench
 #include <boost/test/unit_test.hpp>
 #include <vector>
 
+#include "smtp_reply.hpp"
 #include "timed_queue.hpp"
 
+using egress25::bench::ReplyReader;
 using egress25::bench::TimedQueue;
 using namespace std::chrono_literals;
 
@@ -71,6 +74,48 @@ BOOST_AUTO_TEST_CASE(drops_the_tail_beyond_the_byte_bound_and_counts_it) {
   BOOST_TEST(q.counters().dropped_bytes == 401u);
   q.pop_due(t0 + 10ms);
   BOOST_TEST(q.bytes() == 400u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(reply_reader)
+
+BOOST_AUTO_TEST_CASE(single_line_reply) {
+  ReplyReader r;
+  BOOST_TEST((r.feed("220 mx.example ESMTP\r\n") == ReplyReader::Status::complete));
+  BOOST_TEST(r.code() == 220);
+}
+
+BOOST_AUTO_TEST_CASE(multi_line_reply_split_across_reads) {
+  ReplyReader r;
+  BOOST_TEST((r.feed("250-mx.example\r\n250-PIPE") == ReplyReader::Status::need_more));
+  BOOST_TEST((r.feed("LINING\r\n250 STARTTLS") == ReplyReader::Status::need_more));
+  BOOST_TEST((r.feed("\r\n") == ReplyReader::Status::complete));
+  BOOST_TEST(r.code() == 250);
+  // The reader starts afresh for the next reply.
+  BOOST_TEST((r.feed("221 2.0.0 bye\n") == ReplyReader::Status::complete));
+  BOOST_TEST(r.code() == 221);
+}
+
+BOOST_AUTO_TEST_CASE(a_bare_code_ends_a_reply) {
+  ReplyReader r;
+  BOOST_TEST((r.feed("250\r\n") == ReplyReader::Status::complete));
+  BOOST_TEST(r.code() == 250);
+}
+
+BOOST_AUTO_TEST_CASE(malformed_lines_and_endless_replies_are_refused) {
+  ReplyReader bad_code;
+  BOOST_TEST((bad_code.feed("2x0 hello\r\n") == ReplyReader::Status::malformed));
+  ReplyReader bad_separator;
+  BOOST_TEST((bad_separator.feed("250+hello\r\n") == ReplyReader::Status::malformed));
+  ReplyReader endless;
+  ReplyReader::Status s = ReplyReader::Status::need_more;
+  for (int i = 0; i < 10000 && s == ReplyReader::Status::need_more; ++i)
+    s = endless.feed("250-still going\r\n");
+  BOOST_TEST((s == ReplyReader::Status::malformed));
+  ReplyReader no_newline;
+  BOOST_TEST((no_newline.feed(std::string(ReplyReader::max_reply + 1, 'x')) ==
+              ReplyReader::Status::malformed));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

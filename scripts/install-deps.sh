@@ -10,6 +10,8 @@ packages=(
   libboost-test1.81-dev libboost-json1.81-dev libssl-dev libpcap-dev libcap-dev libfmt-dev
   # run and test: third-party SMTP peers, the namespace lab, report checks
   openssl swaks libnet-ssleay-perl libio-socket-ssl-perl postfix nftables iproute2 jq procps
+  # bench/: nmap -sT is one of the peers egress25 is measured beside
+  nmap
 )
 
 missing=()
