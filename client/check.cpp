@@ -12,6 +12,7 @@
 
 #include "classifier.hpp"
 #include "control_client.hpp"
+#include "control_errors.hpp"
 #include "control_protocol.hpp"
 #include "deadline.hpp"
 #include "destination.hpp"
@@ -75,10 +76,18 @@ ServiceKind kind_for(std::uint16_t port, const std::vector<control::Service>& se
 }
 
 // A sentence for an answer to HELLO that is not a HelloResponse; "" when it is one.
-std::string hello_failure(const ControlClient::Answer& answer, const std::string& endpoint,
+std::string hello_failure(const ControlClient::Answer& answer, const ControlClient& control,
                           bool have_secret) {
-  if (const auto* transport = std::get_if<std::string>(&answer))
+  const std::string endpoint = endpoint_text(control.remote());
+  if (const auto* transport = std::get_if<std::string>(&answer)) {
+    if (control.foreign()) return endpoint + " " + *control.foreign();
+    if (*transport == closed_by_peer)
+      return endpoint +
+             " closed the connection without answering HELLO: is it the reflector's control "
+             "port? (Its implicit-TLS mail port, 465, closes like this.) The control port is " +
+             std::to_string(control::default_control_port) + " unless the reflector moved it";
     return "the reflector's control port " + endpoint + " did not answer HELLO: " + *transport;
+  }
   const auto& response = std::get<control::Response>(answer);
   if (const auto* error = std::get_if<control::ErrorResponse>(&response)) {
     std::string text = "the reflector refused HELLO (" + std::string(to_string(error->code)) +
@@ -112,10 +121,39 @@ net::awaitable<void> run_all(std::vector<net::awaitable<void>> jobs) {
   if (remaining > 0) co_await all_done.async_wait(as_result);
 }
 
-net::awaitable<void> probe_into(ClientProbe& out, ProbeSpec spec, net::ssl::context& tls) {
+// What the progress display hears of one probe: that it connected, and how it ended.
+struct ProbeWatch {
+  std::function<void()> connected;
+  std::function<void()> done;
+};
+
+net::awaitable<void> probe_into(ClientProbe& out, ProbeSpec spec, net::ssl::context& tls,
+                                ProbeWatch watch = {}) {
   std::string service = std::move(out.service);  // known here, not to the probe itself
+  if (watch.connected)
+    spec.on_connected = [also = std::move(spec.on_connected), tell = watch.connected] {
+      if (also) also();
+      tell();
+    };
   out = co_await run_smtp_probe(std::move(spec), tls);
   out.service = std::move(service);
+  if (watch.done) watch.done();
+}
+
+// Tells `progress` of probe `index` of the probes_started event.
+ProbeWatch watch_for(const ProgressHook& progress, std::size_t index, const ClientProbe& probe) {
+  if (!progress) return {};
+  return {[&progress, index] {
+            progress(ProgressEvent{ProgressEvent::Kind::probe_connected, {}, {}, {}, index});
+          },
+          [&progress, index, &probe] {
+            progress(ProgressEvent{
+                ProgressEvent::Kind::probe_done, probe_outcome_words(probe), {}, {}, index});
+          }};
+}
+
+void tell_phase(const ProgressHook& progress, std::string text) {
+  if (progress) progress(ProgressEvent{ProgressEvent::Kind::phase, std::move(text), {}, {}, 0});
 }
 
 net::awaitable<void> trace_into(TraceOutcome& out, net::ip::address target, std::uint16_t port,
@@ -186,8 +224,12 @@ ProbeResult unprobed(ClientProbe probe, const std::string& why) {
 }
 
 // The report when no control connection could be had: every probe inconclusive.
+// `self_explained`: the error names its own cause and next step (a name that does not
+// resolve, a port that speaks SMTP), so the summary says just that, not "check that the
+// reflector runs and its firewall lets the control port through".
 CheckReport unreachable(CheckReport report, const CheckOptions& options,
-                        const std::vector<FamilyControl>& families, std::string error) {
+                        const std::vector<FamilyControl>& families, std::string error,
+                        bool self_explained = false) {
   report.control_reached = false;
   report.witness_reason = "unknown: the reflector could not be asked";
   report.control_error = std::move(error);
@@ -224,7 +266,8 @@ CheckReport unreachable(CheckReport report, const CheckOptions& options,
   input.control_reached = false;
   for (const auto& skipped : report.not_probed) input.not_probed.push_back(skipped.reason);
   input.control_error = report.control_error;
-  report.summary = summarize(input);
+  report.summary =
+      self_explained ? nothing_measured(report.control_error, input.not_probed) : summarize(input);
   return report;
 }
 
@@ -282,7 +325,8 @@ int exit_status(const CheckReport& report) {
   return 0;
 }
 
-net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::string> secret) {
+net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::string> secret,
+                                      ProgressHook progress) {
   auto executor = co_await net::this_coro::executor;
   CheckReport report;
   report.reflector_host = options.reflector_host;
@@ -292,6 +336,9 @@ net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::s
   // ---- Resolve the reflector, split by family --------------------------------------
   std::vector<FamilyControl> families;
   {
+    boost::system::error_code not_literal;
+    net::ip::make_address(options.reflector_host, not_literal);
+    if (not_literal) tell_phase(progress, "resolving " + options.reflector_host);
     tcp::resolver resolver(executor);
     const std::string service = std::to_string(options.control_port);
     auto resolved =
@@ -299,10 +346,9 @@ net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::s
                         resolver.async_resolve(options.reflector_host, service,
                                                tcp::resolver::numeric_service, as_result));
     if (!resolved || std::get<0>(*resolved)) {
-      std::string why = resolved ? error_text(std::get<0>(*resolved)) : "no answer within 5 s";
-      co_return unreachable(
-          std::move(report), options, families,
-          "cannot resolve the reflector's name " + options.reflector_host + ": " + why);
+      auto ec = resolved ? std::get<0>(*resolved) : boost::system::error_code{};
+      co_return unreachable(std::move(report), options, families,
+                            resolve_failure(options.reflector_host, ec, control_timeout), true);
     }
     for (const auto& entry : std::get<1>(*resolved)) {
       auto endpoint = entry.endpoint();
@@ -329,6 +375,10 @@ net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::s
         return true;
     }
   };
+  std::vector<std::string> unwanted_addresses;  // to name them when no wanted one is left
+  for (const auto& fc : families)
+    if (!wanted(fc.family))
+      for (const auto& e : fc.endpoints) unwanted_addresses.push_back(e.address().to_string());
   std::erase_if(families, [&](const FamilyControl& fc) { return !wanted(fc.family); });
   if (options.family == FamilyChoice::both)
     for (Family f : both_families)
@@ -354,16 +404,21 @@ net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::s
     return true;
   });
   if (families.empty()) {
+    boost::system::error_code not_literal;
+    net::ip::make_address(options.reflector_host, not_literal);
     std::string why =
         unusable.empty()
-            ? "the reflector's name " + options.reflector_host + " has no " +
-                  family_words(options.family == FamilyChoice::ipv6 ? Family::ipv6 : Family::ipv4) +
-                  " address"
+            ? family_missing(options.reflector_host,
+                             options.family == FamilyChoice::ipv6 ? Family::ipv6 : Family::ipv4,
+                             unwanted_addresses, !not_literal)
             : unusable.front();
-    co_return unreachable(std::move(report), options, families, why);
+    // A family this host cannot use is already one sentence of the summary.
+    co_return unreachable(std::move(report), options, families, why, unusable.empty());
   }
 
   // ---- Control: HELLO on the first family that answers, then join with the others ----
+  tell_phase(progress, "connecting to the reflector's control port " +
+                           endpoint_text(families.front().endpoints.front()));
   FamilyControl* primary = nullptr;
   std::string connect_error;
   for (auto& fc : families) {
@@ -380,8 +435,7 @@ net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::s
   }
   if (!primary)
     co_return unreachable(std::move(report), options, families,
-                          "cannot reach the reflector's control port " + connect_error +
-                              "; is it running, and is that port open on its firewall?");
+                          "cannot reach the reflector's control port " + connect_error);
   report.control_endpoint = endpoint_text(primary->control->remote());
   report.local_address = primary->control->local().address().to_string();
 
@@ -390,9 +444,8 @@ net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::s
   hello_request.secret = secret;
   const std::int64_t hello_sent_ms = unix_ms_now();
   auto answer = co_await primary->control->request(hello_request, control_timeout);
-  if (auto failure = hello_failure(answer, report.control_endpoint, secret.has_value());
-      !failure.empty())
-    co_return unreachable(std::move(report), options, families, failure);
+  if (auto failure = hello_failure(answer, *primary->control, secret.has_value()); !failure.empty())
+    co_return unreachable(std::move(report), options, families, failure, true);
   primary->hello = std::get<control::HelloResponse>(std::get<control::Response>(answer));
   const control::HelloResponse hello = *primary->hello;
   const Family primary_family = primary->family;
@@ -420,7 +473,7 @@ net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::s
       join.token = hello.token;
       join.secret = secret;
       auto joined = co_await fc.control->request(join, control_timeout);
-      error = hello_failure(joined, endpoint_text(fc.control->remote()), secret.has_value());
+      error = hello_failure(joined, *fc.control, secret.has_value());
       if (error.empty())
         fc.hello = std::get<control::HelloResponse>(std::get<control::Response>(joined));
     }
@@ -485,6 +538,7 @@ net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::s
   if (options.target) {
     std::vector<Family> destination_families;
     for (const auto& fc : families) destination_families.push_back(fc.family);
+    if (!options.target->is_address) tell_phase(progress, "looking up " + options.target->name);
     auto destination =
         co_await resolve_destination(*options.target, destination_families, control_timeout);
     BOOST_LOG_TRIVIAL(debug) << "target " << options.target->name << ": "
@@ -537,9 +591,15 @@ net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::s
   const std::int64_t probes_started_ms = unix_ms_now();
   {
     std::vector<net::awaitable<void>> jobs;
+    ProgressEvent started{ProgressEvent::Kind::probes_started, {}, {}, timeout, 0};
     for (auto* list : {&planned, &destinations})
       for (auto& p : *list)
-        if (p.spec) jobs.push_back(probe_into(p.probe, *p.spec, tls));
+        if (p.spec) {
+          auto watch = watch_for(progress, started.labels.size(), p.probe);
+          started.labels.push_back(probe_label(p.probe, list == &destinations));
+          jobs.push_back(probe_into(p.probe, *p.spec, tls, std::move(watch)));
+        }
+    if (progress) progress(started);
     co_await run_all(std::move(jobs));
   }
   // The witness window closes with the probes: the traces that follow send SYNs to the
@@ -556,6 +616,7 @@ net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::s
   }
 
   // ---- REPORT, reconnecting when the reflector closed the idle connection ------------
+  tell_phase(progress, "asking the reflector what it saw");
   ReportOutcome outcome = co_await fetch_report(*primary->control, hello.token, control_timeout);
   primary->control->close();
   if (outcome.report) {
@@ -593,6 +654,7 @@ net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::s
                                   options.control_port));
       }
     }
+    if (!jobs.empty()) tell_phase(progress, "tracing the path of what is not open");
     co_await run_all(std::move(jobs));
   }
 

@@ -8,6 +8,7 @@
 
 #include "evidence.hpp"
 #include "options.hpp"
+#include "progress.hpp"
 #include "summary.hpp"
 
 namespace egress25::client {
@@ -58,7 +59,10 @@ struct CheckReport {
   std::string summary;
 };
 
-net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::string> secret);
+// `progress` hears of each phase and each probe's end as they happen (the display on a
+// terminal); it is not needed for the report.
+net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::string> secret,
+                                      ProgressHook progress = {});
 
 // Why a probe needs no trace (it reached the reflector unchanged from this client's own
 // address, nothing left this host, tracing is off); nullopt: trace it. `untraced` is

@@ -6,6 +6,7 @@
 #include <boost/log/trivial.hpp>
 #include <cctype>
 
+#include "control_errors.hpp"
 #include "deadline.hpp"
 #include "limits.hpp"
 
@@ -26,6 +27,9 @@ std::string error_text(const boost::system::error_code& ec) {
 }
 
 namespace {
+
+// Enough of a foreign peer's first bytes to tell SMTP, HTTP, SSH or TLS, and to quote it.
+constexpr std::size_t first_bytes_kept = 128;
 
 std::string seconds_text(std::chrono::milliseconds d) {
   auto ms = d.count();
@@ -49,6 +53,8 @@ net::awaitable<std::string> ControlClient::connect(std::vector<tcp::endpoint> en
   for (const auto& endpoint : endpoints) {
     close();
     decoder_ = control::FrameDecoder(limits::max_response_frame);
+    first_bytes_.clear();
+    foreign_.reset();
     remote_ = endpoint;
     boost::system::error_code ec;
     socket_.open(endpoint.protocol(), ec);
@@ -59,11 +65,13 @@ net::awaitable<std::string> ControlClient::connect(std::vector<tcp::endpoint> en
     auto start = steady_clock::now();
     auto result = co_await before(start + timeout, socket_.async_connect(endpoint, as_result));
     if (!result) {
-      error = endpoint_text(endpoint) + ": connection timed out after " + seconds_text(timeout);
+      error = connect_failure(endpoint_text(endpoint), {}, timeout);
     } else if (auto [connect_ec] = *result; connect_ec) {
-      error = endpoint_text(endpoint) + ": " + error_text(connect_ec);
+      error = connect_failure(endpoint_text(endpoint), connect_ec, timeout);
     } else {
       connect_ms_ = ms_since(start);
+      // Requests are single small frames: never hold one back for a delayed ACK.
+      socket_.set_option(tcp::no_delay(true), ec);
       local_ = socket_.local_endpoint(ec);
       BOOST_LOG_TRIVIAL(debug) << "control: connected to " << endpoint_text(endpoint) << " in "
                                << connect_ms_ << " ms";
@@ -96,6 +104,9 @@ net::awaitable<ControlClient::Answer> ControlClient::request(control::Request re
     auto next = decoder_.next();
     if (next.status == control::FrameDecoder::Status::error) {
       close();
+      // "a frame announced 842149920 bytes" is "220 " read as a length: say what the
+      // peer speaks instead.
+      foreign_ = foreign_protocol(first_bytes_);
       co_return "the reflector's answer was malformed: " + next.error;
     }
     if (next.status == control::FrameDecoder::Status::frame) {
@@ -115,9 +126,12 @@ net::awaitable<ControlClient::Answer> ControlClient::request(control::Request re
     auto [ec, n] = *got;
     if (ec) {
       close();
-      if (ec == net::error::eof) co_return std::string("the reflector closed the connection");
+      foreign_ = foreign_protocol(first_bytes_);  // nullopt when it sent nothing
+      if (ec == net::error::eof) co_return std::string(closed_by_peer);
       co_return "reading the answer failed: " + error_text(ec);
     }
+    if (first_bytes_.size() < first_bytes_kept)
+      first_bytes_.append(buffer.data(), std::min(n, first_bytes_kept - first_bytes_.size()));
     decoder_.feed(std::string_view(buffer.data(), n));
   }
 }

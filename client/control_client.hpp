@@ -4,6 +4,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -19,13 +20,14 @@ class ControlClient {
   explicit ControlClient(net::any_io_executor executor);
 
   // Tries each endpoint in turn, each within `timeout`. "" on success, else a sentence
-  // naming the last endpoint tried and what happened ("connection refused", "connection
-  // timed out after 5 s").
+  // naming the last endpoint tried, what happened and what usually causes it
+  // (connect_failure: "connection refused: ...", "no answer within 5 s: ...").
   net::awaitable<std::string> connect(std::vector<net::ip::tcp::endpoint> endpoints,
                                       std::chrono::milliseconds timeout);
 
   // One request, one response frame, within `timeout`. A transport or decoding failure
-  // is a sentence; an error frame from the reflector is an ErrorResponse.
+  // is a sentence; an error frame from the reflector is an ErrorResponse. When the peer
+  // answered with something other than frames, foreign() says what it speaks.
   using Answer = std::variant<control::Response, std::string>;
   net::awaitable<Answer> request(control::Request request, std::chrono::milliseconds timeout);
 
@@ -38,6 +40,9 @@ class ControlClient {
   double connect_ms() const { return connect_ms_; }
   // The round trip of the last request, in milliseconds.
   double last_request_ms() const { return last_request_ms_; }
+  // What the peer speaks when its answer was not the control protocol ("speaks SMTP (it
+  // greeted with '220 ...'), not ..."); nullopt otherwise.
+  const std::optional<std::string>& foreign() const { return foreign_; }
 
  private:
   net::ip::tcp::socket socket_;
@@ -46,7 +51,12 @@ class ControlClient {
   net::ip::tcp::endpoint local_;
   double connect_ms_ = 0;
   double last_request_ms_ = 0;
+  std::string first_bytes_;  // the start of what the peer sent, to name a foreign protocol
+  std::optional<std::string> foreign_;
 };
+
+// The transport failure a request returns when the peer closed without a frame.
+inline constexpr const char* closed_by_peer = "the reflector closed the connection";
 
 // "127.0.0.1:7025", "[::1]:7025".
 std::string endpoint_text(const net::ip::tcp::endpoint& endpoint);

@@ -1,4 +1,5 @@
 // egress25: parse the command line, set up logging and signals, run the check, report.
+#include <unistd.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -8,13 +9,16 @@
 #include <boost/log/utility/setup/common_attributes.hpp>
 #include <boost/log/utility/setup/console.hpp>
 #include <csignal>
+#include <cstdlib>
 #include <exception>
 #include <iostream>
 
 #include "check.hpp"
 #include "options.hpp"
+#include "progress.hpp"
 #include "report_human.hpp"
 #include "report_json.hpp"
+#include "terminal.hpp"
 #include "transcript.hpp"
 
 namespace {
@@ -73,6 +77,12 @@ int main(int argc, char* argv[]) {
   setup_logging(options.verbose);
 
   net::io_context io;
+  // Progress on stderr while it waits, only on a terminal (and never with --json,
+  // --quiet or -v): a log or a script's stderr gets the messages that matter alone.
+  ProgressDisplay progress(
+      io.get_executor(),
+      progress_mode(options.quiet, options.json, options.verbose, is_terminal(STDERR_FILENO)),
+      std::cerr, terminal_width(STDERR_FILENO).value_or(80));
   net::signal_set signals(io, SIGINT, SIGTERM);
   int interrupted = 0;
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
@@ -82,14 +92,17 @@ int main(int argc, char* argv[]) {
   });
   std::optional<CheckReport> report;
   std::exception_ptr failure;
-  net::co_spawn(io, run_check(options, secret), [&](std::exception_ptr e, CheckReport r) {
-    signals.cancel();
-    if (e)
-      failure = e;
-    else
-      report = std::move(r);
-  });
+  net::co_spawn(io, run_check(options, secret, progress.hook()),
+                [&](std::exception_ptr e, CheckReport r) {
+                  signals.cancel();
+                  progress.finish();
+                  if (e)
+                    failure = e;
+                  else
+                    report = std::move(r);
+                });
   io.run();
+  progress.finish();  // erased before anything else is printed
   if (interrupted) {
     std::cerr << "egress25: interrupted\n";
     return 128 + interrupted;
@@ -104,6 +117,15 @@ int main(int argc, char* argv[]) {
   }
   if (!report->control_reached)
     std::cerr << "egress25: " << egress25::terminal_text(report->control_error) << "\n";
-  std::cout << (options.json ? render_json(*report) : render_human(*report)) << std::flush;
+  if (options.json) {
+    std::cout << render_json(*report) << std::flush;
+  } else {
+    HumanOptions layout;
+    layout.width = report_width(terminal_width(STDOUT_FILENO), std::getenv("COLUMNS"));
+    layout.every_reason = options.verbose;
+    layout.summary_only = options.quiet;
+    layout.transcripts = options.show_transcript;
+    std::cout << render_human(*report, layout) << std::flush;
+  }
   return exit_status(*report);
 }

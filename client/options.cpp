@@ -23,21 +23,31 @@ constexpr const char* description =
     "Is outbound port 25 blocked, and by whom? Probes the SMTP ports of an\n"
     "egress25-reflector from this network and compares what both ends saw.\n";
 
+constexpr const char* examples =
+    "Examples:\n"
+    "  egress25 check --reflector vps.example.net\n"
+    "  egress25 check --reflector vps.example.net -j | jq .probes[].verdict\n"
+    "  egress25 check --reflector [2001:db8::5]:7025 -6 -p 25\n"
+    "  egress25 check --reflector vps.example.net --target example.org\n"
+    "  egress25 check --reflector vps.example.net -p 25 --show-transcript\n";
+
 po::options_description check_options() {
   po::options_description desc("Options for check");
   // clang-format off
   desc.add_options()
     ("reflector", po::value<std::string>()->value_name("HOST[:PORT]"),
      "the reflector; the control port defaults to 7025 ([IPv6]:PORT for an IPv6 literal)")
-    ("ports", po::value<std::string>()->value_name("LIST"),
+    ("ports,p", po::value<std::string>()->value_name("LIST"),
      "ports to probe, e.g. 25,587 (default: the services the reflector advertises)")
-    ("family", po::value<std::string>()->value_name("auto|4|6|both")->default_value("auto"),
-     "address families to probe; both reports each port once per family")
+    ("family", po::value<std::string>()->value_name("auto|4|6|both"),
+     "address families to probe (default auto); both reports each port once per family")
+    ("ipv4,4", po::bool_switch(), "IPv4 only (--family 4); with -6, both")
+    ("ipv6,6", po::bool_switch(), "IPv6 only (--family 6); with -4, both")
     ("timeout", po::value<double>()->value_name("SECONDS"),
      "per-probe budget for a silent path (default: from the measured control RTT)")
     ("trace", po::bool_switch(), "trace the path of a port that is not open (the default)")
     ("no-trace", po::bool_switch(), "do not trace")
-    ("json", po::bool_switch(), "print the report as one JSON document on stdout")
+    ("json,j", po::bool_switch(), "print the report as one JSON document on stdout")
     ("secret-file", po::value<std::string>()->value_name("FILE"),
      "shared secret for a private reflector")
     ("target", po::value<std::string>()->value_name("DOMAIN|HOST|[IP]"),
@@ -46,7 +56,10 @@ po::options_description check_options() {
     ("target-port", po::value<unsigned>()->value_name("PORT"),
      "advanced: the destination's port instead of 25 (for testing, or a destination "
      "listening elsewhere)")
-    ("verbose,v", po::bool_switch(), "debug lines on stderr")
+    ("show-transcript", po::bool_switch(),
+     "print each probe's SMTP dialogue, escaped, beside what the reflector recorded")
+    ("quiet,q", po::bool_switch(), "no progress; print only the summary")
+    ("verbose,v", po::bool_switch(), "every reason in the table, and debug lines on stderr")
     ("help,h", po::bool_switch(), "this help");
   // clang-format on
   return desc;
@@ -57,6 +70,7 @@ std::string help_text() {
   out << synopsis << "\n"
       << description << "\n"
       << check_options() << "\n"
+      << examples << "\n"
       << "Exit status: 0 every probe open; 1 a probe is not open; 2 bad usage;\n"
       << "3 the reflector's control port could not be reached.\n";
   return out.str();
@@ -130,6 +144,17 @@ std::optional<HostPort> parse_host_port(const std::string& text, std::uint16_t d
                                         std::string& error) {
   HostPort out{{}, default_port};
   std::string port_text;
+  if (auto scheme = text.find("://"); scheme != std::string::npos) {
+    // "http://vps.example.net/" names a web server; the reflector is a host and a port.
+    std::string host = text.substr(scheme + 3);
+    host = host.substr(0, host.find_first_of("/?#"));
+    if (auto at = host.rfind('@'); at != std::string::npos) host.erase(0, at + 1);
+    error = "'" + text + "' is a URL; give the reflector's host alone" +
+            (host.empty() ? std::string()
+                          : ", as in --reflector " + host +
+                                " (HOST:PORT when its control port is not the default)");
+    return std::nullopt;
+  }
   if (!text.empty() && text.front() == '[') {
     auto close = text.find(']');
     if (close == std::string::npos) {
@@ -162,6 +187,20 @@ std::optional<HostPort> parse_host_port(const std::string& text, std::uint16_t d
     if (ec) {
       error = "'" + text + "' is not an IPv6 address (write [IPv6]:PORT to give a port)";
       return std::nullopt;
+    }
+    // "2001:db8::5:7025" is an address, and also "2001:db8::5" with port 7025: say so
+    // rather than guess which was meant.
+    auto colon = text.rfind(':');
+    std::string head = text.substr(0, colon);
+    if (parse_port(text.substr(colon + 1))) {
+      boost::asio::ip::make_address_v6(head, ec);
+      if (!ec) {
+        error = "'" + text + "' is ambiguous: an IPv6 address takes a port only in brackets. " +
+                "Write [" + head + "]:" + text.substr(colon + 1) + " for port " +
+                text.substr(colon + 1) + " at " + head + ", or [" + text +
+                "] for that address on the default control port";
+        return std::nullopt;
+      }
     }
     out.host = text;
   } else {
@@ -263,11 +302,20 @@ CommandLine parse_command_line(int argc, const char* const argv[]) {
     if (!ports) return UsageError{error};
     options.ports = std::move(*ports);
   }
-  auto family = parse_family(vm["family"].as<std::string>());
-  if (!family)
-    return UsageError{"--family must be auto, 4, 6 or both, not '" +
-                      vm["family"].as<std::string>() + "'"};
-  options.family = *family;
+  const bool only4 = vm["ipv4"].as<bool>(), only6 = vm["ipv6"].as<bool>();
+  if (vm.count("family")) {
+    auto family = parse_family(vm["family"].as<std::string>());
+    if (!family)
+      return UsageError{"--family must be auto, 4, 6 or both, not '" +
+                        vm["family"].as<std::string>() + "'"};
+    if (only4 || only6)
+      return UsageError{"-4 and -6 are short for --family: give one or the other"};
+    options.family = *family;
+  } else if (only4 || only6) {
+    options.family = only4 && only6 ? FamilyChoice::both
+                     : only4        ? FamilyChoice::ipv4
+                                    : FamilyChoice::ipv6;
+  }
 
   if (vm.count("timeout")) {
     double seconds = vm["timeout"].as<double>();
@@ -281,6 +329,16 @@ CommandLine parse_command_line(int argc, const char* const argv[]) {
   options.trace = !vm["no-trace"].as<bool>();
   options.json = vm["json"].as<bool>();
   options.verbose = vm["verbose"].as<bool>();
+  options.quiet = vm["quiet"].as<bool>();
+  options.show_transcript = vm["show-transcript"].as<bool>();
+  if (options.quiet && options.verbose)
+    return UsageError{"--quiet and --verbose contradict each other"};
+  if (options.quiet && options.show_transcript)
+    return UsageError{"--quiet and --show-transcript contradict each other"};
+  if (options.json && options.show_transcript)
+    return UsageError{
+        "--show-transcript is for the human report; with --json the transcripts are in each "
+        "probe's evidence (.evidence.client.transcript, .evidence.reflector.connections)"};
   if (vm.count("secret-file")) options.secret_file = vm["secret-file"].as<std::string>();
   if (vm.count("target")) {
     auto target = parse_target(vm["target"].as<std::string>(), error);

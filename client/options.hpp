@@ -26,7 +26,9 @@ struct CheckOptions {
   std::optional<std::chrono::milliseconds> timeout;  // nullopt: from the control RTT
   bool trace = true;
   bool json = false;
-  bool verbose = false;
+  bool verbose = false;          // every reason in the table, and debug lines on stderr
+  bool quiet = false;            // no progress; the human report is the summary alone
+  bool show_transcript = false;  // each probe's dialogue beside the reflector's record
   std::optional<std::string> secret_file;
   std::optional<DestinationTarget> target;
   std::uint16_t target_port = 25;  // --target-port: for tests, or a destination elsewhere
@@ -47,7 +49,9 @@ using CommandLine = std::variant<CheckOptions, ShowHelp, ShowVersion, UsageError
 CommandLine parse_command_line(int argc, const char* const argv[]);
 
 // "HOST", "HOST:PORT", "[V6]", "[V6]:PORT", or a bare IPv6 literal. nullopt with `error`
-// set when it is none of these.
+// set when it is none of these, or when it is a URL ("http://host/"), or a bare IPv6
+// literal that reads as an address and a port too ("2001:db8::5:7025"): the message says
+// what to write instead.
 struct HostPort {
   std::string host;
   std::uint16_t port = 0;

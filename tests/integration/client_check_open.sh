@@ -59,7 +59,7 @@ run_client check --reflector "127.0.0.1:$CONTROL_PORT"
 [[ $RC -eq 0 ]] || fail "human report: exit $RC; stderr: $(cat "$ERR")"
 grep -q "^PORT *SERVICE *FAMILY *VERDICT *WHERE *WHY" "$OUT" || fail "no table header: $(cat "$OUT")"
 for port in "$SMTP_PORT" "$SMTPS_PORT" "$SUBMISSION_PORT"; do
-  grep -Eq "^$port +[a-z]+ +IPv4 +open +none +" "$OUT" || fail "no open row for $port: $(cat "$OUT")"
+  grep -Eq "^$port +[a-z]+ +IPv4 +open +none( |$)" "$OUT" || fail "no open row for $port: $(cat "$OUT")"
 done
 grep -q "control 127.0.0.1:$CONTROL_PORT" "$OUT" || fail "header does not name the control address"
 grep -q "public address: *127.0.0.1 (IPv4)" "$OUT" || fail "header does not show the public address"
@@ -73,3 +73,13 @@ run_client check --reflector "127.0.0.1:$CONTROL_PORT" --json -v
 check_contract_json
 grep -q "debug" "$ERR" || fail "-v printed no debug lines"
 pass "-v"
+
+# The reflector's SMTP port given as its control port: "220 " read as a frame length is
+# 842149920 bytes; the client says the port speaks SMTP instead, and where the control
+# port usually is (issue 12).
+run_client check --reflector "127.0.0.1:$SMTP_PORT"
+[[ $RC -eq 3 ]] || fail "an SMTP port as the control port: exit $RC, not 3"
+grep -q "egress25: 127.0.0.1:$SMTP_PORT speaks SMTP (it greeted with '220 .*'): it is a mail port, not the reflector's control port. The control port is 7025" "$ERR" ||
+  fail "an SMTP port as the control port said: $(cat "$ERR")"
+grep -q "announced\|malformed" "$ERR" && fail "the frame-length error leaked: $(cat "$ERR")"
+pass "an SMTP port given as the control port: named as SMTP, exit 3"

@@ -49,6 +49,33 @@ BOOST_AUTO_TEST_CASE(host_port_forms) {
   }
 }
 
+// The mistakes issue 12 met: a URL, and a bare IPv6 address whose last group reads as a
+// port. Each message says what to write instead.
+BOOST_AUTO_TEST_CASE(host_port_mistakes_explained) {
+  std::string error;
+  BOOST_TEST(!parse_host_port("http://vps.example.net", 7025, error).has_value());
+  BOOST_TEST(error.find("is a URL") != std::string::npos, error);
+  BOOST_TEST(error.find("--reflector vps.example.net") != std::string::npos, error);
+  BOOST_TEST(!parse_host_port("https://user@vps.example.net:8443/path", 7025, error).has_value());
+  BOOST_TEST(error.find("--reflector vps.example.net:8443") != std::string::npos, error);
+
+  BOOST_TEST(!parse_host_port("2001:db8::5:7025", 7025, error).has_value());
+  BOOST_TEST(error.find("ambiguous") != std::string::npos, error);
+  BOOST_TEST(error.find("[2001:db8::5]:7025") != std::string::npos, error);
+  BOOST_TEST(error.find("[2001:db8::5:7025]") != std::string::npos, error);
+  BOOST_TEST(!parse_host_port("::1:7025", 7025, error).has_value());
+  // Unambiguous: the part before the last colon is no address, or the last group is hex.
+  for (const char* ok : {"::1", "2001:db8::25", "2001:db8::5:beef", "2001:db8:0:0:0:0:5:7025"}) {
+    auto hp = parse_host_port(ok, 7025, error);
+    BOOST_TEST_REQUIRE(hp.has_value(), ok << ": " << error);
+    BOOST_TEST(hp->host == ok);
+    BOOST_TEST(hp->port == 7025);
+  }
+  auto bracketed = parse_host_port("[2001:db8::5:7025]", 7025, error);
+  BOOST_TEST_REQUIRE(bracketed.has_value());
+  BOOST_TEST(bracketed->host == "2001:db8::5:7025");
+}
+
 BOOST_AUTO_TEST_CASE(port_lists) {
   std::string error;
   auto ports = parse_port_list("25,587,25,465", error);
@@ -73,6 +100,39 @@ BOOST_AUTO_TEST_CASE(check_options_parsed) {
   BOOST_TEST(options->json);
 }
 
+// Short options where peers have them: -4/-6 (ping, curl), -p (nmap), -j, -q, -v.
+BOOST_AUTO_TEST_CASE(short_options) {
+  auto result = parse({"check", "--reflector", "r.example", "-6", "-p", "25", "-j"});
+  auto* options = std::get_if<CheckOptions>(&result);
+  BOOST_TEST_REQUIRE(options != nullptr);
+  BOOST_TEST((options->family == FamilyChoice::ipv6));
+  BOOST_TEST((options->ports == std::vector<std::uint16_t>{25}));
+  BOOST_TEST(options->json);
+  result = parse({"check", "--reflector", "r.example", "-4", "-6", "-q"});
+  options = std::get_if<CheckOptions>(&result);
+  BOOST_TEST_REQUIRE(options != nullptr);
+  BOOST_TEST((options->family == FamilyChoice::both));
+  BOOST_TEST(options->quiet);
+  result = parse({"check", "--reflector", "r.example", "-4", "-v", "--show-transcript"});
+  options = std::get_if<CheckOptions>(&result);
+  BOOST_TEST_REQUIRE(options != nullptr);
+  BOOST_TEST((options->family == FamilyChoice::ipv4));
+  BOOST_TEST(options->verbose);
+  BOOST_TEST(options->show_transcript);
+}
+
+BOOST_AUTO_TEST_CASE(contradictions) {
+  BOOST_TEST(usage_error({"check", "--reflector", "r", "-4", "--family", "6"}).find("-4 and -6") !=
+             std::string::npos);
+  BOOST_TEST(usage_error({"check", "--reflector", "r", "-q", "-v"}).find("contradict") !=
+             std::string::npos);
+  BOOST_TEST(
+      usage_error({"check", "--reflector", "r", "-q", "--show-transcript"}).find("contradict") !=
+      std::string::npos);
+  BOOST_TEST(usage_error({"check", "--reflector", "r", "-j", "--show-transcript"})
+                 .find(".evidence.client.transcript") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(defaults) {
   auto result = parse({"check", "--reflector", "r.example"});
   auto* options = std::get_if<CheckOptions>(&result);
@@ -83,6 +143,9 @@ BOOST_AUTO_TEST_CASE(defaults) {
   BOOST_TEST(!options->timeout.has_value());
   BOOST_TEST(options->trace);
   BOOST_TEST(!options->json);
+  BOOST_TEST(!options->quiet);
+  BOOST_TEST(!options->verbose);
+  BOOST_TEST(!options->show_transcript);
 }
 
 BOOST_AUTO_TEST_CASE(usage_errors) {
