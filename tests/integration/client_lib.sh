@@ -44,12 +44,20 @@ check_contract_json() {
       and (.host | type == "string") and (.port | type == "number")
       and (.service | type == "string") and (.family == "ipv4" or .family == "ipv6")
       and (.verdict | IN("open", "dropped", "reset", "icmp_unreachable", "intercepted",
-                         "tampered", "tls_intercepted", "reply_dropped",
+                         "tampered", "tls_intercepted", "proxied", "reply_dropped",
                          "firewalled_at_reflector", "not_listening", "inconclusive"))
-      and (.location | IN("none", "path", "reflector_host", "destination", "unknown"))
+      and (.location | IN("none", "client_host", "path", "reflector_host", "destination",
+                          "unknown"))
       and (.blocking_hop == null or (.blocking_hop.ttl | type == "number"))
       and (.reasons | type == "array" and all(.[]; type == "string"))
       and (.elapsed_ms | type == "number")
       and (.evidence | type == "object"))' "$OUT" >/dev/null ||
     fail "the JSON report is not in the contract's shape: $(head -c 600 "$OUT")"
+  # Every field as docs/report.md and its schema describe it (skipped without
+  # python3-jsonschema: unit.report_schema says so).
+  local invalid rc
+  invalid=$("$(dirname "${BASH_SOURCE[0]}")/../schema/validate-report" "$OUT" 2>&1)
+  rc=$?
+  [[ $rc == 0 || $rc == 77 ]] ||
+    fail "the JSON report does not match docs/report.schema.json: $invalid"
 }

@@ -90,6 +90,7 @@ run_check() {
     fail "the client (exit $CHECK_RC) did not print an egress25.check/1 report on stdout"
     return 1
   fi
+  { "$HERE/../schema/validate-report" "$CHECK_JSON" 2>&1 || [[ $? == 77 ]]; } >"$CHECK_JSON.schema" || fail "the report does not match docs/report.schema.json: $(head -c 600 "$CHECK_JSON.schema")"
   # The report must say truthfully whether the witness took part (when the reflector
   # could be asked at all).
   local witness=false
