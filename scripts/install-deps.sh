@@ -12,6 +12,8 @@ packages=(
   openssl swaks libnet-ssleay-perl libio-socket-ssl-perl postfix nftables iproute2 jq procps
   # bench/: nmap -sT is one of the peers egress25 is measured beside
   nmap
+  # man pages (scdoc), the report's JSON Schema checks, man -l, the Debian package test
+  scdoc python3-jsonschema man-db debootstrap
 )
 
 missing=()
