@@ -157,12 +157,55 @@ void tell_phase(const ProgressHook& progress, std::string text) {
 }
 
 net::awaitable<void> trace_into(TraceOutcome& out, net::ip::address target, std::uint16_t port,
-                                std::uint16_t reference_port) {
+                                std::uint16_t reference_port,
+                                TraceOptions trace_options = TraceOptions{}) {
   try {
-    out.trace = co_await trace_path(target, port, reference_port, TraceOptions{});
+    out.trace = co_await trace_path(target, port, reference_port, trace_options);
   } catch (const std::exception& e) {
     out.unavailable = std::string("the trace failed: ") + e.what();
   }
+}
+
+// The trace of a probe whose SYN goes unanswered runs while the probe still waits, not
+// after it: it starts once an answer is overdue (a few control round trips) and ends
+// with the probe's own budget, so a dropped port costs the probe timeout, not that plus
+// a trace. A probe that connects first needs none.
+struct EarlyTrace {
+  explicit EarlyTrace(const net::any_io_executor& executor) : due(executor) {}
+  net::steady_timer due;
+  bool connected = false;
+};
+
+net::awaitable<void> trace_if_unanswered(TraceOutcome& out, std::shared_ptr<EarlyTrace> early,
+                                         ProbeSpec spec, std::uint16_t reference_port,
+                                         steady_clock::time_point probe_deadline) {
+  co_await early->due.async_wait(as_result);
+  if (early->connected) co_return;
+  // Silent hops are waited for until the probe gives up, and never less than what one
+  // answer from the far end of a slow path needs.
+  constexpr milliseconds least_budget{500};
+  TraceOptions trace_options;
+  trace_options.budget = std::max(
+      least_budget, std::chrono::duration_cast<milliseconds>(probe_deadline - steady_clock::now()));
+  co_await trace_into(out, spec.address, spec.port, reference_port, trace_options);
+}
+
+net::awaitable<void> probe_and_trace(ClientProbe& probe, ProbeSpec spec, net::ssl::context& tls,
+                                     TraceOutcome& trace, milliseconds trace_after,
+                                     std::uint16_t reference_port, ProbeWatch watch) {
+  auto executor = co_await net::this_coro::executor;
+  auto early = std::make_shared<EarlyTrace>(executor);
+  const auto start = steady_clock::now();
+  early->due.expires_at(start + trace_after);
+  spec.on_connected = [early] {
+    early->connected = true;
+    early->due.cancel();
+  };
+  std::vector<net::awaitable<void>> jobs;
+  jobs.push_back(
+      trace_if_unanswered(trace, early, spec, reference_port, start + spec.connect_timeout));
+  jobs.push_back(probe_into(probe, std::move(spec), tls, std::move(watch)));
+  co_await run_all(std::move(jobs));
 }
 
 // A probe as planned: what the report will say of it, and how to run it (nullopt: it
@@ -449,8 +492,10 @@ net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::s
   primary->hello = std::get<control::HelloResponse>(std::get<control::Response>(answer));
   const control::HelloResponse hello = *primary->hello;
   const Family primary_family = primary->family;
+  // The smaller of two samples: a connect may have waited for neighbour discovery or ARP,
+  // a request for the reflector's own work; neither is the path.
   const double rtt_ms =
-      std::max(primary->control->connect_ms(), primary->control->last_request_ms());
+      std::min(primary->control->connect_ms(), primary->control->last_request_ms());
   const HelloTiming hello_timing{hello_sent_ms, rtt_ms, hello.server_time_unix_ms};
   report.control_reached = true;
   report.control_rtt_ms = rtt_ms;
@@ -586,34 +631,40 @@ net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::s
     }
   }
 
-  // ---- Probes, all at once ------------------------------------------------------------
+  // ---- Probes, all at once, each traced while it waits if its SYN goes unanswered ----
+  // An early trace's SYNs to a port share the witness window with the probe's: they meet
+  // the same filters as the probe's own (a dropped port drops them too, a host firewall
+  // sees them too), so the witness's view of the port is the same either way.
   auto tls = make_probe_tls_context();
   const std::int64_t probes_started_ms = unix_ms_now();
+  std::vector<TraceOutcome> traces(planned.size());
   {
+    const milliseconds trace_after =
+        std::max(milliseconds(150), milliseconds(static_cast<long long>(3 * rtt_ms)));
     std::vector<net::awaitable<void>> jobs;
     ProgressEvent started{ProgressEvent::Kind::probes_started, {}, {}, timeout, 0};
-    for (auto* list : {&planned, &destinations})
-      for (auto& p : *list)
-        if (p.spec) {
-          auto watch = watch_for(progress, started.labels.size(), p.probe);
-          started.labels.push_back(probe_label(p.probe, list == &destinations));
-          jobs.push_back(probe_into(p.probe, *p.spec, tls, std::move(watch)));
-        }
+    for (std::size_t i = 0; i < planned.size(); ++i) {
+      if (!planned[i].spec) continue;
+      auto watch = watch_for(progress, started.labels.size(), planned[i].probe);
+      started.labels.push_back(probe_label(planned[i].probe, false));
+      if (options.trace)
+        jobs.push_back(probe_and_trace(planned[i].probe, *planned[i].spec, tls, traces[i],
+                                       trace_after, options.control_port, std::move(watch)));
+      else
+        jobs.push_back(probe_into(planned[i].probe, *planned[i].spec, tls, std::move(watch)));
+    }
+    for (auto& p : destinations)
+      if (p.spec) {
+        auto watch = watch_for(progress, started.labels.size(), p.probe);
+        started.labels.push_back(probe_label(p.probe, true));
+        jobs.push_back(probe_into(p.probe, *p.spec, tls, std::move(watch)));
+      }
     if (progress) progress(started);
     co_await run_all(std::move(jobs));
   }
-  // The witness window closes with the probes: the traces that follow send SYNs to the
-  // same ports, and those must not pass for the probes' own.
+  // The REPORT that follows travels behind every SYN the probes sent, so the witness has
+  // seen them all by the time it is asked; the window still takes the clock offset.
   set_witness_window(session, hello_timing, probes_started_ms, unix_ms_now());
-  if (std::any_of(planned.begin(), planned.end(), [](const PlannedProbe& p) {
-        return p.probe.connect != ConnectOutcome::connected;
-      })) {
-    // Not a guess at a duration: a SYN sent just before the probes gave up may still be
-    // on its way to the witness; its window closes this long after the probes.
-    net::steady_timer window_closed(
-        executor, steady_clock::now() + milliseconds(witness_slack_ms(hello_timing.rtt_ms)));
-    co_await window_closed.async_wait(as_result);
-  }
 
   // ---- REPORT, reconnecting when the reflector closed the idle connection ------------
   tell_phase(progress, "asking the reflector what it saw");
@@ -643,13 +694,12 @@ net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::s
     results[i].evidence.host = host_of(planned[i].probe.family);
     results[i].classification = classify(results[i].evidence);
   }
-  std::vector<TraceOutcome> traces(planned.size());
   {
     std::vector<net::awaitable<void>> jobs;
     for (std::size_t i = 0; i < planned.size(); ++i) {
       if (auto why = no_trace_reason(planned[i].probe, results[i], options.trace)) {
-        traces[i].unavailable = *why;
-      } else {
+        traces[i] = TraceOutcome{std::nullopt, *why};
+      } else if (!traces[i].trace && traces[i].unavailable.empty()) {
         jobs.push_back(trace_into(traces[i], planned[i].spec->address, planned[i].probe.port,
                                   options.control_port));
       }
@@ -668,7 +718,6 @@ net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::s
       result.evidence.host = host_of(planned[i].probe.family);
       result.classification = classify(result.evidence);
     }
-    note_evidence_limits(result.evidence, result.classification);
     summary_input.rows.push_back(summary_row(result));
     report.probes.push_back(std::move(result));
   }

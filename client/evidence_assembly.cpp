@@ -138,14 +138,4 @@ ProbeEvidence assemble_evidence(const ClientProbe& probe, const SessionFacts& se
   return evidence;
 }
 
-void note_evidence_limits(const ProbeEvidence& evidence, Classification& classification) {
-  const ReflectorEvidence& r = evidence.reflector;
-  if (!r.report_available || r.connections_dropped == 0 || !r.tagged.empty()) return;
-  classification.reasons.push_back(
-      "the reflector recorded more connections for this check than it keeps and dropped " +
-      std::to_string(r.connections_dropped) +
-      ", so its silence about this probe may be one of those, not a connection that never "
-      "arrived");
-}
-
 }  // namespace egress25::client

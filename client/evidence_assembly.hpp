@@ -61,8 +61,4 @@ std::optional<std::string> public_address_for(Family family, const SessionFacts&
 ProbeEvidence assemble_evidence(const ClientProbe& probe, const SessionFacts& session,
                                 const ReportOutcome& report, TraceOutcome trace);
 
-// Adds to a verdict's reasons what the classifier cannot know: that the reflector
-// dropped some of this session's records, so this probe's may be among them.
-void note_evidence_limits(const ProbeEvidence& evidence, Classification& classification);
-
 }  // namespace egress25::client

@@ -490,6 +490,19 @@ Classification classify_destination(const Context& x) {
               {"the probe could not be sent: " + c.connect_error});
 }
 
+// When the reflector dropped records of this check over its cap, its silence about a
+// probe may be one of those: every verdict that rests on that silence says so.
+Classification with_dropped_records_noted(const Context& x, Classification c) {
+  const auto& r = x.reflector;
+  if (r.connections_dropped == 0 || !r.tagged.empty() || c.verdict == Verdict::inconclusive)
+    return c;
+  c.reasons.push_back(fmt::format(
+      "the reflector recorded more connections for this check than it keeps and dropped {}, so "
+      "its silence about this probe may be one of those, not a connection that never arrived",
+      r.connections_dropped));
+  return c;
+}
+
 }  // namespace
 
 std::optional<int> destination_distance(const PortTrace& reference) {
@@ -501,9 +514,20 @@ std::optional<int> destination_distance(const PortTrace& reference) {
 Classification classify(const ProbeEvidence& e) {
   Context x{e, e.client, e.reflector, std::nullopt};
   if (e.trace) x.distance = destination_distance(e.trace->reference);
-
   if (e.target == Target::destination) return classify_destination(x);
 
+  // The outcomes that need the reflector's report go through one gate.
+  auto with_report = [&](Classification (*decide)(const Context&)) {
+    if (e.reflector.report_available) return with_dropped_records_noted(x, decide(x));
+    return make(Verdict::inconclusive, Location::unknown,
+                {fmt::format("the probe {}", e.client.connect == ConnectOutcome::connected
+                                                 ? "connected"
+                                                 : to_string(e.client.connect)),
+                 "the reflector's report is unavailable (" +
+                     (e.reflector.report_error.empty() ? std::string("no control connection")
+                                                       : e.reflector.report_error) +
+                     "), so what arrived there cannot be checked"});
+  };
   switch (e.client.connect) {
     case ConnectOutcome::not_attempted:
       return make(Verdict::inconclusive, Location::unknown,
@@ -513,32 +537,14 @@ Classification classify(const ProbeEvidence& e) {
       return make(Verdict::inconclusive, Location::unknown,
                   {"this host could not send the probe: " + e.client.connect_error});
     case ConnectOutcome::icmp_error:
+      // An ICMP error names its sender: what the reflector saw cannot change who that is.
       return classify_icmp(x);
-    default:
-      break;
-  }
-
-  if (!e.reflector.report_available) {
-    std::string why = "the reflector's report is unavailable (" +
-                      (e.reflector.report_error.empty() ? std::string("no control connection")
-                                                        : e.reflector.report_error) +
-                      "), so what arrived there cannot be checked";
-    return make(Verdict::inconclusive, Location::unknown,
-                {fmt::format("the probe {}", e.client.connect == ConnectOutcome::connected
-                                                 ? "connected"
-                                                 : to_string(e.client.connect)),
-                 why});
-  }
-
-  switch (e.client.connect) {
     case ConnectOutcome::connected:
-      return classify_connected(x);
+      return with_report(classify_connected);
     case ConnectOutcome::refused:
-      return classify_refused(x);
+      return with_report(classify_refused);
     case ConnectOutcome::timed_out:
-      return classify_timed_out(x);
-    default:
-      break;
+      return with_report(classify_timed_out);
   }
   return make(Verdict::inconclusive, Location::unknown, {"unexpected probe outcome"});
 }

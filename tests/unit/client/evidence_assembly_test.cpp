@@ -194,7 +194,7 @@ BOOST_AUTO_TEST_CASE(the_witness_speaks_for_ports_the_reflector_does_not_serve) 
   BOOST_TEST(evidence.reflector.witness->rst_sent);
 }
 
-BOOST_AUTO_TEST_CASE(dropped_records_are_carried_and_explained) {
+BOOST_AUTO_TEST_CASE(dropped_records_are_carried) {
   control::ReportResponse report;
   report.witness = {false, "off"};
   report.connections = {record("p2-abc", 25)};
@@ -202,26 +202,6 @@ BOOST_AUTO_TEST_CASE(dropped_records_are_carried_and_explained) {
   auto evidence = assemble_evidence(probe_25(), session(), {report, ""}, {});
   BOOST_TEST(evidence.reflector.connections_dropped == 5u);
   BOOST_TEST(evidence.reflector.tagged.empty());
-  Classification c;
-  c.reasons = {"the reflector never saw this probe"};
-  note_evidence_limits(evidence, c);
-  BOOST_TEST_REQUIRE(c.reasons.size() == 2u);
-  BOOST_TEST(c.reasons[1].find("dropped 5") != std::string::npos, c.reasons[1]);
-
-  // This probe's record was kept: nothing to add.
-  report.connections.push_back(record("p1-abc", 25));
-  evidence = assemble_evidence(probe_25(), session(), {report, ""}, {});
-  Classification kept;
-  note_evidence_limits(evidence, kept);
-  BOOST_TEST(kept.reasons.empty());
-
-  // Nothing dropped: nothing to add.
-  report.connections = {};
-  report.connections_dropped = 0;
-  evidence = assemble_evidence(probe_25(), session(), {report, ""}, {});
-  Classification none;
-  note_evidence_limits(evidence, none);
-  BOOST_TEST(none.reasons.empty());
 }
 
 BOOST_AUTO_TEST_CASE(witness_window_is_in_the_reflectors_clock) {

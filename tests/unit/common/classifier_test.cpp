@@ -403,6 +403,13 @@ const std::vector<Row> rows = {
     {"silent, no witness, dies after the router in front of the reflector",
      [] { return with_trace(silent_probe(), trace_dying_after(4)); }, Verdict::inconclusive,
      Location::unknown, none, "", "", "last router before the reflector"},
+    {"silent, no record, but the reflector dropped records over its cap",
+     [] {
+       auto e = with_trace(witnessed_silence(), trace_dying_after(3));
+       e.reflector.connections_dropped = 3;
+       return e;
+     },
+     Verdict::dropped, Location::path, upstream, "3@198.51.100.2", "", "dropped 3"},
     {"silent, no witness, no trace", silent_probe, Verdict::dropped, Location::unknown, none, "",
      "", "where it was dropped is unknown"},
     {"silent, not even TTL 1 answered, the gateway answered the reference: this computer",
