@@ -77,8 +77,8 @@ int main(int argc, char* argv[]) {
   setup_logging(options.verbose);
 
   net::io_context io;
-  // Progress on stderr while it waits, only on a terminal (and never with --json,
-  // --quiet or -v): a log or a script's stderr gets the messages that matter alone.
+  // Progress on stderr while it waits: a block redrawn in place on a terminal, plain
+  // lines in a log or with -v, nothing with --json or --quiet.
   ProgressDisplay progress(
       io.get_executor(),
       progress_mode(options.quiet, options.json, options.verbose, is_terminal(STDERR_FILENO)),

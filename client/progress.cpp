@@ -100,6 +100,24 @@ void ProgressState::apply(const ProgressEvent& event, time_point now) {
   }
 }
 
+std::optional<std::string> ProgressState::line(const ProgressEvent& event, time_point now) const {
+  switch (event.kind) {
+    case ProgressEvent::Kind::phase:
+      return "egress25: " + event.text;
+    case ProgressEvent::Kind::probes_started:
+      return "egress25: " + std::to_string(event.labels.size()) +
+             (event.labels.size() == 1 ? " probe" : " probes") + " started; each waits up to " +
+             seconds(event.timeout) + " for an answer";
+    case ProgressEvent::Kind::probe_done:
+      if (event.index >= probes_.size()) return std::nullopt;
+      return "egress25: " + probes_[event.index].label + ": " + event.text + " after " +
+             seconds(now - probes_started_);
+    case ProgressEvent::Kind::probe_connected:
+      break;
+  }
+  return std::nullopt;
+}
+
 std::vector<std::string> ProgressState::block(time_point now, std::size_t width) const {
   std::vector<std::string> lines;
   if (phase_.empty()) return lines;
@@ -133,7 +151,12 @@ ProgressHook ProgressDisplay::hook() {
 
 void ProgressDisplay::on_event(const ProgressEvent& event) {
   if (finished_) return;
-  state_.apply(event, std::chrono::steady_clock::now());
+  const auto now = std::chrono::steady_clock::now();
+  state_.apply(event, now);
+  if (mode_ == Mode::lines) {
+    if (auto line = state_.line(event, now)) out_ << *line << '\n' << std::flush;
+    return;
+  }
   redraw();
   if (drawn_lines_ > 0 && !scheduled_) schedule();
 }
@@ -175,7 +198,9 @@ void ProgressDisplay::finish() {
 }
 
 ProgressDisplay::Mode progress_mode(bool quiet, bool json, bool verbose, bool stderr_is_terminal) {
-  if (quiet || json || verbose || !stderr_is_terminal) return ProgressDisplay::Mode::off;
+  if (quiet || json) return ProgressDisplay::Mode::off;
+  // -v writes its own lines on stderr; a block redrawn over them would garble both.
+  if (verbose || !stderr_is_terminal) return ProgressDisplay::Mode::lines;
   return ProgressDisplay::Mode::terminal;
 }
 

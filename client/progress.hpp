@@ -1,7 +1,7 @@
 // Progress of a check while it waits: what `run_check` reports as it goes, the state it
 // adds up to (pure, tested as text), and the display on stderr, redrawn in place while
-// stderr is a terminal. Off a terminal nothing is printed: stderr is then a log or a
-// script's, where only the messages that matter belong.
+// stderr is a terminal. Off a terminal, plain lines (one per phase and per finished
+// probe) that a log or a script's stderr can keep.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -55,6 +55,10 @@ class ProgressState {
   // wider than width - 1, so that none wraps and the block can be redrawn in place.
   std::vector<std::string> block(time_point now, std::size_t width) const;
 
+  // The plain line an event earns when stderr is not a terminal (apply it first), e.g.
+  // "egress25: 25/IPv4 smtp: no answer after 1.5 s"; nullopt for events not worth one.
+  std::optional<std::string> line(const ProgressEvent& event, time_point now) const;
+
  private:
   struct Probe {
     std::string label;
@@ -70,10 +74,10 @@ class ProgressState {
 };
 
 // The display on stderr. `terminal`: a status block redrawn every 200 ms and erased when
-// done; `off`: nothing.
+// done; `lines`: a plain line per phase and per finished probe; `off`: nothing.
 class ProgressDisplay {
  public:
-  enum class Mode { off, terminal };
+  enum class Mode { off, terminal, lines };
 
   // `width` is stderr's terminal width.
   ProgressDisplay(boost::asio::any_io_executor executor, Mode mode, std::ostream& out,

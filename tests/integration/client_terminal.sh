@@ -2,7 +2,7 @@
 # egress25 on a terminal (a pty from util-linux's `script`): a progress block on stderr
 # while it waits, redrawn in place and erased before the report; the report laid out to
 # 80 and to 200 columns, reasons wrapped and never cut; and no escape sequence at all with
-# --json or --quiet, or when the output is not a terminal.
+# --json or --quiet; plain progress lines when stderr is not a terminal.
 # Usage: client_terminal.sh CLIENT_BINARY REFLECTOR_BINARY
 CLIENT=$1
 REFLECTOR=$2
@@ -93,7 +93,13 @@ pass "reasons wrapped, never cut, at 80 and 200 columns"
 # No escape sequence where no terminal is, nor with --json or --quiet on one.
 run_client "${CHECK[@]}"
 ! grep -q "$ESC" "$OUT" "$ERR" || fail "escape sequences in the report or stderr off a terminal"
-[[ ! -s $ERR ]] || fail "stderr off a terminal is not empty: $(cat "$ERR")"
+# Off a terminal, progress is plain lines: every one is the client's own, none redrawn.
+grep -q '^egress25: [0-9]* probes started; each waits up to' "$ERR" ||
+  fail "no plain progress lines on stderr off a terminal: $(cat "$ERR")"
+! grep -v '^egress25: ' "$ERR" | grep -q . ||
+  fail "stderr off a terminal holds more than progress lines: $(cat "$ERR")"
+run_client "${CHECK[@]}" --quiet
+[[ ! -s $ERR ]] || fail "stderr with --quiet off a terminal is not empty: $(cat "$ERR")"
 run_on_pty 80 "${CHECK[@]}" --json
 [[ $PTY != *"$ESC"* ]] || fail "escape sequences with --json on a terminal: $PTY"
 jq -e . <<<"$PTY" >/dev/null || fail "--json on a terminal is not one JSON document: $PTY"

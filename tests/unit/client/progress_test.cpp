@@ -73,13 +73,33 @@ BOOST_AUTO_TEST_CASE(outcomes_in_words) {
   BOOST_TEST(probe_label(p, true) == "25/IPv6 mx1.example.org");
 }
 
+BOOST_AUTO_TEST_CASE(plain_lines_off_a_terminal) {
+  ProgressState state;
+  const auto t0 = std::chrono::steady_clock::time_point{} + 1h;
+  const ProgressEvent phase{ProgressEvent::Kind::phase, "resolving vps.example.net", {}, {}, 0};
+  state.apply(phase, t0);
+  BOOST_TEST(state.line(phase, t0).value_or("") == "egress25: resolving vps.example.net");
+  const ProgressEvent started{
+      ProgressEvent::Kind::probes_started, {}, {"25/IPv4 smtp", "465/IPv4 smtps"}, 1500ms, 0};
+  state.apply(started, t0 + 1s);
+  BOOST_TEST(state.line(started, t0 + 1s).value_or("") ==
+             "egress25: 2 probes started; each waits up to 1.5 s for an answer");
+  const ProgressEvent connected{ProgressEvent::Kind::probe_connected, {}, {}, {}, 1};
+  state.apply(connected, t0 + 1010ms);
+  BOOST_TEST(!state.line(connected, t0 + 1010ms).has_value());  // not worth a line
+  const ProgressEvent done{ProgressEvent::Kind::probe_done, "no answer", {}, {}, 0};
+  state.apply(done, t0 + 2500ms);
+  BOOST_TEST(state.line(done, t0 + 2500ms).value_or("") ==
+             "egress25: 25/IPv4 smtp: no answer after 1.5 s");
+}
+
 BOOST_AUTO_TEST_CASE(mode_only_on_a_terminal) {
   using Mode = ProgressDisplay::Mode;
   BOOST_TEST((progress_mode(false, false, false, true) == Mode::terminal));
-  BOOST_TEST((progress_mode(false, false, false, false) == Mode::off));
-  BOOST_TEST((progress_mode(true, false, false, true) == Mode::off));  // --quiet
-  BOOST_TEST((progress_mode(false, true, false, true) == Mode::off));  // --json
-  BOOST_TEST((progress_mode(false, false, true, true) == Mode::off));  // -v
+  BOOST_TEST((progress_mode(false, false, false, false) == Mode::lines));  // a log
+  BOOST_TEST((progress_mode(true, false, false, true) == Mode::off));      // --quiet
+  BOOST_TEST((progress_mode(false, true, false, true) == Mode::off));      // --json
+  BOOST_TEST((progress_mode(false, false, true, true) == Mode::lines));    // -v
 }
 
 BOOST_AUTO_TEST_SUITE_END()
