@@ -2,7 +2,7 @@
 # The benchmark of issue 8, in one command: egress25 beside its peers, every figure from
 # the same run, median and spread of interleaved runs.
 #
-# usage: bench/run.sh [--short] [--runs N] [--build-dir DIR] [--out FILE]
+# usage: bench/run.sh [--short] [--runs N] [--build-dir DIR] [--out FILE] [--quiet-wait S]
 #                     [--client BIN --reflector BIN --tools DIR]
 #
 #   (a) the reflector (--witness on --user nobody, default logging) beside Postfix
@@ -15,9 +15,11 @@
 #   and where egress25 stands against each target of issue 8.
 #
 # Full mode (default): 5 runs of each, 10,000 sessions per server run; the tables go to
-# stdout and to --out (default BUILD_DIR/bench-results.md). --short (CI): one run of
-# each, 2,000 sessions, no file: it proves that every row is produced, nothing about
-# speed. Every part runs in a namespace lab of its own (bench/measure.sh), so it needs
+# stdout and to --out (default BUILD_DIR/bench-results.md). Each server run and each
+# loopback round first waits up to --quiet-wait seconds (default 30) for the rest of the
+# machine to be idle; the table says how much else ran meanwhile. --short (CI): one run
+# of each, 2,000 sessions, no waiting, no file: it proves that every row is produced,
+# nothing about speed. Every part runs in a namespace lab of its own (bench/measure.sh), so it needs
 # root; without it, or without nmap, swaks or smtp-sink, it exits 77 with the reason.
 # Binaries default to BUILD_DIR (./build): client/egress25, reflector/egress25-reflector
 # and bench/ (delay_link, tcp_rtt, smtp_load).
@@ -25,7 +27,7 @@ set -u -o pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOP=$(cd "$HERE/.." && pwd)
 
-SHORT=0 RUNS="" BUILD="$TOP/build" OUT_FILE="" CLIENT="" REFLECTOR="" TOOLS=""
+SHORT=0 RUNS="" QUIET_WAIT="" BUILD="$TOP/build" OUT_FILE="" CLIENT="" REFLECTOR="" TOOLS=""
 usage() {
   sed -n '2,/^$/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
   exit 2
@@ -36,6 +38,7 @@ while (($#)); do
     --runs) RUNS=$2; shift 2 ;;
     --build-dir) BUILD=$2; shift 2 ;;
     --out) OUT_FILE=$2; shift 2 ;;
+    --quiet-wait) QUIET_WAIT=$2; shift 2 ;;
     --client) CLIENT=$2; shift 2 ;;
     --reflector) REFLECTOR=$2; shift 2 ;;
     --tools) TOOLS=$2; shift 2 ;;
@@ -47,11 +50,13 @@ CLIENT=${CLIENT:-$BUILD/client/egress25}
 REFLECTOR=${REFLECTOR:-$BUILD/reflector/egress25-reflector}
 TOOLS=${TOOLS:-$BUILD/bench}
 if ((SHORT)); then
-  RUNS=${RUNS:-1} SESSIONS=2000
+  RUNS=${RUNS:-1} SESSIONS=2000 QUIET_WAIT=${QUIET_WAIT:-0}
 else
   RUNS=${RUNS:-5} SESSIONS=10000 OUT_FILE=${OUT_FILE:-$BUILD/bench-results.md}
+  QUIET_WAIT=${QUIET_WAIT:-30}
 fi
-[[ $RUNS =~ ^[1-9][0-9]*$ ]] || usage
+[[ $RUNS =~ ^[1-9][0-9]*$ && $QUIET_WAIT =~ ^[0-9]+$ ]] || usage
+export BENCH_QUIET_WAIT=$QUIET_WAIT
 RTTS=(20 100 300)
 
 skip() {
@@ -119,7 +124,8 @@ stats() { # KEY TOOL
 median() { stats "$1" "$2" | cut -d' ' -f1; }
 
 # Formats a value with its spread: "59 ms [55–70]" (no spread for a single run).
-# KIND: ms (milliseconds, shown as s above 1000), ms1 (0.1 ms), int (thousands separated), us, mb.
+# KIND: ms (milliseconds, shown as s above 1000), ms1 (0.1 ms), int (thousands separated), us,
+# mb, x2 (a plain number to 0.01).
 fmt() { # KIND KEY TOOL
   local s
   s=$(stats "$2" "$3")
@@ -136,6 +142,7 @@ fmt() { # KIND KEY TOOL
       if (kind == "int") return sep(x)
       if (kind == "us") return sprintf("%.0f µs", x)
       if (kind == "mb") return sprintf("%.1f MB", x)
+      if (kind == "x2") return sprintf("%.2f", x)
       return x
     }
     function bare(x) {
@@ -144,6 +151,7 @@ fmt() { # KIND KEY TOOL
       if (kind == "int") return sep(x)
       if (kind == "us") return sprintf("%.0f", x)
       if (kind == "mb") return sprintf("%.1f", x)
+      if (kind == "x2") return sprintf("%.2f", x)
       return x
     }
     BEGIN {
@@ -185,10 +193,10 @@ render() {
   printf '| what | egress25 | peer | ratio |\n| --- | --- | --- | --- |\n'
   printf '| reflector sessions/s (connect, greeting, EHLO, QUIT; 50 concurrent over 20 sources; witness on, default logging) | %s | Postfix smtp-sink %s | %s |\n' \
     "$(fmt int server.sessions_per_s egress25)" "$(fmt int server.sessions_per_s smtp-sink)" \
-    "$(ratio server.sessions_per_s egress25 smtp-sink)"
+    "$(ratio server.sessions_per_s egress25 smtp-sink); per run $(fmt x2 server.sessions_per_s_ratio paired)"
   printf '| CPU per session (server process, user + system) | %s | smtp-sink %s | %s |\n' \
     "$(fmt us server.cpu_us_per_session egress25)" "$(fmt us server.cpu_us_per_session smtp-sink)" \
-    "$(ratio server.cpu_us_per_session egress25 smtp-sink x)"
+    "$(ratio server.cpu_us_per_session egress25 smtp-sink x); per run $(fmt x2 server.cpu_us_per_session_ratio paired)"
   printf '| reflector RSS idle | %s | smtp-sink %s | %s |\n' \
     "$(fmt mb server.rss_idle_mb egress25)" "$(fmt mb server.rss_idle_mb smtp-sink)" \
     "$(ratio server.rss_idle_mb egress25 smtp-sink x)"
@@ -200,6 +208,8 @@ render() {
     "$(fmt int server.errors egress25)" "$(fmt int server.errors smtp-sink)"
   printf '| load generator CPU per session (same machine, for reference) | %s | smtp-sink run %s | |\n' \
     "$(fmt us server.generator_cpu_us egress25)" "$(fmt us server.generator_cpu_us smtp-sink)"
+  printf '| rest of the machine busy during these runs, in cores (of %s) | %s | smtp-sink run %s | |\n' \
+    "$(nproc)" "$(fmt x2 server.other_cores egress25)" "$(fmt x2 server.other_cores smtp-sink)"
   printf '| all-open check on loopback (3 ports) | %s | `nmap -sT` %s; `swaks --quit-after EHLO` (25 only) %s | %s vs nmap |\n' \
     "$(fmt ms loopback.all_open_ms egress25)" "$(fmt ms loopback.all_open_ms nmap)" \
     "$(fmt ms loopback.all_open_ms swaks)" "$(ratio loopback.all_open_ms egress25 nmap x)"
@@ -229,9 +239,9 @@ render() {
   printf '\n### Where egress25 stands against the targets of issue 8 (medians)\n\n'
   printf '| target | today | met |\n| --- | --- | --- |\n'
   local r a b
-  r=$(ratio server.sessions_per_s egress25 smtp-sink)
-  printf '| reflector ≥ 1.0× smtp-sink sessions/s (witness on, default logging) | %s× | %s |\n' "$r" \
-    "$(met 1 "$r")"
+  r=$(median server.sessions_per_s_ratio paired)
+  printf '| reflector ≥ 1.0× smtp-sink sessions/s (witness on, default logging) | %.2f× (median of the per-run ratios) | %s |\n' \
+    "$r" "$(met 1 "$r")"
   a=$(median loopback.all_open_ms egress25) b=$(median loopback.all_open_ms nmap)
   printf '| all-open check ≤ 1.0× `nmap -sT` on loopback | %s vs %s (%s) | %s |\n' \
     "$(fmt ms loopback.all_open_ms egress25 | cut -d' ' -f1-2)" "$(fmt ms loopback.all_open_ms nmap | cut -d' ' -f1-2)" \
@@ -260,6 +270,9 @@ render() {
     "$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)" "$(nproc)" \
     "$(awk '/^MemTotal/ { printf "%.0f", $2 / 1048576 }' /proc/meminfo)" "$(uname -r)" \
     "$LOAD_BEFORE" "$LOAD_AFTER"
+  printf 'Waited %s s in all for a quiet machine (--quiet-wait %s); %s server rounds run again because the rest of the machine took over half a core. ' \
+    "$(awk -F'\t' '$2 == "waited_s" { t += $3 } END { printf "%.0f", t }' "$RECORDS")" "$QUIET_WAIT" \
+    "$(median server.retaken_rounds -)"
   printf 'Started %s, %s s in all; egress25 %s (%s).\n' "$STARTED" "$ELAPSED" \
     "$(git -C "$TOP" describe --always --dirty 2>/dev/null || echo unknown)" \
     "$("$CLIENT" --version 2>/dev/null | head -n 1)"
@@ -268,7 +281,9 @@ render() {
 render >"$WORK/table.md"
 cat "$WORK/table.md"
 if [[ -n $OUT_FILE ]]; then
-  cp "$WORK/table.md" "$OUT_FILE" && printf '\nbench: table written to %s\n' "$OUT_FILE" >&2
+  # The table, and beside it every single measurement it was made from.
+  cp "$WORK/table.md" "$OUT_FILE" && cp "$RECORDS" "${OUT_FILE%.md}.tsv" &&
+    printf '\nbench: table written to %s, measurements to %s\n' "$OUT_FILE" "${OUT_FILE%.md}.tsv" >&2
 fi
 # Every row must have its figures: a "n/a" is a part that did not measure.
 if grep -q 'n/a' "$WORK/table.md"; then
