@@ -342,9 +342,23 @@ class PcapWitness final : public PacketWitness {
     return capture_error_;
   }
 
+  WitnessCounts counts() const override {
+    return {seen_.load(std::memory_order_relaxed), dropped_.load(std::memory_order_relaxed)};
+  }
+
  private:
   void run() {
+    // pcap_stats is read here, on the capture's own thread: libpcap handles are not
+    // thread-safe, and a scrape must not wait for the capture.
+    constexpr auto stats_interval = std::chrono::seconds(1);
+    auto stats_due = std::chrono::steady_clock::now();
     while (!stopping_) {
+      if (const auto now = std::chrono::steady_clock::now(); now >= stats_due) {
+        stats_due = now + stats_interval;
+        pcap_stat stats{};
+        if (pcap_stats(handle_, &stats) == 0)
+          dropped_.store(std::uint64_t{stats.ps_drop} + stats.ps_ifdrop, std::memory_order_relaxed);
+      }
       pcap_pkthdr* header = nullptr;
       const u_char* data = nullptr;
       const int rc = pcap_next_ex(handle_, &header, &data);
@@ -359,6 +373,7 @@ class PcapWitness final : public PacketWitness {
       if (!segment) continue;
       const std::int64_t ms =
           std::int64_t{header->ts.tv_sec} * 1000 + std::int64_t{header->ts.tv_usec} / 1000;
+      seen_.fetch_add(1, std::memory_order_relaxed);
       std::lock_guard lock(mutex_);
       table_.observe(*segment, ms);
     }
@@ -370,6 +385,8 @@ class PcapWitness final : public PacketWitness {
   witness::FlowTable table_;   // guarded by mutex_
   std::string capture_error_;  // guarded by mutex_
   std::atomic<bool> stopping_{false};
+  std::atomic<std::uint64_t> seen_{0};
+  std::atomic<std::uint64_t> dropped_{0};
   std::thread thread_;
 };
 

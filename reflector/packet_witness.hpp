@@ -17,6 +17,12 @@
 
 namespace egress25::reflector {
 
+// What the packet witness counted since it started (its health, for --metrics).
+struct WitnessCounts {
+  std::uint64_t packets_seen = 0;     // segments parsed and handed to the flow table
+  std::uint64_t packets_dropped = 0;  // pcap_stats: lost to a full buffer or the interface
+};
+
 class PacketWitness {
  public:
   struct Options {
@@ -39,6 +45,9 @@ class PacketWitness {
   // "" while capturing; otherwise why the capture stopped on its own (the interface went
   // away, a read error), so a report can say its witness went blind.
   virtual std::string capture_error() const = 0;
+  // Thread-safe. The drops are as of the capture thread's last pcap_stats, at most a
+  // second old.
+  virtual WitnessCounts counts() const { return {}; }
 };
 
 // The witness's logic without a capture, so it can be fed recorded packets.
