@@ -56,6 +56,17 @@ inline constexpr std::size_t max_refused_per_report = 64;
 // warning per refused connection would let one busy NAT flood the log.
 inline constexpr auto refusal_log_interval = 10s;
 
+// --- Metrics endpoint (reflector --metrics) -------------------------------------------
+// A scrape is "GET /metrics" and a few headers: Prometheus sends about 300 bytes.
+inline constexpr std::size_t max_metrics_request = 4 * 1024;
+// A whole scrape, request to response: Prometheus's default scrape_timeout is 10 s, and a
+// page of text over loopback takes milliseconds. A peer trickling its request holds a
+// slot for no longer than this.
+inline constexpr auto metrics_connection_timeout = 5s;
+// Scrapes served at once: one or two Prometheus servers and an operator's curl. More is
+// a flood on an endpoint that should be on loopback; extra connections are closed.
+inline constexpr std::size_t max_concurrent_scrapes = 4;
+
 // --- SMTP ---------------------------------------------------------------------------
 // RFC 5321 4.5.3.1.4: a command line is at most 512 octets with CRLF; 4.5.3.1.5: a
 // reply line at most 512. We allow 1000 (the text-line limit of 4.5.3.1.6) to be

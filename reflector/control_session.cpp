@@ -10,6 +10,7 @@
 #include "limits.hpp"
 #include "listener.hpp"
 #include "logging.hpp"
+#include "metrics.hpp"
 #include "packet_witness.hpp"
 #include "timed_io.hpp"
 
@@ -61,6 +62,10 @@ ControlService::Handled ControlService::hello(const control::HelloRequest& reque
   } else {
     CreateRefusal refusal = CreateRefusal::none;
     session = store_.create(peer.address, peer.family, now_ms, &refusal);
+    if (!session && config_.metrics)
+      config_.metrics->refused(refusal == CreateRefusal::source_full
+                                   ? RefusalReason::sessions_per_source
+                                   : RefusalReason::sessions_total);
     if (!session && refusal == CreateRefusal::source_full)
       return {error(control::ErrorCode::busy,
                     "your address holds as many sessions as one source may; try again in a "
@@ -71,6 +76,7 @@ ControlService::Handled ControlService::hello(const control::HelloRequest& reque
                     "the reflector is serving as many sessions as it may; try again in a few "
                     "minutes"),
               "HELLO refused: session table full"};
+    if (config_.metrics) config_.metrics->session_opened();
     what = "new session " + session->probe_id;
   }
   control::HelloResponse r;

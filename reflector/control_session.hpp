@@ -18,6 +18,7 @@ namespace egress25::reflector {
 namespace net = boost::asio;
 
 class PacketWitness;
+class Metrics;
 
 struct ControlConfig {
   std::vector<control::Service> services;  // ports as bound
@@ -27,6 +28,7 @@ struct ControlConfig {
   control::WitnessStatus witness;
   std::optional<std::string> secret;              // --secret-file: HELLO must carry it
   const PacketWitness* packet_witness = nullptr;  // when active
+  Metrics* metrics = nullptr;                     // when --metrics
 };
 
 class ControlService {

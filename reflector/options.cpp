@@ -1,6 +1,7 @@
 // The reflector's options: command line and config file, parsed and validated.
 #include "options.hpp"
 
+#include <boost/asio/ip/address.hpp>
 #include <boost/program_options.hpp>
 #include <charconv>
 #include <fstream>
@@ -52,6 +53,9 @@ po::options_description file_options() {
      "when started as root, switch to this user once the ports are bound (default: nobody)")
     ("hostname", po::value<std::string>()->value_name("NAME"),
      "name in the SMTP greeting and the self-signed certificate (default: the host's)")
+    ("metrics", po::value<std::string>()->value_name("ADDR:PORT"),
+     "serve Prometheus metrics at http://ADDR:PORT/metrics (off by default; a bare PORT "
+     "binds 127.0.0.1; not moved by --port-offset)")
     ("log-level", po::value<std::string>()->value_name("LEVEL")->default_value("info"),
      "trace, debug, info, warning, error or fatal");
   // clang-format on
@@ -124,6 +128,37 @@ bool parse_port_list(const std::string& text, std::vector<std::uint16_t>& ports,
     if (comma == std::string::npos) break;
     pos = comma + 1;
   }
+  return true;
+}
+
+bool parse_metrics_endpoint(const std::string& text, std::string& address, std::uint16_t& port,
+                            std::string& error) {
+  std::string host;
+  std::string port_text = text;
+  if (const auto colon = text.rfind(':'); colon != std::string::npos) {
+    host = text.substr(0, colon);
+    port_text = text.substr(colon + 1);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+      host = host.substr(1, host.size() - 2);
+    } else if (host.find(':') != std::string::npos) {
+      error = "'" + text + "': write an IPv6 address in brackets, as [::1]:9125";
+      return false;
+    }
+  }
+  std::vector<std::uint16_t> ports;
+  if (port_text.empty() || !parse_port_list(port_text, ports, error) || ports.size() != 1) {
+    error = "'" + text + "' is not ADDR:PORT or PORT (e.g. 127.0.0.1:9125)";
+    return false;
+  }
+  boost::system::error_code ec;
+  if (host.empty()) host = "127.0.0.1";
+  boost::asio::ip::make_address(host, ec);
+  if (ec) {
+    error = "'" + host + "' in '" + text + "' is not an IP address";
+    return false;
+  }
+  address = host;
+  port = ports.front();
   return true;
 }
 
@@ -214,6 +249,9 @@ ParseOutcome parse_options(int argc, const char* const argv[]) {
                         std::string::npos;
     if (!ok) return usage_error("--hostname: '" + opt.hostname + "' is not a host name");
   }
+  if (vm.count("metrics") && !parse_metrics_endpoint(vm["metrics"].as<std::string>(),
+                                                     opt.metrics_address, opt.metrics_port, error))
+    return usage_error("--metrics: " + error);
   if (vm.count("config")) opt.config_file = vm["config"].as<std::string>();
   opt.log_level = vm["log-level"].as<std::string>();
   if (!parse_log_level(opt.log_level))

@@ -26,6 +26,9 @@ struct Options {
   std::string hostname;  // for the greeting and the self-signed certificate; "" = system's
   std::string log_level = "info";
   std::string config_file;
+  // --metrics: where the Prometheus endpoint listens; port 0 = off (the default).
+  std::string metrics_address;
+  std::uint16_t metrics_port = 0;
 
   // Ports as bound: the configured port plus the offset.
   std::vector<std::uint16_t> bound_smtp_ports() const;
@@ -47,6 +50,11 @@ ParseOutcome parse_options(int argc, const char* const argv[]);
 // "25,587" → {25, 587}. Empty text is an empty list. False with `error` when malformed.
 bool parse_port_list(const std::string& text, std::vector<std::uint16_t>& ports,
                      std::string& error);
+
+// --metrics ADDR:PORT: "9125" and ":9125" mean 127.0.0.1:9125 (loopback unless told
+// otherwise); "0.0.0.0:9125", "[::1]:9125". False with `error` when malformed.
+bool parse_metrics_endpoint(const std::string& text, std::string& address, std::uint16_t& port,
+                            std::string& error);
 
 std::string version_string();  // "egress25-reflector 0.1.0"
 

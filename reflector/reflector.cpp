@@ -65,6 +65,7 @@ void Reflector::start() {
   }
 
   listeners_ = bind_listeners(io_context_.get_executor(), options_);
+  bind_metrics();
 
   // The witness needs CAP_NET_RAW, so it opens before privileges are dropped.
   if (options_.witness == WitnessMode::off) {
@@ -106,8 +107,10 @@ void Reflector::start() {
   cc.witness = witness_status_;
   cc.secret = secret;
   cc.packet_witness = witness_.get();
+  cc.metrics = &metrics_;
   control_ = std::make_unique<ControlService>(store_, std::move(cc));
   smtp_context_ = std::make_unique<SmtpContext>(SmtpContext{store_, *identity_, hostname_});
+  smtp_context_->metrics = &metrics_;
 
   LOG(info) << version_string() << " starting as " << hostname_ << "; TLS certificate "
             << identity_->subject() << " sha256 " << identity_->fingerprint()
@@ -115,6 +118,36 @@ void Reflector::start() {
             << (witness_status_.active ? "on" : "off (" + witness_status_.reason + ")");
   for (auto& l : listeners_) serve_listener(l);
   net::co_spawn(io_context_, flush_refusal_log(), log_escape("refusal log"));
+  if (metrics_acceptor_) {
+    LOG(info) << "metrics at http://" << endpoint_text(metrics_acceptor_->local_endpoint())
+              << "/metrics";
+    net::co_spawn(io_context_, serve_metrics(*metrics_acceptor_, [this] { return scrape(); }),
+                  log_escape("metrics endpoint"));
+  }
+}
+
+void Reflector::bind_metrics() {
+  if (options_.metrics_port == 0) return;
+  boost::system::error_code ec;
+  const tcp::endpoint endpoint(net::ip::make_address(options_.metrics_address, ec),
+                               options_.metrics_port);
+  tcp::acceptor acceptor(io_context_);
+  if (!ec) acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec && endpoint.address().is_v6()) acceptor.set_option(net::ip::v6_only(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec)
+    throw StartupError("--metrics: " +
+                       bind_error_text(options_.metrics_address, options_.metrics_port, ec));
+  metrics_acceptor_.emplace(std::move(acceptor));
+}
+
+std::string Reflector::scrape() {
+  auto snapshot = metrics_.snapshot();
+  snapshot.sessions_live = store_.live(unix_ms_now());
+  if (witness_ && witness_->capture_error().empty()) snapshot.witness = witness_->counts();
+  return render(snapshot);
 }
 
 void Reflector::serve_listener(BoundListener& listener) {
@@ -128,6 +161,7 @@ void Reflector::serve_listener(BoundListener& listener) {
   RefuseFunction refuse = [this, port, role = listener.role](const tcp::endpoint& peer,
                                                              const std::string& why) {
     const auto address = unmapped(peer.address());
+    metrics_.refused(connection_refusal_reason(why));
     if (auto line = store_.refusals().note(address.to_string(), family_of(address), port, why,
                                            unix_ms_now()))
       LOG(warning) << *line;
@@ -190,6 +224,7 @@ void Reflector::run() {
 void Reflector::stop() {
   boost::system::error_code ec;
   for (auto& l : listeners_) l.acceptor.close(ec);
+  if (metrics_acceptor_) metrics_acceptor_->close(ec);
   if (witness_) witness_->stop();
   io_context_.stop();
 }

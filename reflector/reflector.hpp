@@ -10,6 +10,7 @@
 
 #include "control_session.hpp"
 #include "listener.hpp"
+#include "metrics.hpp"
 #include "options.hpp"
 #include "session_store.hpp"
 #include "smtp_session.hpp"
@@ -36,6 +37,8 @@ class Reflector {
  private:
   void serve_listener(BoundListener& listener);
   net::awaitable<void> flush_refusal_log();
+  void bind_metrics();
+  std::string scrape();
 
   Options options_;
   std::string hostname_;
@@ -47,10 +50,12 @@ class Reflector {
   control::WitnessStatus witness_status_;
   std::unique_ptr<ControlService> control_;
   std::unique_ptr<SmtpContext> smtp_context_;
+  Metrics metrics_;
   ConnectionLimiter mail_limiter_;
   ConnectionLimiter control_limiter_;
   net::io_context io_context_{1};
   std::vector<BoundListener> listeners_;
+  std::optional<tcp::acceptor> metrics_acceptor_;  // --metrics
 };
 
 // The host name for the greeting: --hostname, else the system's, reduced to the

@@ -101,6 +101,11 @@ class SessionStore {
                        const std::shared_ptr<ConnectionRecord>& record, std::int64_t now_ms);
 
   std::size_t size() const { return sessions_.size(); }
+  // Sessions not yet expired at `now_ms` (the expired ones are dropped first).
+  std::size_t live(std::int64_t now_ms) {
+    expire(now_ms);
+    return sessions_.size();
+  }
 
  private:
   void expire(std::int64_t now_ms);

@@ -12,6 +12,7 @@
 #include "limits.hpp"
 #include "listener.hpp"
 #include "logging.hpp"
+#include "metrics.hpp"
 #include "smtp_reply_parser.hpp"
 #include "smtp_server_dialogue.hpp"
 #include "timed_io.hpp"
@@ -214,6 +215,7 @@ class SmtpSession {
   net::awaitable<bool> start_tls() {
     auto r = co_await stream_.handshake(limits::tls_handshake_timeout);
     if (!r || std::get<0>(*r)) {
+      if (context_.metrics) context_.metrics->tls_handshake_failed();
       end_reason_ = "tls failed: " + (r ? describe(std::get<0>(*r)) : std::string("timeout"));
       co_return false;
     }
@@ -231,8 +233,10 @@ class SmtpSession {
   // A name the client gave (EHLO/HELO argument, SNI): if it carries the tag of a live
   // session, this connection is that session's evidence (the rules: SessionStore).
   void saw_name(std::string_view name, const char* where) {
-    if (context_.store.saw_name(name, where, ring_id_, record_, unix_ms_now()) ==
-        SessionStore::NameOutcome::not_kept)
+    const auto outcome = context_.store.saw_name(name, where, ring_id_, record_, unix_ms_now());
+    if (outcome == SessionStore::NameOutcome::attached && context_.metrics)
+      context_.metrics->probe(record_->local_port, record_->family);
+    if (outcome == SessionStore::NameOutcome::not_kept)
       LOG(warning) << "smtp " << peer_text_ << ": session of tag " << record_->probe_tag
                    << " holds too many connections; this one is not kept";
   }

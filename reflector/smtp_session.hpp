@@ -13,6 +13,8 @@
 
 namespace egress25::reflector {
 
+class Metrics;
+
 namespace net = boost::asio;
 
 // What every SMTP session shares. Outlives the sessions (see Reflector).
@@ -22,6 +24,7 @@ struct SmtpContext {
   std::string hostname;
   // A session's whole life, however slowly its bytes come (tests shorten it).
   std::chrono::steady_clock::duration session_lifetime = limits::smtp_session_lifetime;
+  Metrics* metrics = nullptr;  // when --metrics
 };
 
 // Serves one connection until QUIT, a timeout, an error or a cap; never throws for a

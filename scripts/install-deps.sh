@@ -14,6 +14,8 @@ packages=(
   nmap
   # man pages (scdoc), the report's JSON Schema checks, man -l, the Debian package test
   scdoc python3-jsonschema man-db debootstrap
+  # the reflector's --metrics test: promtool check metrics
+  prometheus
 )
 
 missing=()
