@@ -25,13 +25,65 @@ inline constexpr auto control_connection_lifetime = 2min;
 // is the wrong file.
 inline constexpr std::size_t max_secret_bytes = 1024;
 
+// --- Fair share (reflector) ------------------------------------------------------------
+// After Postfix's anvil and postscreen: every cap below counts per source address and per
+// network prefix, so that neither one host nor one network can take what everyone shares.
+// An IPv4 /24 is one customer or one small hosting block; an IPv6 /64 is one host, which
+// picks any address in it at will (RFC 4941). Each has a reflector option of the same
+// name (egress25-reflector --help); the defaults fit a small VPS (1 GB, one core). A check
+// needs one session, one to three control connections and one connection per port and
+// family, plus up to max_trace_ttl connects per traced port at once; a NAT of many users
+// needs many times that, hence caps per address well above one check.
+inline constexpr int default_ipv4_prefix = 24;
+inline constexpr int default_ipv6_prefix = 64;
+// Concurrent connections on the mail ports, and apart from them on the control port: in
+// all, per address, per prefix. 512 idle connections cost about 4 MiB of memory.
+inline constexpr std::size_t max_concurrent_connections = 512;
+inline constexpr std::size_t max_concurrent_per_address = 16;
+inline constexpr std::size_t max_concurrent_per_prefix = 64;
+// New connections a minute per address and per prefix, as token buckets holding a
+// minute's worth. A burst is fine (a traced check sends up to max_trace_ttl connects per
+// traced port at once); a flood is not: each one costs an accept, a TLS handshake on 465,
+// a refusal. 8 a second per address, 32 per prefix, after the burst.
+inline constexpr double connection_rate_per_address = 480;
+inline constexpr double connection_rate_per_prefix = 1920;
+// Keys a rate table remembers (about 200 bytes each: 13 MiB at most). A quiet key is
+// forgotten once its bucket is full again; past the cap, the one quiet longest.
+inline constexpr std::size_t max_rate_keys = 65536;
+// At its address's or prefix's cap, a newcomer takes the place of that source's oldest
+// untagged connection that has been silent this long: a source's own idle connections
+// must not lock out the other users behind its NAT. A real probe speaks within an RTT.
+inline constexpr auto shed_idle_after = 2s;
+// Stress mode: from this fraction of a table's cap, connections already open get the
+// shorter timeouts below too (a sweep each second closes those past them), so that room
+// is made before the cap refuses anyone.
+inline constexpr double stress_fraction = 0.75;
+// Under stress: an untagged connection (no tag; on control, no request) this old, or any
+// connection silent this long, is closed. A probe shows its tag in its first command;
+// a control client waiting between HELLO and REPORT reconnects when it is closed.
+inline constexpr auto stress_untagged_lifetime = 5s;
+inline constexpr auto stress_idle_timeout = 10s;
+
 // --- Sessions (reflector) ----------------------------------------------------------
 inline constexpr std::size_t max_sessions = 4096;
-// Live sessions one source may hold (an IPv4 address, an IPv6 /64: one host or one
-// customer's network): a check needs one, so one source filling the table with HELLOs
-// would lock everyone else out for session_lifetime. Generous for a NAT of many users.
-inline constexpr std::size_t max_sessions_per_source = 64;
+// Sessions under way (not yet reported) per address and per prefix: a check needs one.
+inline constexpr std::size_t max_sessions_per_address = 16;
+inline constexpr std::size_t max_sessions_per_prefix = 64;
+// HELLOs that open a session, a minute, per address and per prefix (token buckets of a
+// minute's worth): a check sends one; 64 sources sending 4096 in 0.4 s must not fill the
+// table (issue 7).
+inline constexpr double hello_rate_per_address = 30;
+inline constexpr double hello_rate_per_prefix = 120;
+// A session lives session_lifetime once a probe of it arrived. One that no probe has
+// reached and that has not been reported is gone after unprobed_session_lifetime: a
+// client whose every port is blocked asks its REPORT after the probe timeout
+// (max_probe_timeout, 30 s, at most), so a minute is enough, and a flood of HELLOs holds
+// its sessions for a minute, not ten.
 inline constexpr auto session_lifetime = 10min;
+inline constexpr auto unprobed_session_lifetime = 60s;
+// After its first REPORT a session has served its client, which may ask again if the
+// answer was lost: it lingers this long, and no longer counts toward its source's caps.
+inline constexpr auto reported_session_linger = 60s;
 // Connections recorded per session: a check probes a few ports × 2 families. With four
 // capped streams each (base64 + a 2 KiB text rendering), 32 records stay under
 // max_response_frame: 32 × 4 × (16 KiB × 4/3 + 2 KiB) ≈ 3 MiB.
@@ -39,9 +91,6 @@ inline constexpr std::size_t max_connections_per_session = 32;
 // Connections kept that carried no known tag (a rewritten EHLO, a scanner): recent
 // ones only, so a REPORT can say "something from your address arrived without a tag".
 inline constexpr std::size_t max_untagged_connections = 1024;
-// Concurrent connections accepted on mail ports, in all and per source address.
-inline constexpr std::size_t max_concurrent_connections = 512;
-inline constexpr std::size_t max_concurrent_per_source = 16;
 // Connections refused for those caps, remembered by source address and local port for
 // session_lifetime, so a REPORT can say "the reflector refused you itself" and the client
 // does not blame the path (issue 11). Sources that complete a handshake are real, but an
@@ -80,10 +129,18 @@ inline constexpr int max_smtp_commands = 50;
 // counted, not kept, and the record says it was truncated.
 inline constexpr std::size_t transcript_cap = 16 * 1024;
 inline constexpr auto smtp_idle_timeout = 30s;
+// An SMTP connection that has shown no live session's tag (in its EHLO or SNI) this long
+// after it opened is closed: a probe shows it in its first command, and a scanner or a
+// slow drip must not hold a slot for smtp_session_lifetime.
+inline constexpr auto untagged_smtp_lifetime = 30s;
 inline constexpr auto tls_handshake_timeout = 15s;
 // An SMTP session's whole life: commands, line length and the idle timeout bound each
 // step, but a peer trickling a byte every 29 s would still hold a slot for weeks.
 inline constexpr auto smtp_session_lifetime = 5min;
+// At shutdown (SIGTERM) each open SMTP session is told 421 (RFC 5321 3.8) and closes; the
+// daemon waits this long for them, then exits anyway: a peer that reads nothing must not
+// hold up a restart (systemd waits 90 s before it kills).
+inline constexpr auto shutdown_grace = 5s;
 
 // --- Client -------------------------------------------------------------------------
 // Linux retransmits an unanswered SYN after 1 s (RFC 6298 initial RTO), so a budget

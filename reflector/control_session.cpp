@@ -25,6 +25,21 @@ control::ErrorResponse error(control::ErrorCode code, std::string message) {
   return control::ErrorResponse{code, std::move(message)};
 }
 
+RefusalReason metrics_reason(CreateRefusal r) {
+  switch (r) {
+    case CreateRefusal::address_full:
+    case CreateRefusal::prefix_full:
+      return RefusalReason::sessions_per_source;
+    case CreateRefusal::address_rate:
+    case CreateRefusal::prefix_rate:
+      return RefusalReason::sessions_rate;
+    case CreateRefusal::table_full:
+    case CreateRefusal::none:
+      break;
+  }
+  return RefusalReason::sessions_total;
+}
+
 }  // namespace
 
 bool ControlService::secret_ok(const std::optional<std::string>& offered) const {
@@ -37,6 +52,50 @@ bool ControlService::secret_ok(const std::optional<std::string>& offered) const 
   SHA256(reinterpret_cast<const unsigned char*>(offered->data()), offered->size(), a);
   SHA256(reinterpret_cast<const unsigned char*>(config_.secret->data()), config_.secret->size(), b);
   return CRYPTO_memcmp(a, b, sizeof a) == 0;
+}
+
+std::pair<std::string, std::string> ControlService::refusal_words(CreateRefusal refusal,
+                                                                  const Peer& peer) const {
+  const auto& l = store_.limits();
+  const auto keys = source_keys(peer.address, l.prefixes);
+  auto rate = [](double per_minute) {
+    return std::to_string(static_cast<long long>(per_minute)) + " a minute";
+  };
+  const std::string later = "; this says nothing about your network: try again in a minute";
+  switch (refusal) {
+    case CreateRefusal::address_rate:
+      return {"your address " + keys.address +
+                  " asked for sessions faster than this reflector "
+                  "serves one source (" +
+                  rate(l.hello_rate_per_address) + ")" + later,
+              "HELLOs from " + keys.address + " over " + rate(l.hello_rate_per_address)};
+    case CreateRefusal::prefix_rate:
+      return {"your network " + keys.prefix +
+                  " asked for sessions faster than this reflector "
+                  "serves one network (" +
+                  rate(l.hello_rate_per_prefix) + ")" + later,
+              "HELLOs from " + keys.prefix + " over " + rate(l.hello_rate_per_prefix)};
+    case CreateRefusal::address_full:
+      return {"your address " + keys.address +
+                  " holds as many checks under way as one source "
+                  "may (" +
+                  std::to_string(l.max_sessions_per_address) + ")" + later,
+              "sessions of " + keys.address + " at the cap (" +
+                  std::to_string(l.max_sessions_per_address) + ")"};
+    case CreateRefusal::prefix_full:
+      return {"your network " + keys.prefix +
+                  " holds as many checks under way as one network "
+                  "may (" +
+                  std::to_string(l.max_sessions_per_prefix) + ")" + later,
+              "sessions of " + keys.prefix + " at the cap (" +
+                  std::to_string(l.max_sessions_per_prefix) + ")"};
+    case CreateRefusal::table_full:
+    case CreateRefusal::none:
+      break;
+  }
+  return {"the reflector is serving as many checks as it may (" + std::to_string(l.max_sessions) +
+              ")" + later,
+          "session table full of checks under way"};
 }
 
 ControlService::Handled ControlService::handle(const control::Request& request, const Peer& peer,
@@ -62,20 +121,11 @@ ControlService::Handled ControlService::hello(const control::HelloRequest& reque
   } else {
     CreateRefusal refusal = CreateRefusal::none;
     session = store_.create(peer.address, peer.family, now_ms, &refusal);
-    if (!session && config_.metrics)
-      config_.metrics->refused(refusal == CreateRefusal::source_full
-                                   ? RefusalReason::sessions_per_source
-                                   : RefusalReason::sessions_total);
-    if (!session && refusal == CreateRefusal::source_full)
-      return {error(control::ErrorCode::busy,
-                    "your address holds as many sessions as one source may; try again in a "
-                    "few minutes"),
-              "HELLO refused: sessions per source at the cap"};
-    if (!session)
-      return {error(control::ErrorCode::busy,
-                    "the reflector is serving as many sessions as it may; try again in a few "
-                    "minutes"),
-              "HELLO refused: session table full"};
+    if (!session) {
+      if (config_.metrics) config_.metrics->refused(metrics_reason(refusal));
+      auto [message, line] = refusal_words(refusal, peer);
+      return {error(control::ErrorCode::busy, message), "HELLO refused: " + line};
+    }
     if (config_.metrics) config_.metrics->session_opened();
     what = "new session " + session->probe_id;
   }
@@ -134,6 +184,7 @@ ControlService::Handled ControlService::report(const control::ReportRequest& req
       r.witness_flows.clear();
     }
   }
+  store_.note_reported(request.token, now_ms);
   std::string line =
       "REPORT: session " + session->probe_id + ", " + std::to_string(r.connections.size()) +
       " connections (" + std::to_string(r.connections_dropped) + " dropped), " +
@@ -144,30 +195,49 @@ ControlService::Handled ControlService::report(const control::ReportRequest& req
 
 namespace {
 
+// Bytes read at once, into one buffer the thread shares: a read waits for readability
+// with no buffer, then takes what is there and hands it to the decoder before anything
+// else runs, so an idle connection holds no read buffer.
+constexpr std::size_t read_size = 4096;
+thread_local std::array<char, read_size> shared_read_buffer;
+
 class ControlConnection {
  public:
   ControlConnection(tcp::socket socket, ControlService& service,
-                    std::chrono::steady_clock::duration lifetime)
+                    std::chrono::steady_clock::duration lifetime,
+                    std::optional<ConnectionTable::Slot> slot)
       : socket_(std::move(socket)),
         service_(service),
-        deadline_(std::chrono::steady_clock::now() + lifetime) {
+        deadline_(std::chrono::steady_clock::now() + lifetime),
+        read_deadline_(socket_.get_executor()),
+        slot_(std::move(slot)) {
     error_code ec;
     const auto peer = socket_.remote_endpoint(ec);
     peer_.address = unmapped(peer.address()).to_string();
     peer_.port = peer.port();
     peer_.family = family_of(peer.address());
     peer_text_ = endpoint_text(peer);
+    prefix_ = source_keys(peer.address(), {}).prefix;
   }
 
   net::awaitable<void> run() {
+    // Closed by the table (to make room, under stress, at shutdown): nothing is said, as
+    // an unasked frame would be read as the answer to the client's next request; a client
+    // reconnects for its REPORT when its connection is gone.
+    if (slot_)
+      slot_->on_close([this](CloseReason) {
+        closed_by_table_ = true;
+        error_code ec;
+        socket_.close(ec);
+      });
     co_await serve();
-    co_await lingering_close(socket_);
+    if (!closed_by_table_) co_await lingering_close(socket_);
   }
 
  private:
   net::awaitable<void> serve() {
-    std::array<char, 4096> buffer;
     for (;;) {
+      if (closed_by_table_) co_return;
       auto frame = decoder_.next();
       if (frame.status == control::FrameDecoder::Status::error) {
         co_await fail(control::ErrorCode::too_large, frame.error);
@@ -181,27 +251,41 @@ class ControlConnection {
         }
         auto handled = service_.handle(std::get<control::Request>(decoded), peer_, unix_ms_now());
         const bool refused = std::holds_alternative<control::ErrorResponse>(handled.response);
-        LOG(info) << "control " << peer_text_ << " " << handled.log_line;
+        if (!refused && slot_) slot_->note_useful();
+        LOG_EVERY(info, "control requests from " + prefix_)
+            << "control " << peer_text_ << " " << handled.log_line;
         if (!co_await send(handled.response) || refused) co_return;
         if (++requests_ >= limits::max_requests_per_control_connection) {
-          LOG(info) << "control " << peer_text_ << " closed: request budget spent";
+          LOG_EVERY(info, "control connections closed for their request budget")
+              << "control " << peer_text_ << " closed: request budget spent";
           co_return;
         }
         continue;
       }
       const auto left = deadline_ - std::chrono::steady_clock::now();
       const bool last_read = left < limits::control_idle_timeout;
-      auto r = co_await within(
-          socket_.async_read_some(net::buffer(buffer), net::as_tuple(net::use_awaitable)),
-          last_read ? std::max(left, std::chrono::steady_clock::duration::zero())
-                    : std::chrono::steady_clock::duration(limits::control_idle_timeout));
-      if (!r) {
-        LOG(debug) << "control " << peer_text_
-                   << " closed: " << (last_read ? "connection time limit" : "idle");
+      read_deadline_.arm(
+          socket_, last_read ? std::max(left, std::chrono::steady_clock::duration::zero())
+                             : std::chrono::steady_clock::duration(limits::control_idle_timeout));
+      auto [wait_ec] =
+          co_await socket_.async_wait(tcp::socket::wait_read, net::as_tuple(net::use_awaitable));
+      const bool timed_out = read_deadline_.disarm();
+      if (closed_by_table_) co_return;
+      if (timed_out) {
+        LOG_EVERY(debug, "control connections closed idle")
+            << "control " << peer_text_
+            << " closed: " << (last_read ? "connection time limit" : "idle");
         co_return;
       }
-      const auto [ec, n] = *r;
-      if (n > 0) decoder_.feed(std::string_view(buffer.data(), n));
+      if (wait_ec) co_return;
+      error_code ec;
+      socket_.non_blocking(true, ec);
+      const auto n = ec ? 0 : socket_.read_some(net::buffer(shared_read_buffer), ec);
+      if (ec == net::error::would_block || ec == net::error::try_again) continue;
+      if (n > 0) {
+        if (slot_) slot_->note_active(steady_ms_now());
+        decoder_.feed(std::string_view(shared_read_buffer.data(), n));
+      }
       if (ec) co_return;  // the peer closed: the ordinary end of a control connection
     }
   }
@@ -209,8 +293,9 @@ class ControlConnection {
   // An error frame, then the connection closes: after a bad frame the stream cannot be
   // trusted to be in step.
   net::awaitable<void> fail(control::ErrorCode code, const std::string& message) {
-    LOG(info) << "control " << peer_text_ << " bad request: " << to_string(code) << ": "
-              << printable(message, 200);
+    LOG_EVERY(info, "bad control requests from " + prefix_)
+        << "control " << peer_text_ << " bad request: " << to_string(code) << ": "
+        << printable(message, 200);
     co_await send(error(code, message));
   }
 
@@ -233,16 +318,21 @@ class ControlConnection {
   ControlService& service_;
   ControlService::Peer peer_;
   std::string peer_text_;
+  std::string prefix_;
   std::chrono::steady_clock::time_point deadline_;
+  Deadline read_deadline_;
   control::FrameDecoder decoder_{limits::max_request_frame};
   int requests_ = 0;
+  std::optional<ConnectionTable::Slot> slot_;
+  bool closed_by_table_ = false;
 };
 
 }  // namespace
 
 net::awaitable<void> run_control_session(tcp::socket socket, ControlService& service,
-                                         std::chrono::steady_clock::duration lifetime) {
-  ControlConnection connection(std::move(socket), service, lifetime);
+                                         std::chrono::steady_clock::duration lifetime,
+                                         std::optional<ConnectionTable::Slot> slot) {
+  ControlConnection connection(std::move(socket), service, lifetime, std::move(slot));
   co_await connection.run();
 }
 

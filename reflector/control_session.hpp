@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "control_protocol.hpp"
+#include "fair_share.hpp"
 #include "limits.hpp"
 #include "session_store.hpp"
 
@@ -49,10 +50,20 @@ class ControlService {
 
   Handled handle(const control::Request& request, const Peer& peer, std::int64_t now_ms);
 
+  // A reload (SIGHUP): the fingerprint HELLO advertises and the secret it requires. The
+  // sessions and the rest of the configuration stay.
+  void reload(std::string tls_fingerprint, std::optional<std::string> secret) {
+    config_.tls_fingerprint = std::move(tls_fingerprint);
+    config_.secret = std::move(secret);
+  }
+  const ControlConfig& config() const { return config_; }
+
  private:
   Handled hello(const control::HelloRequest& request, const Peer& peer, std::int64_t now_ms);
   Handled report(const control::ReportRequest& request, std::int64_t now_ms);
   bool secret_ok(const std::optional<std::string>& offered) const;
+  // Why a HELLO got no session: the sentence for the client, and the log's words.
+  std::pair<std::string, std::string> refusal_words(CreateRefusal refusal, const Peer& peer) const;
   // The witness as it is now: a capture may have stopped since start-up.
   control::WitnessStatus witness_status() const;
 
@@ -61,9 +72,11 @@ class ControlService {
 };
 
 // Serves one control connection until the peer closes, a frame is bad, the request
-// budget is spent, it idles or its lifetime is over. Never throws for a network failure.
+// budget is spent, it idles, its lifetime is over or the table that gave `slot` closes
+// it. Never throws for a network failure.
 net::awaitable<void> run_control_session(
     net::ip::tcp::socket socket, ControlService& service,
-    std::chrono::steady_clock::duration lifetime = limits::control_connection_lifetime);
+    std::chrono::steady_clock::duration lifetime = limits::control_connection_lifetime,
+    std::optional<ConnectionTable::Slot> slot = std::nullopt);
 
 }  // namespace egress25::reflector

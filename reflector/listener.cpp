@@ -88,45 +88,6 @@ std::vector<BoundListener> bind_listeners(const net::any_io_executor& executor,
   return out;
 }
 
-// ---- ConnectionLimiter ----------------------------------------------------------------
-
-struct ConnectionLimiter::Slot::State {
-  std::size_t max_total;
-  std::size_t max_per_source;
-  std::size_t total = 0;
-  std::unordered_map<std::string, std::size_t> per_source;
-};
-
-ConnectionLimiter::ConnectionLimiter(std::size_t max_total, std::size_t max_per_source)
-    : state_(std::make_shared<Slot::State>(Slot::State{max_total, max_per_source, 0, {}})) {}
-
-ConnectionLimiter::Slot::Slot(std::shared_ptr<State> state, std::string source)
-    : state_(std::move(state)), source_(std::move(source)) {}
-
-ConnectionLimiter::Slot::~Slot() {
-  if (!state_) return;  // moved from
-  --state_->total;
-  auto it = state_->per_source.find(source_);
-  if (it != state_->per_source.end() && --it->second == 0) state_->per_source.erase(it);
-}
-
-std::optional<ConnectionLimiter::Slot> ConnectionLimiter::try_acquire(const std::string& source,
-                                                                      std::string& why) {
-  if (state_->total >= state_->max_total) {
-    why = "too many connections in all (" + std::to_string(state_->max_total) + ")";
-    return std::nullopt;
-  }
-  auto& count = state_->per_source[source];
-  if (count >= state_->max_per_source) {
-    why =
-        "too many connections from " + source + " (" + std::to_string(state_->max_per_source) + ")";
-    return std::nullopt;
-  }
-  ++count;
-  ++state_->total;
-  return Slot(state_, source);
-}
-
 // ---- refusals ---------------------------------------------------------------------------
 
 std::string refusal_farewell(ListenerRole role, std::string_view hostname, std::string_view why) {
@@ -163,14 +124,15 @@ void say_and_close(tcp::socket& socket, std::string_view bytes) {
 
 // ---- accept loop ----------------------------------------------------------------------
 
-net::awaitable<void> accept_loop(BoundListener& listener, ConnectionLimiter& limiter,
-                                 ServeFunction serve, RefuseFunction refuse) {
+net::awaitable<void> accept_loop(BoundListener& listener, ConnectionTable& table,
+                                 ServeFunction serve, RefuseFunction refuse, ShedFunction shed) {
   for (;;) {
     auto [ec, socket] = co_await listener.acceptor.async_accept(net::as_tuple(net::use_awaitable));
     if (ec == net::error::operation_aborted || !listener.acceptor.is_open()) co_return;
     if (ec) {
       // Out of descriptors or memory: back off briefly instead of spinning on the error.
-      LOG(warning) << "accept on " << listener.name << " failed: " << ec.message();
+      LOG_EVERY(warning, "accept failed on " + listener.name)
+          << "accept on " << listener.name << " failed: " << ec.message();
       net::steady_timer pause(co_await net::this_coro::executor, std::chrono::milliseconds(100));
       co_await pause.async_wait(net::as_tuple(net::use_awaitable));
       continue;
@@ -178,17 +140,13 @@ net::awaitable<void> accept_loop(BoundListener& listener, ConnectionLimiter& lim
     boost::system::error_code peer_ec;
     const auto peer = socket.remote_endpoint(peer_ec);
     if (peer_ec) continue;  // already gone
-    const auto source = unmapped(peer.address()).to_string();
-    std::string why;
-    auto slot = limiter.try_acquire(source, why);
-    if (!slot) {
-      say_and_close(socket, refuse ? refuse(peer, why) : std::string());
+    auto admission = table.admit(peer.address(), steady_ms_now());
+    if (admission.shed > 0 && shed) shed(peer, admission.shed);
+    if (!admission.slot) {
+      say_and_close(socket, refuse ? refuse(peer, admission.why) : std::string());
       continue;
     }
-    // Replies are small and each waits for the peer's next command: never hold one back
-    // for a delayed ACK (the greeting on 465 waited 40 ms behind TLS session tickets).
-    socket.set_option(tcp::no_delay(true), peer_ec);
-    serve(std::move(socket), std::move(*slot));
+    serve(std::move(socket), std::move(*admission.slot));
   }
 }
 

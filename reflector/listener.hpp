@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "fair_share.hpp"
 #include "net_types.hpp"
 #include "options.hpp"
 
@@ -52,33 +53,6 @@ std::string bind_error_text(const std::string& address, std::uint16_t port,
 std::vector<BoundListener> bind_listeners(const net::any_io_executor& executor,
                                           const Options& options);
 
-// Caps concurrent connections in all and per source address. Slots release themselves;
-// they share the counters, so a slot may outlive the limiter that gave it.
-class ConnectionLimiter {
- public:
-  ConnectionLimiter(std::size_t max_total, std::size_t max_per_source);
-
-  class Slot {
-   public:
-    Slot(Slot&&) noexcept = default;
-    Slot& operator=(Slot&&) noexcept = default;
-    ~Slot();
-
-   private:
-    friend class ConnectionLimiter;
-    struct State;
-    Slot(std::shared_ptr<State> state, std::string source);
-    std::shared_ptr<State> state_;
-    std::string source_;
-  };
-
-  // nullopt when the connection would pass a cap; `why` then says which.
-  std::optional<Slot> try_acquire(const std::string& source, std::string& why);
-
- private:
-  std::shared_ptr<Slot::State> state_;
-};
-
 // The last words to a connection refused for the reflector's own limits, by listener
 // role: on SMTP a 421 in place of the greeting (RFC 5321 3.8, 4.2.5) carrying the banner
 // identity, so a client tells the reflector's own refusal from a stranger's; on the
@@ -93,13 +67,16 @@ std::string refusal_farewell(ListenerRole role, std::string_view hostname, std::
 // it.
 void say_and_close(tcp::socket& socket, std::string_view bytes);
 
-// Accepts until the acceptor is closed, handing each connection to `serve` with its
-// slot. A connection over a cap is passed to `refuse` with the cap's sentence; what it
-// returns is said to the peer (say_and_close) and the connection closed at once.
-using ServeFunction = std::function<void(tcp::socket socket, ConnectionLimiter::Slot slot)>;
+// Accepts until the acceptor is closed, handing each connection the table admits to
+// `serve` with its slot. A connection refused is passed to `refuse` with the cap's
+// sentence; what it returns is said to the peer (say_and_close) and the connection closed
+// at once. `shed` hears how many connections were closed to make room for a newcomer.
+using ServeFunction = std::function<void(tcp::socket socket, ConnectionTable::Slot slot)>;
 using RefuseFunction =
     std::function<std::string(const tcp::endpoint& peer, const std::string& why)>;
-net::awaitable<void> accept_loop(BoundListener& listener, ConnectionLimiter& limiter,
-                                 ServeFunction serve, RefuseFunction refuse = {});
+using ShedFunction = std::function<void(const tcp::endpoint& peer, std::size_t shed)>;
+net::awaitable<void> accept_loop(BoundListener& listener, ConnectionTable& table,
+                                 ServeFunction serve, RefuseFunction refuse = {},
+                                 ShedFunction shed = {});
 
 }  // namespace egress25::reflector

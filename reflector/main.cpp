@@ -1,4 +1,5 @@
 // egress25-reflector: parse options, set up logging, start and serve.
+#include <csignal>
 #include <iostream>
 
 #include "logging.hpp"
@@ -12,7 +13,11 @@ int main(int argc, char* argv[]) {
   std::cerr << parsed.err;
   if (!parsed.run) return parsed.exit_code;
 
-  init_logging(*parse_log_level(parsed.options.log_level));
+  // A closed stderr (a log pipe that went away) must not kill the daemon: writes fail
+  // with EPIPE instead, and the daemon goes on serving.
+  std::signal(SIGPIPE, SIG_IGN);
+  init_logging(*parse_log_level(parsed.options.log_level),
+               *parse_log_format(parsed.options.log_format));
   try {
     Reflector reflector(std::move(parsed.options));
     reflector.start();

@@ -24,14 +24,20 @@ std::string_view to_string(RefusalReason r) {
       return "sessions_total";
     case RefusalReason::sessions_per_source:
       return "sessions_per_source";
+    case RefusalReason::connections_rate:
+      return "connections_rate";
+    case RefusalReason::sessions_rate:
+      return "sessions_rate";
   }
   return "unknown";
 }
 
 RefusalReason connection_refusal_reason(std::string_view why) {
-  // ConnectionLimiter says "too many connections in all (N)" or "... from ADDR (N)".
-  return why.find(" in all ") != std::string_view::npos ? RefusalReason::connections_total
-                                                        : RefusalReason::connections_per_source;
+  // ConnectionTable says "too many connections in all (N)", "too many connections from
+  // ADDR (N)" (an address or a prefix), or "too many new connections from ADDR (N a minute)".
+  if (why.find(" in all ") != std::string_view::npos) return RefusalReason::connections_total;
+  if (why.find("new connections") != std::string_view::npos) return RefusalReason::connections_rate;
+  return RefusalReason::connections_per_source;
 }
 
 MetricsSnapshot Metrics::snapshot() const {

@@ -23,15 +23,18 @@ namespace net = boost::asio;
 // with one value per source is a time series per source (unbounded).
 enum class RefusalReason {
   connections_total,       // the accept loop's cap on concurrent connections in all
-  connections_per_source,  // ... and per source address
-  sessions_total,          // HELLO: the session table is full
-  sessions_per_source,     // HELLO: the source holds limits::max_sessions_per_source
+  connections_per_source,  // ... and per source address or prefix
+  connections_rate,        // new connections from an address or prefix over its rate
+  sessions_total,          // HELLO: the session table is full of checks under way
+  sessions_per_source,     // HELLO: the address or prefix holds its checks under way
+  sessions_rate,           // HELLO: the address or prefix asks faster than its rate
 };
 inline constexpr RefusalReason all_refusal_reasons[] = {
-    RefusalReason::connections_total, RefusalReason::connections_per_source,
-    RefusalReason::sessions_total, RefusalReason::sessions_per_source};
+    RefusalReason::connections_total,   RefusalReason::connections_per_source,
+    RefusalReason::connections_rate,    RefusalReason::sessions_total,
+    RefusalReason::sessions_per_source, RefusalReason::sessions_rate};
 std::string_view to_string(RefusalReason r);
-// The reason of a ConnectionLimiter's refusal sentence (try_acquire's `why`).
+// The reason of a ConnectionTable's refusal sentence (Admission::why).
 RefusalReason connection_refusal_reason(std::string_view why);
 
 // Everything a scrape shows, at one instant.

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <variant>
 
 #include "logging.hpp"
 
@@ -24,6 +25,100 @@ std::vector<std::uint16_t> with_offset(const std::vector<std::uint16_t>& ports,
   out.reserve(ports.size());
   for (auto p : ports) out.push_back(static_cast<std::uint16_t>(p + offset));
   return out;
+}
+
+// The fair-share limits as options: name, help, member, and the range that makes sense.
+struct LimitOption {
+  const char* name;
+  const char* help;
+  std::variant<std::size_t FairShareOptions::*, double FairShareOptions::*> member;
+  double min;
+  double max;
+};
+
+// clang-format off
+const LimitOption limit_options[] = {
+  {"max-connections", "connections open at once on the mail ports (and as many again on the "
+   "control port)", &FairShareOptions::max_connections, 1, 1e6},
+  {"max-connections-per-address", "of those, from one address",
+   &FairShareOptions::max_connections_per_address, 1, 1e6},
+  {"max-connections-per-prefix", "of those, from one prefix (--ipv4-prefix, --ipv6-prefix)",
+   &FairShareOptions::max_connections_per_prefix, 1, 1e6},
+  {"connection-rate-per-address", "new connections a minute from one address, in bursts of "
+   "as many (0: no limit)", &FairShareOptions::connection_rate_per_address, 0, 1e9},
+  {"connection-rate-per-prefix", "new connections a minute from one prefix (0: no limit)",
+   &FairShareOptions::connection_rate_per_prefix, 0, 1e9},
+  {"max-sessions", "checks (control sessions) held at once", &FairShareOptions::max_sessions,
+   1, 1e6},
+  {"max-sessions-per-address", "checks under way from one address",
+   &FairShareOptions::max_sessions_per_address, 1, 1e6},
+  {"max-sessions-per-prefix", "checks under way from one prefix",
+   &FairShareOptions::max_sessions_per_prefix, 1, 1e6},
+  {"hello-rate-per-address", "checks begun a minute by one address (0: no limit)",
+   &FairShareOptions::hello_rate_per_address, 0, 1e9},
+  {"hello-rate-per-prefix", "checks begun a minute by one prefix (0: no limit)",
+   &FairShareOptions::hello_rate_per_prefix, 0, 1e9},
+  {"ipv4-prefix", "bits of the IPv4 network a source also counts in",
+   &FairShareOptions::ipv4_prefix, 8, 32},
+  {"ipv6-prefix", "bits of the IPv6 network a source also counts in",
+   &FairShareOptions::ipv6_prefix, 16, 128},
+  {"stress-at", "percent of a connection cap from which the stress timeouts apply",
+   &FairShareOptions::stress_at, 1, 100},
+  {"untagged-timeout", "seconds an SMTP connection may go without a check's tag",
+   &FairShareOptions::untagged_timeout, 1, 3600},
+  {"shed-idle-after", "seconds an untagged connection must be silent before a newcomer from "
+   "its address or prefix, at the cap, takes its place", &FairShareOptions::shed_idle_after,
+   0, 3600},
+  {"stress-untagged-timeout", "under stress: seconds an untagged connection may stay",
+   &FairShareOptions::stress_untagged_timeout, 1, 3600},
+  {"stress-idle-timeout", "under stress: seconds a connection may stay silent",
+   &FairShareOptions::stress_idle_timeout, 1, 3600},
+  {"unprobed-session-lifetime", "seconds a check lives before a probe of it arrives",
+   &FairShareOptions::unprobed_session_lifetime, 10, 3600},
+};
+// clang-format on
+
+double get(const FairShareOptions& o, const LimitOption& l) {
+  return std::visit([&](auto member) { return static_cast<double>(o.*member); }, l.member);
+}
+
+// "512", "0.5": a value as an operator wrote it.
+std::string number_text(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+po::options_description limit_options_description() {
+  po::options_description d(
+      "Fair share under load (per address and per prefix; see the README's Limits)");
+  const FairShareOptions defaults;
+  for (const auto& l : limit_options)
+    d.add_options()(l.name,
+                    po::value<double>()->value_name("N")->default_value(
+                        get(defaults, l), number_text(get(defaults, l))),
+                    l.help);
+  return d;
+}
+
+// Reads the limits from `vm`; an error sentence when one is out of its range.
+std::string read_limits(const po::variables_map& vm, FairShareOptions& out) {
+  for (const auto& l : limit_options) {
+    const double v = vm[l.name].as<double>();
+    const bool whole = std::holds_alternative<std::size_t FairShareOptions::*>(l.member);
+    if (!(v >= l.min && v <= l.max) ||
+        (whole && v != static_cast<double>(static_cast<long long>(v))))
+      return std::string("--") + l.name + ": " + number_text(v) + " is not " +
+             (whole ? "a whole number " : "a number ") + "from " + number_text(l.min) + " to " +
+             number_text(l.max);
+    std::visit(
+        [&](auto member) {
+          using T = std::remove_reference_t<decltype(out.*member)>;
+          out.*member = static_cast<T>(v);
+        },
+        l.member);
+  }
+  return {};
 }
 
 po::options_description file_options() {
@@ -57,8 +152,12 @@ po::options_description file_options() {
      "serve Prometheus metrics at http://ADDR:PORT/metrics (off by default; a bare PORT "
      "binds 127.0.0.1; not moved by --port-offset)")
     ("log-level", po::value<std::string>()->value_name("LEVEL")->default_value("info"),
-     "trace, debug, info, warning, error or fatal");
+     "trace, debug, info, warning, error or fatal")
+    ("log-format", po::value<std::string>()->value_name("FORMAT")->default_value("auto"),
+     "text, json (one object a line) or journal (<N> priority prefixes); auto: journal "
+     "when stderr is the systemd journal, else text");
   // clang-format on
+  d.add(limit_options_description());
   return d;
 }
 
@@ -162,6 +261,15 @@ bool parse_metrics_endpoint(const std::string& text, std::string& address, std::
   return true;
 }
 
+std::string describe_changes(const FairShareOptions& before, const FairShareOptions& after) {
+  std::string out;
+  for (const auto& l : limit_options)
+    if (get(before, l) != get(after, l))
+      out += std::string(out.empty() ? "" : ", ") + l.name + " " + number_text(get(before, l)) +
+             " -> " + number_text(get(after, l));
+  return out;
+}
+
 ParseOutcome parse_options(int argc, const char* const argv[]) {
   po::options_description cmdline;
   cmdline.add(command_line_only()).add(file_options());
@@ -254,6 +362,12 @@ ParseOutcome parse_options(int argc, const char* const argv[]) {
     return usage_error("--metrics: " + error);
   if (vm.count("config")) opt.config_file = vm["config"].as<std::string>();
   opt.log_level = vm["log-level"].as<std::string>();
+  opt.log_format = vm["log-format"].as<std::string>();
+  if (!parse_log_format(opt.log_format))
+    return usage_error("--log-format: '" + opt.log_format +
+                       "' is not one of auto, text, json, journal");
+  if (auto e = read_limits(vm, opt.limits); !e.empty()) return usage_error(e);
+  for (int i = 1; i < argc; ++i) opt.command_line.emplace_back(argv[i]);
   if (!parse_log_level(opt.log_level))
     return usage_error("--log-level: '" + opt.log_level +
                        "' is not one of trace, debug, info, warning, error, fatal");

@@ -1,13 +1,46 @@
 // The reflector's options: command line and config file, parsed and validated.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "limits.hpp"
+
 namespace egress25::reflector {
 
 enum class WitnessMode { automatic, on, off };
+
+// The fair-share limits (limits.hpp says why each is what it is), as options and config
+// lines of the same names; all of them change with a reload (SIGHUP).
+struct FairShareOptions {
+  std::size_t max_connections = limits::max_concurrent_connections;
+  std::size_t max_connections_per_address = limits::max_concurrent_per_address;
+  std::size_t max_connections_per_prefix = limits::max_concurrent_per_prefix;
+  double connection_rate_per_address = limits::connection_rate_per_address;  // a minute
+  double connection_rate_per_prefix = limits::connection_rate_per_prefix;
+  std::size_t max_sessions = limits::max_sessions;
+  std::size_t max_sessions_per_address = limits::max_sessions_per_address;
+  std::size_t max_sessions_per_prefix = limits::max_sessions_per_prefix;
+  double hello_rate_per_address = limits::hello_rate_per_address;  // a minute
+  double hello_rate_per_prefix = limits::hello_rate_per_prefix;
+  std::size_t ipv4_prefix = limits::default_ipv4_prefix;
+  std::size_t ipv6_prefix = limits::default_ipv6_prefix;
+  double stress_at = limits::stress_fraction * 100;  // percent of a table's cap
+  double untagged_timeout = seconds(limits::untagged_smtp_lifetime);
+  double shed_idle_after = seconds(limits::shed_idle_after);
+  double stress_untagged_timeout = seconds(limits::stress_untagged_lifetime);
+  double stress_idle_timeout = seconds(limits::stress_idle_timeout);
+  double unprobed_session_lifetime = seconds(limits::unprobed_session_lifetime);
+
+  friend bool operator==(const FairShareOptions&, const FairShareOptions&) = default;
+  static double seconds(std::chrono::milliseconds d) {
+    return static_cast<double>(d.count()) / 1000;
+  }
+};
+// "max-connections 512 -> 1024, ..." for what differs; empty when nothing does.
+std::string describe_changes(const FairShareOptions& before, const FairShareOptions& after);
 
 struct Options {
   // Addresses to bind; the default is both wildcards, each family on its own socket.
@@ -25,10 +58,14 @@ struct Options {
   std::string user;      // drop to this user after binding, when root; "" = stay
   std::string hostname;  // for the greeting and the self-signed certificate; "" = system's
   std::string log_level = "info";
+  std::string log_format = "auto";
   std::string config_file;
   // --metrics: where the Prometheus endpoint listens; port 0 = off (the default).
   std::string metrics_address;
   std::uint16_t metrics_port = 0;
+  FairShareOptions limits;
+  // The command line as given, for a reload to read the config file again under it.
+  std::vector<std::string> command_line;
 
   // Ports as bound: the configured port plus the offset.
   std::vector<std::uint16_t> bound_smtp_ports() const;

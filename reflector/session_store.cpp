@@ -24,25 +24,52 @@ std::string random_hex(std::size_t bits) {
   return out;
 }
 
-std::string session_source(const std::string& address, Family family) {
-  if (family != Family::ipv6) return address;
-  boost::system::error_code ec;
-  auto bytes = boost::asio::ip::make_address_v6(address, ec).to_bytes();
-  if (ec) return address;
-  std::fill(bytes.begin() + 8, bytes.end(), 0);
-  return boost::asio::ip::address_v6(bytes).to_string() + "/64";
+SessionStore::SessionStore(Limits limits)
+    : limits_(limits),
+      address_hellos_(limits.hello_rate_per_address),
+      prefix_hellos_(limits.hello_rate_per_prefix),
+      refusals_(limits.refusals) {}
+
+void SessionStore::set_limits(const Limits& limits) {
+  const auto refusals = limits_.refusals;
+  limits_ = limits;
+  limits_.refusals = refusals;
+  address_hellos_.set_rate(limits.hello_rate_per_address);
+  prefix_hellos_.set_rate(limits.hello_rate_per_prefix);
+}
+
+void SessionStore::set_expiry(Session& s, std::int64_t expires_ms) {
+  by_expiry_.erase({s.expires_unix_ms, s.token});
+  s.expires_unix_ms = expires_ms;
+  by_expiry_.emplace(expires_ms, s.token);
+}
+
+void SessionStore::uncount(Session& s) {
+  if (!s.counted) return;
+  s.counted = false;
+  for (auto [map, key] :
+       {std::pair{&per_address_, &s.source.address}, std::pair{&per_prefix_, &s.source.prefix}}) {
+    auto it = map->find(*key);
+    if (it != map->end() && --it->second == 0) map->erase(it);
+  }
+}
+
+void SessionStore::erase(std::unordered_map<std::string, Session>::iterator it) {
+  Session& s = it->second;
+  uncount(s);
+  by_probe_id_.erase(s.probe_id);
+  by_expiry_.erase({s.expires_unix_ms, s.token});
+  sessions_.erase(it);
 }
 
 void SessionStore::expire(std::int64_t now_ms) {
-  while (!by_expiry_.empty() && by_expiry_.front().first <= now_ms) {
-    auto it = sessions_.find(by_expiry_.front().second);
-    if (it != sessions_.end()) {
-      by_probe_id_.erase(it->second.probe_id);
-      if (auto n = per_source_.find(it->second.source); n != per_source_.end() && --n->second == 0)
-        per_source_.erase(n);
-      sessions_.erase(it);
+  while (!by_expiry_.empty() && by_expiry_.begin()->first <= now_ms) {
+    auto it = sessions_.find(by_expiry_.begin()->second);
+    if (it == sessions_.end()) {
+      by_expiry_.erase(by_expiry_.begin());
+      continue;
     }
-    by_expiry_.pop_front();
+    erase(it);
   }
 }
 
@@ -52,35 +79,78 @@ Session* SessionStore::live(const std::string& token, std::int64_t now_ms) {
   return it == sessions_.end() ? nullptr : &it->second;
 }
 
+bool SessionStore::evict_one() {
+  auto victim = sessions_.end();
+  // A reported session has served its client: the one reported longest ago (it expires
+  // first). Else one that no probe reached, of the prefix holding the most, the oldest.
+  std::size_t victim_load = 0;
+  for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
+    const Session& s = it->second;
+    if (s.reported) {
+      if (victim == sessions_.end() || !victim->second.reported ||
+          s.expires_unix_ms < victim->second.expires_unix_ms)
+        victim = it;
+      continue;
+    }
+    if (s.probed || (victim != sessions_.end() && victim->second.reported)) continue;
+    const auto load = per_prefix_.count(s.source.prefix) ? per_prefix_.at(s.source.prefix) : 0;
+    if (victim == sessions_.end() || load > victim_load ||
+        (load == victim_load && s.started_unix_ms < victim->second.started_unix_ms)) {
+      victim = it;
+      victim_load = load;
+    }
+  }
+  if (victim == sessions_.end()) return false;
+  erase(victim);
+  return true;
+}
+
 const Session* SessionStore::create(const std::string& address, Family family, std::int64_t now_ms,
                                     CreateRefusal* why) {
   expire(now_ms);
-  // Every session lives as long as every other, so the oldest expires first: a full
-  // table after expiry is full of live sessions, and a new client waits (busy) rather
-  // than evicting someone mid-check.
-  if (sessions_.size() >= limits_.max_sessions) {
-    if (why) *why = CreateRefusal::table_full;
+  auto refuse = [&](CreateRefusal r) -> const Session* {
+    if (why) *why = r;
     return nullptr;
-  }
-  auto source = session_source(address, family);
-  auto& from_source = per_source_[source];
-  if (from_source >= limits_.max_sessions_per_source) {
-    if (why) *why = CreateRefusal::source_full;
-    return nullptr;
-  }
-  ++from_source;
+  };
+  auto source = source_keys(address, limits_.prefixes);
+  if (!address_hellos_.take(source.address, now_ms)) return refuse(CreateRefusal::address_rate);
+  if (!prefix_hellos_.take(source.prefix, now_ms)) return refuse(CreateRefusal::prefix_rate);
+  auto count = [](const auto& map, const std::string& key) -> std::size_t {
+    auto it = map.find(key);
+    return it == map.end() ? 0 : it->second;
+  };
+  if (count(per_address_, source.address) >= limits_.max_sessions_per_address)
+    return refuse(CreateRefusal::address_full);
+  if (count(per_prefix_, source.prefix) >= limits_.max_sessions_per_prefix)
+    return refuse(CreateRefusal::prefix_full);
+  if (sessions_.size() >= limits_.max_sessions && !evict_one())
+    return refuse(CreateRefusal::table_full);
   if (why) *why = CreateRefusal::none;
+  ++per_address_[source.address];
+  ++per_prefix_[source.prefix];
   Session s;
   s.source = std::move(source);
+  s.counted = true;
   s.token = random_hex(128);
   s.probe_id = random_hex(96);
   s.started_unix_ms = now_ms;
-  s.expires_unix_ms = now_ms + limits_.lifetime_ms;
   (family == Family::ipv4 ? s.public_ipv4 : s.public_ipv6) = address;
   by_probe_id_[s.probe_id] = s.token;
-  by_expiry_.emplace_back(s.expires_unix_ms, s.token);
   auto [it, inserted] = sessions_.emplace(s.token, std::move(s));
-  return &it->second;
+  Session& made = it->second;
+  made.expires_unix_ms = now_ms;  // replaced below; set_expiry erases the old pair first
+  set_expiry(made, now_ms + std::min(limits_.unprobed_lifetime_ms, limits_.lifetime_ms));
+  return &made;
+}
+
+void SessionStore::note_reported(const std::string& token, std::int64_t now_ms) {
+  Session* s = live(token, now_ms);
+  if (!s) return;
+  uncount(*s);
+  if (!s->reported) {
+    s->reported = true;
+    set_expiry(*s, std::min(s->expires_unix_ms, now_ms + limits_.reported_linger_ms));
+  }
 }
 
 const Session* SessionStore::join(const std::string& token, const std::string& address,
@@ -123,6 +193,11 @@ bool SessionStore::attach(const std::string& probe_id, std::uint64_t ring_id,
   auto id = by_probe_id_.find(probe_id);
   if (id == by_probe_id_.end()) return false;
   Session& s = sessions_.at(id->second);
+  // A probe arrived: the session is a check under way, and lives its whole lifetime.
+  if (!s.probed) {
+    s.probed = true;
+    if (!s.reported) set_expiry(s, s.started_unix_ms + limits_.lifetime_ms);
+  }
   if (ring_id >= ring_base_ && ring_id - ring_base_ < ring_.size())
     ring_[ring_id - ring_base_].tagged = true;
   if (std::find(s.connections.begin(), s.connections.end(), record) != s.connections.end())

@@ -9,6 +9,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -17,6 +18,7 @@
 
 #include "control_protocol.hpp"
 #include "evidence.hpp"
+#include "fair_share.hpp"
 #include "limits.hpp"
 #include "refusal_table.hpp"
 
@@ -33,28 +35,54 @@ struct Session {
   // sees every byte already exchanged.
   std::vector<std::shared_ptr<const ConnectionRecord>> connections;
   std::size_t connections_dropped = 0;  // over limits::max_connections_per_session
-  std::string source;                   // who opened it, for the per-source cap
+  // Who opened it, for the caps per address and prefix; counted there until reported.
+  SourceKeys source;
+  bool counted = false;
+  bool probed = false;    // a probe carrying its tag arrived: it lives session_lifetime
+  bool reported = false;  // a REPORT was answered: it lingers, then goes
 };
 
 // Why create() gave no session.
-enum class CreateRefusal { none, table_full, source_full };
+enum class CreateRefusal {
+  none,
+  table_full,    // every session is under way (probed, not yet reported)
+  address_full,  // the address holds max_sessions_per_address under way
+  prefix_full,   // its prefix holds max_sessions_per_prefix under way
+  address_rate,  // the address asked for sessions faster than hello_rate_per_address
+  prefix_rate,   // its prefix asked faster than hello_rate_per_prefix
+};
 
 class SessionStore {
  public:
   struct Limits {
     std::size_t max_sessions = limits::max_sessions;
-    std::int64_t lifetime_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(limits::session_lifetime).count();
+    std::int64_t lifetime_ms = ms(limits::session_lifetime);
+    std::int64_t unprobed_lifetime_ms = ms(limits::unprobed_session_lifetime);
+    std::int64_t reported_linger_ms = ms(limits::reported_session_linger);
     std::size_t max_connections_per_session = limits::max_connections_per_session;
     std::size_t max_untagged = limits::max_untagged_connections;
-    std::size_t max_sessions_per_source = limits::max_sessions_per_source;
+    std::size_t max_sessions_per_address = limits::max_sessions_per_address;
+    std::size_t max_sessions_per_prefix = limits::max_sessions_per_prefix;
+    double hello_rate_per_address = limits::hello_rate_per_address;  // a minute
+    double hello_rate_per_prefix = limits::hello_rate_per_prefix;
+    PrefixLengths prefixes = {};
     RefusalTable::Limits refusals = {};
-  };
-  SessionStore() = default;
-  explicit SessionStore(Limits limits) : limits_(limits), refusals_(limits.refusals) {}
 
-  // A new session for a client seen at `address`; nullptr when the table is full of
-  // live sessions, or `address`'s source holds as many as it may (`why` says which).
+    static std::int64_t ms(std::chrono::milliseconds d) { return d.count(); }
+  };
+  SessionStore() : SessionStore(Limits{}) {}
+  explicit SessionStore(Limits limits);
+
+  const Limits& limits() const { return limits_; }
+  // New limits apply to new sessions; nobody loses a session for them. The refusal
+  // table's limits stay as they were.
+  void set_limits(const Limits& limits);
+
+  // A new session for a client seen at `address`; nullptr (`why` says which) when its
+  // address or prefix asks faster than its HELLO rate, or holds as many sessions under
+  // way as it may, or the table is full. A full table first makes room: a session already
+  // reported, else one no probe has reached, of the prefix holding the most, oldest first;
+  // never a session under way (probed, not yet reported), so no one loses theirs mid-check.
   const Session* create(const std::string& address, Family family, std::int64_t now_ms,
                         CreateRefusal* why = nullptr);
   // The live session holding `token`, after recording `address` as its public address
@@ -62,6 +90,10 @@ class SessionStore {
   const Session* join(const std::string& token, const std::string& address, Family family,
                       std::int64_t now_ms);
   const Session* find_by_token(const std::string& token, std::int64_t now_ms);
+  // A REPORT was answered for `token`: the session has served its client. It lingers
+  // limits().reported_linger_ms (in case the answer was lost) and stops counting toward
+  // its source's caps.
+  void note_reported(const std::string& token, std::int64_t now_ms);
   bool is_live_probe_id(const std::string& probe_id, std::int64_t now_ms);
 
   // Adds a connection's metadata to the recent ring when it starts; returns its ring id.
@@ -110,6 +142,11 @@ class SessionStore {
  private:
   void expire(std::int64_t now_ms);
   Session* live(const std::string& token, std::int64_t now_ms);
+  void set_expiry(Session& s, std::int64_t expires_ms);
+  void uncount(Session& s);
+  void erase(std::unordered_map<std::string, Session>::iterator it);
+  // Makes room in a full table (see create). False when every session is under way.
+  bool evict_one();
 
   // Metadata only: the ring outlives connections, and keeping their bytes would cost
   // limits::max_untagged_connections whole transcripts.
@@ -119,18 +156,18 @@ class SessionStore {
   };
 
   Limits limits_;
-  std::unordered_map<std::string, Session> sessions_;           // by token
-  std::unordered_map<std::string, std::string> by_probe_id_;    // probe_id → token
-  std::deque<std::pair<std::int64_t, std::string>> by_expiry_;  // creation order = expiry order
+  std::unordered_map<std::string, Session> sessions_;         // by token
+  std::unordered_map<std::string, std::string> by_probe_id_;  // probe_id → token
+  std::set<std::pair<std::int64_t, std::string>> by_expiry_;  // (expires, token)
   std::deque<RingEntry> ring_;
-  std::uint64_t ring_base_ = 0;                              // id of ring_.front()
-  std::unordered_map<std::string, std::size_t> per_source_;  // live sessions by source
+  std::uint64_t ring_base_ = 0;  // id of ring_.front()
+  // Sessions under way (created, not reported) by address and by prefix.
+  std::unordered_map<std::string, std::size_t> per_address_;
+  std::unordered_map<std::string, std::size_t> per_prefix_;
+  RateTable address_hellos_;
+  RateTable prefix_hellos_;
   RefusalTable refusals_;
 };
-
-// The key the per-source session cap counts by: an IPv4 address as it is, an IPv6
-// address by its /64 (one host picks any address in its /64 at will, RFC 4941).
-std::string session_source(const std::string& address, Family family);
 
 // `bits` random bits from the OpenSSL CSPRNG as lower-case hex. Throws on RNG failure.
 std::string random_hex(std::size_t bits);

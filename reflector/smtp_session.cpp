@@ -24,61 +24,98 @@ namespace {
 
 using tcp = net::ip::tcp;
 using error_code = boost::system::error_code;
+using Clock = std::chrono::steady_clock;
 
 // Deadline for the last words: the 421 after an idle timeout, the TLS close_notify.
 constexpr auto farewell_timeout = std::chrono::seconds(2);
 
+// Bytes read at once. Plain reads go into one buffer the whole thread shares (see
+// SmtpStream::read_some), so an idle connection holds no read buffer at all.
+constexpr std::size_t read_size = 4096;
+thread_local std::array<char, read_size> shared_read_buffer;
+
 // A byte stream that starts as plain TCP and may become TLS in the middle (STARTTLS):
 // one type for both phases, so the dialogue code is the same for 25, 587 and 465.
+//
+// Memory is spent when data arrives, not per connection: the TLS stream (its OpenSSL
+// object and Asio's two 17 KiB record buffers) is made when the handshake starts, and a
+// plain read waits for readability with no buffer, then reads into the thread's shared
+// buffer and hands the bytes over before anything else runs.
 class SmtpStream {
  public:
-  SmtpStream(tcp::socket socket, net::ssl::context& context)
-      : stream_(std::move(socket), context) {}
+  explicit SmtpStream(tcp::socket socket)
+      : plain_(std::move(socket)), deadline_(plain_.get_executor()) {}
 
-  bool tls() const { return tls_; }
-  SSL* native() { return stream_.native_handle(); }
-  tcp::socket& socket() { return stream_.next_layer(); }
+  bool tls() const { return tls_active_; }
+  SSL* native() { return tls_->native_handle(); }
+  tcp::socket& socket() { return tls_ ? tls_->next_layer() : plain_; }
 
-  // nullopt on timeout.
-  net::awaitable<std::optional<std::tuple<error_code, std::size_t>>> read_some(
-      net::mutable_buffer buffer, std::chrono::steady_clock::duration timeout) {
-    if (tls_)
-      co_return co_await within(stream_.async_read_some(buffer, net::as_tuple(net::use_awaitable)),
-                                timeout);
-    co_return co_await within(socket().async_read_some(buffer, net::as_tuple(net::use_awaitable)),
-                              timeout);
+  // The bytes read (valid until the next co_await), or nullopt on timeout.
+  net::awaitable<std::optional<std::tuple<error_code, std::string_view>>> read_some(
+      Clock::duration timeout) {
+    if (tls_active_) {
+      if (!tls_buffer_) tls_buffer_ = std::make_unique<std::array<char, read_size>>();
+      auto r = co_await within(
+          tls_->async_read_some(net::buffer(*tls_buffer_), net::as_tuple(net::use_awaitable)),
+          timeout);
+      if (!r) co_return std::nullopt;
+      co_return std::tuple{std::get<0>(*r), std::string_view(tls_buffer_->data(), std::get<1>(*r))};
+    }
+    for (;;) {
+      auto ready = co_await readable(timeout);
+      if (!ready) co_return std::nullopt;
+      if (*ready) co_return std::tuple{*ready, std::string_view()};
+      error_code ec;
+      socket().non_blocking(true, ec);
+      const auto n = ec ? 0 : socket().read_some(net::buffer(shared_read_buffer), ec);
+      if (ec == net::error::would_block || ec == net::error::try_again) continue;
+      co_return std::tuple{ec, std::string_view(shared_read_buffer.data(), n)};
+    }
+  }
+
+  // Waits until the socket has bytes (or an end) to read: nullopt on timeout, else how
+  // the wait ended (an error when the socket was cancelled or closed under it).
+  net::awaitable<std::optional<error_code>> readable(Clock::duration timeout) {
+    deadline_.arm(socket(), timeout);
+    auto [ec] =
+        co_await socket().async_wait(tcp::socket::wait_read, net::as_tuple(net::use_awaitable));
+    if (deadline_.disarm()) co_return std::nullopt;
+    co_return ec;
   }
 
   net::awaitable<std::optional<std::tuple<error_code, std::size_t>>> write(
-      std::string_view bytes, std::chrono::steady_clock::duration timeout) {
-    if (tls_)
+      std::string_view bytes, Clock::duration timeout) {
+    if (tls_active_)
       co_return co_await within(
-          net::async_write(stream_, net::buffer(bytes), net::as_tuple(net::use_awaitable)),
-          timeout);
+          net::async_write(*tls_, net::buffer(bytes), net::as_tuple(net::use_awaitable)), timeout);
     co_return co_await within(
         net::async_write(socket(), net::buffer(bytes), net::as_tuple(net::use_awaitable)), timeout);
   }
 
-  net::awaitable<std::optional<std::tuple<error_code>>> handshake(
-      std::chrono::steady_clock::duration timeout) {
+  net::awaitable<std::optional<std::tuple<error_code>>> handshake(net::ssl::context& context,
+                                                                  Clock::duration timeout) {
+    if (!tls_) tls_ = std::make_unique<net::ssl::stream<tcp::socket>>(std::move(plain_), context);
     auto r = co_await within(
-        stream_.async_handshake(net::ssl::stream_base::server, net::as_tuple(net::use_awaitable)),
+        tls_->async_handshake(net::ssl::stream_base::server, net::as_tuple(net::use_awaitable)),
         timeout);
-    if (r && !std::get<0>(*r)) tls_ = true;
+    if (r && !std::get<0>(*r)) tls_active_ = true;
     co_return r;
   }
 
   net::awaitable<void> close() {
-    if (tls_) {
+    if (tls_active_) {
       // close_notify, so the peer can tell our close from a truncation attack.
-      co_await within(stream_.async_shutdown(net::as_tuple(net::use_awaitable)), farewell_timeout);
+      co_await within(tls_->async_shutdown(net::as_tuple(net::use_awaitable)), farewell_timeout);
     }
     co_await lingering_close(socket());
   }
 
  private:
-  net::ssl::stream<tcp::socket> stream_;
-  bool tls_ = false;
+  tcp::socket plain_;
+  Deadline deadline_;
+  std::unique_ptr<net::ssl::stream<tcp::socket>> tls_;
+  std::unique_ptr<std::array<char, read_size>> tls_buffer_;
+  bool tls_active_ = false;
 };
 
 std::string describe(const error_code& ec) {
@@ -88,23 +125,44 @@ std::string describe(const error_code& ec) {
   return ec.message();
 }
 
+std::string end_reason_for(CloseReason why) {
+  switch (why) {
+    case CloseReason::shed:
+      return "closed to make room (reflector busy)";
+    case CloseReason::stress:
+      return "closed under load (stress timeouts)";
+    case CloseReason::shutdown:
+      return "reflector shutting down";
+  }
+  return "closed";
+}
+
 class SmtpSession {
  public:
-  SmtpSession(tcp::socket socket, ServiceKind kind, SmtpContext& context)
+  SmtpSession(tcp::socket socket, ServiceKind kind, SmtpContext& context,
+              std::optional<ConnectionTable::Slot> slot)
       : context_(context),
+        identity_(context.identity),
         kind_(kind),
         record_(std::make_shared<ConnectionRecord>()),
-        stream_(std::move(socket), context.identity.context()),
-        dialogue_(make_config()) {}
+        stream_(std::move(socket)),
+        dialogue_(make_config()),
+        slot_(std::move(slot)) {}
 
   net::awaitable<void> run() {
+    if (slot_) slot_->on_close([this](CloseReason why) { told_to_close(why); });
     co_await serve();
     // The dialogue is over once the last reply is on its way: a REPORT from now on says
     // so, while the close (TLS close_notify, lingering FIN) takes its own seconds.
     record_->ended_unix_ms = unix_ms_now();
     record_->end_reason = end_reason_.empty() ? "closed" : end_reason_;
     context_.store.note_connection_end(ring_id_, record_->end_reason);
-    co_await stream_.close();
+    if (closed_by_table_) {
+      error_code ec;
+      stream_.socket().close(ec);
+    } else {
+      co_await stream_.close();
+    }
     log_end();
   }
 
@@ -124,6 +182,7 @@ class SmtpSession {
     ring_id_ = context_.store.note_connection(r);
     peer_text_ = endpoint_text(peer);
     local_text_ = endpoint_text(local);
+    prefix_ = source_keys(peer.address(), {}).prefix;
     return SmtpServerDialogue::Config{context_.hostname, r.peer_address,
                                       kind_ == ServiceKind::smtp};
   }
@@ -132,29 +191,57 @@ class SmtpSession {
     return stream_.tls() ? record_->transcript.tls : record_->transcript.plain;
   }
 
+  // The table wants this connection gone. Made room for someone (shed) or under stress:
+  // a 421 if one can be said at once (plaintext, no write under way), then closed now,
+  // spending nothing more on it. At shutdown: the pending read is cancelled, and serve()
+  // says its 421 like any other reply before the ordinary close.
+  void told_to_close(CloseReason why) {
+    closing_ = why;
+    end_reason_ = end_reason_for(why);
+    error_code ec;
+    if (why == CloseReason::shutdown) {
+      stream_.socket().cancel(ec);
+      return;
+    }
+    closed_by_table_ = true;
+    say_and_close(stream_.socket(), stream_.tls() || writing_
+                                        ? std::string()
+                                        : closing_reply(why, context_.hostname));
+  }
+
   net::awaitable<void> serve() {
-    const auto deadline = std::chrono::steady_clock::now() + context_.session_lifetime;
+    const auto started = Clock::now();
+    const auto deadline = started + context_.session_lifetime;
     if (kind_ == ServiceKind::smtps && !co_await start_tls()) co_return;
     if (!co_await send(dialogue_.greeting())) co_return;
-    std::array<char, 4096> buffer;
     for (;;) {
       if (!co_await answer_buffered_lines()) co_return;
-      const auto left = deadline - std::chrono::steady_clock::now();
+      if (closing_) co_return;
+      // Until it shows a live session's tag, a connection has untagged_lifetime in all.
+      const bool tag_due =
+          record_->probe_tag.empty() && started + context_.untagged_lifetime < deadline;
+      const auto until = tag_due ? started + context_.untagged_lifetime : deadline;
+      const auto left = until - Clock::now();
       const bool last_read = left < limits::smtp_idle_timeout;
-      auto r = co_await stream_.read_some(
-          net::buffer(buffer),
-          last_read ? std::max(left, std::chrono::steady_clock::duration::zero())
-                    : std::chrono::steady_clock::duration(limits::smtp_idle_timeout));
+      auto r = co_await stream_.read_some(last_read ? std::max(left, Clock::duration::zero())
+                                                    : Clock::duration(limits::smtp_idle_timeout));
+      if (closing_) {
+        if (*closing_ == CloseReason::shutdown)
+          co_await send(closing_reply(*closing_, context_.hostname), farewell_timeout);
+        co_return;
+      }
       if (!r) {
-        end_reason_ = last_read ? "session time limit" : "idle timeout";
+        end_reason_ = !last_read ? "idle timeout"
+                      : tag_due  ? "no session tag in time"
+                                 : "session time limit";
         // RFC 5321 4.5.3.2: a server that times out should say so with a 421.
         co_await send("421 4.4.2 " + context_.hostname + " " + end_reason_ + ", closing\r\n",
                       farewell_timeout);
         co_return;
       }
-      const auto [ec, n] = *r;
-      const std::string_view bytes(buffer.data(), n);
-      if (n > 0) {
+      const auto [ec, bytes] = *r;
+      if (!bytes.empty()) {
+        if (slot_) slot_->note_active(steady_ms_now());
         phase().to_server.append(bytes);
         reader_.feed(bytes);
       }
@@ -168,6 +255,7 @@ class SmtpSession {
   // Answers every whole line already read. False when the session is over.
   net::awaitable<bool> answer_buffered_lines() {
     for (;;) {
+      if (closing_) co_return false;
       auto line = reader_.next();
       if (line.status == smtp::LineReader::Status::need_more) co_return true;
       auto step = line.status == smtp::LineReader::Status::too_long ? dialogue_.on_line_too_long()
@@ -187,20 +275,24 @@ class SmtpSession {
           // RFC 3207 5: plaintext that followed STARTTLS is an injection attempt (or a
           // client that cannot wait); it must not be read as if it came over TLS.
           if (auto dropped = reader_.discard_buffered(); dropped > 0)
-            LOG(debug) << "smtp " << peer_text_ << ": dropped " << dropped
-                       << " bytes sent after STARTTLS before the handshake";
+            LOG_EVERY(debug, "notes of bytes sent after STARTTLS")
+                << "smtp " << peer_text_ << ": dropped " << dropped
+                << " bytes sent after STARTTLS before the handshake";
           if (!co_await start_tls()) co_return false;
           break;
       }
     }
   }
 
-  net::awaitable<bool> send(
-      std::string bytes, std::chrono::steady_clock::duration timeout = limits::smtp_idle_timeout) {
+  net::awaitable<bool> send(std::string bytes,
+                            Clock::duration timeout = limits::smtp_idle_timeout) {
+    if (closed_by_table_) co_return false;
     // Recorded before the write starts: a client that reads the reply and asks for a
     // REPORT at once finds these bytes in it.
     phase().to_client.append(bytes);
+    writing_ = true;
     auto r = co_await stream_.write(bytes, timeout);
+    writing_ = false;
     if (!r) {
       if (end_reason_.empty()) end_reason_ = "write timeout";
       co_return false;
@@ -213,7 +305,19 @@ class SmtpSession {
   }
 
   net::awaitable<bool> start_tls() {
-    auto r = co_await stream_.handshake(limits::tls_handshake_timeout);
+    // Reading the handshake is the peer's to start: a silent peer waits with no TLS
+    // state (see SmtpStream) until its ClientHello is there.
+    if (kind_ == ServiceKind::smtps) {
+      const auto ready = co_await stream_.readable(limits::tls_handshake_timeout);
+      if (closing_) co_return false;
+      if (!ready || *ready) {
+        end_reason_ = "tls failed: " + (ready ? describe(*ready) : std::string("timeout"));
+        co_return false;
+      }
+      if (slot_) slot_->note_active(steady_ms_now());
+    }
+    auto r = co_await stream_.handshake(identity_->context(), limits::tls_handshake_timeout);
+    if (closing_) co_return false;
     if (!r || std::get<0>(*r)) {
       if (context_.metrics) context_.metrics->tls_handshake_failed();
       end_reason_ = "tls failed: " + (r ? describe(std::get<0>(*r)) : std::string("timeout"));
@@ -236,39 +340,65 @@ class SmtpSession {
     const auto outcome = context_.store.saw_name(name, where, ring_id_, record_, unix_ms_now());
     if (outcome == SessionStore::NameOutcome::attached && context_.metrics)
       context_.metrics->probe(record_->local_port, record_->family);
+    if (outcome == SessionStore::NameOutcome::attached ||
+        outcome == SessionStore::NameOutcome::seen_again) {
+      if (slot_) slot_->note_useful();
+    }
     if (outcome == SessionStore::NameOutcome::not_kept)
-      LOG(warning) << "smtp " << peer_text_ << ": session of tag " << record_->probe_tag
-                   << " holds too many connections; this one is not kept";
+      LOG_EVERY(warning, "connections over their session's cap")
+          << "smtp " << peer_text_ << ": session of tag " << record_->probe_tag
+          << " holds too many connections; this one is not kept";
   }
 
   void log_end() {
     const ConnectionRecord& r = *record_;
     const auto& t = r.transcript;
-    LOG(info) << "smtp " << peer_text_ << " -> " << local_text_ << " (" << to_string(kind_)
-              << ") tag=" << (r.probe_tag.empty() ? "-" : r.probe_tag)
-              << " tls=" << (r.tls_version.empty() ? "-" : r.tls_version)
-              << " sni=" << (r.tls_sni.empty() ? "-" : r.tls_sni)
-              << " in=" << t.plain.to_server.total + t.tls.to_server.total
-              << "B out=" << t.plain.to_client.total + t.tls.to_client.total
-              << "B ms=" << r.ended_unix_ms - r.started_unix_ms << " end=" << r.end_reason;
+    LOG_EVERY(info, "smtp connections from " + prefix_)
+        << "smtp " << peer_text_ << " -> " << local_text_ << " (" << to_string(kind_)
+        << ") tag=" << (r.probe_tag.empty() ? "-" : r.probe_tag)
+        << " tls=" << (r.tls_version.empty() ? "-" : r.tls_version)
+        << " sni=" << (r.tls_sni.empty() ? "-" : r.tls_sni)
+        << " in=" << t.plain.to_server.total + t.tls.to_server.total
+        << "B out=" << t.plain.to_client.total + t.tls.to_client.total
+        << "B ms=" << r.ended_unix_ms - r.started_unix_ms << " end=" << r.end_reason;
   }
 
   SmtpContext& context_;
+  std::shared_ptr<TlsIdentity> identity_;
   ServiceKind kind_;
   std::shared_ptr<ConnectionRecord> record_;
   std::uint64_t ring_id_ = 0;
   std::string peer_text_;
   std::string local_text_;
+  std::string prefix_;
   SmtpStream stream_;
   SmtpServerDialogue dialogue_;
   smtp::LineReader reader_;
   std::string end_reason_;
+  std::optional<ConnectionTable::Slot> slot_;
+  std::optional<CloseReason> closing_;
+  bool closed_by_table_ = false;  // the socket is closed already: no farewell, no linger
+  bool writing_ = false;          // a write is under way: nothing may be said across it
 };
 
 }  // namespace
 
-net::awaitable<void> run_smtp_session(tcp::socket socket, ServiceKind kind, SmtpContext& context) {
-  SmtpSession session(std::move(socket), kind, context);
+std::string closing_reply(CloseReason why, std::string_view hostname) {
+  const std::string head = std::string(hostname) + " " + std::string(SmtpServerDialogue::identity);
+  switch (why) {
+    case CloseReason::shed:
+      return "421 4.7.0 " + head + " busy: idle connection closed to serve others\r\n";
+    case CloseReason::stress:
+      return "421 4.7.0 " + head + " busy: connection closed under load\r\n";
+    case CloseReason::shutdown:
+      return "421 4.3.2 " + head + " shutting down, closing\r\n";
+  }
+  return {};
+}
+
+net::awaitable<void> run_smtp_session(tcp::socket socket, ServiceKind kind, SmtpContext& context,
+                                      std::optional<ConnectionTable::Slot> slot) {
+  SmtpSession session(std::move(socket), kind, context, std::move(slot));
   co_await session.run();
 }
 

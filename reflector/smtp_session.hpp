@@ -4,8 +4,11 @@
 
 #include <boost/asio.hpp>
 #include <chrono>
+#include <memory>
+#include <optional>
 #include <string>
 
+#include "fair_share.hpp"
 #include "limits.hpp"
 #include "net_types.hpp"
 #include "session_store.hpp"
@@ -20,16 +23,25 @@ namespace net = boost::asio;
 // What every SMTP session shares. Outlives the sessions (see Reflector).
 struct SmtpContext {
   SessionStore& store;
-  TlsIdentity& identity;
+  // The identity TLS is offered with. A reload replaces it; a session keeps the one it
+  // began with, so a handshake in flight never sees a half-changed context.
+  std::shared_ptr<TlsIdentity> identity;
   std::string hostname;
   // A session's whole life, however slowly its bytes come (tests shorten it).
   std::chrono::steady_clock::duration session_lifetime = limits::smtp_session_lifetime;
+  // How long a connection may go without showing a live session's tag.
+  std::chrono::steady_clock::duration untagged_lifetime = limits::untagged_smtp_lifetime;
   Metrics* metrics = nullptr;  // when --metrics
 };
 
-// Serves one connection until QUIT, a timeout, an error or a cap; never throws for a
-// network failure (those end up in the record's end_reason).
+// Serves one connection until QUIT, a timeout, an error, a cap, or the table that gave
+// `slot` asks it to close (to make room, under stress, at shutdown: a 421 says which);
+// never throws for a network failure (those end up in the record's end_reason).
 net::awaitable<void> run_smtp_session(net::ip::tcp::socket socket, ServiceKind kind,
-                                      SmtpContext& context);
+                                      SmtpContext& context,
+                                      std::optional<ConnectionTable::Slot> slot = std::nullopt);
+
+// The 421 a connection closed by the table gets, in place of its next reply.
+std::string closing_reply(CloseReason why, std::string_view hostname);
 
 }  // namespace egress25::reflector

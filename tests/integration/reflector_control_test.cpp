@@ -23,25 +23,24 @@ namespace {
 
 // A control service on 127.0.0.1:<ephemeral>, served on a thread of its own.
 struct ControlServer {
-  explicit ControlServer(std::size_t max_sessions)
-      : store(SessionStore::Limits{max_sessions, 60'000, 64, 1024}),
+  explicit ControlServer(std::size_t max_sessions_per_address)
+      : store(limits(max_sessions_per_address)),
         service(store, config()),
-        limiter(64, 64),
+        table(connection_limits()),
         listener{tcp::acceptor(io, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0)),
                  ListenerRole::control, "test"} {
     port = listener.acceptor.local_endpoint().port();
-    net::co_spawn(io,
-                  accept_loop(listener, limiter,
-                              [this](tcp::socket s, ConnectionLimiter::Slot slot) {
-                                net::co_spawn(
-                                    io,
-                                    [this, s = std::move(s),
-                                     slot = std::move(slot)]() mutable -> net::awaitable<void> {
-                                      co_await run_control_session(std::move(s), service);
-                                    },
-                                    net::detached);
-                              }),
-                  net::detached);
+    net::co_spawn(
+        io,
+        accept_loop(listener, table,
+                    [this](tcp::socket s, ConnectionTable::Slot slot) {
+                      net::co_spawn(
+                          io,
+                          run_control_session(std::move(s), service,
+                                              limits::control_connection_lifetime, std::move(slot)),
+                          net::detached);
+                    }),
+        net::detached);
     thread = std::thread([this] { io.run(); });
   }
   ~ControlServer() {
@@ -50,6 +49,16 @@ struct ControlServer {
       io.stop();
     });
     thread.join();
+  }
+  static ConnectionLimits connection_limits() {
+    ConnectionLimits l;
+    l.max_total = l.max_per_address = l.max_per_prefix = 64;
+    return l;
+  }
+  static SessionStore::Limits limits(std::size_t max_sessions_per_address) {
+    SessionStore::Limits l;
+    l.max_sessions_per_address = max_sessions_per_address;
+    return l;
   }
   static ControlConfig config() {
     ControlConfig c;
@@ -64,7 +73,7 @@ struct ControlServer {
   net::io_context io;
   SessionStore store;
   ControlService service;
-  ConnectionLimiter limiter;
+  ConnectionTable table;
   BoundListener listener;
   std::uint16_t port = 0;
   std::thread thread;
@@ -154,7 +163,7 @@ BOOST_AUTO_TEST_CASE(wrong_token_is_refused_and_closed) {
   BOOST_TEST(!client.receive().has_value());
 }
 
-BOOST_AUTO_TEST_CASE(session_table_is_bounded) {
+BOOST_AUTO_TEST_CASE(sessions_under_way_are_bounded_per_source) {
   ControlServer server(2);
   for (int i = 0; i < 2; ++i) {
     Client c(server.port);

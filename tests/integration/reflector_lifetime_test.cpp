@@ -112,7 +112,7 @@ BOOST_AUTO_TEST_CASE(a_trickling_smtp_peer_is_told_and_closed_at_the_lifetime) {
   std::string error;
   auto identity = TlsIdentity::generate("reflector.test", error);
   BOOST_TEST_REQUIRE(identity != nullptr, error);
-  SmtpContext context{store, *identity, "reflector.test", lifetime};
+  SmtpContext context{store, std::move(identity), "reflector.test", lifetime};
   Server server(
       [&](tcp::socket s) { return run_smtp_session(std::move(s), ServiceKind::smtp, context); });
   // One endless command line, a byte at a time.
@@ -125,13 +125,34 @@ BOOST_AUTO_TEST_CASE(a_trickling_smtp_peer_is_told_and_closed_at_the_lifetime) {
              got.received);
 }
 
+BOOST_AUTO_TEST_CASE(an_smtp_peer_that_never_shows_a_tag_is_closed_in_seconds) {
+  SessionStore store;
+  std::string error;
+  auto identity = TlsIdentity::generate("reflector.test", error);
+  BOOST_TEST_REQUIRE(identity != nullptr, error);
+  // A whole session lifetime of minutes, but no live tag within a second: a scanner's or
+  // a slow drip's connection is closed long before it.
+  SmtpContext context{store, std::move(identity), "reflector.test", std::chrono::minutes(5),
+                      lifetime};
+  Server server(
+      [&](tcp::socket s) { return run_smtp_session(std::move(s), ServiceKind::smtp, context); });
+  const auto got = trickle(server.port, "EHLO scanner.example\r\nNOOP " + std::string(100, 'x'));
+  BOOST_TEST(got.closed);
+  BOOST_TEST(got.after < std::chrono::seconds(5));
+  BOOST_TEST(
+      got.received.find("421 4.4.2 reflector.test no session tag in time") != std::string::npos,
+      got.received);
+}
+
 BOOST_AUTO_TEST_CASE(the_default_lifetimes_are_the_declared_limits) {
   SessionStore store;
   std::string error;
   auto identity = TlsIdentity::generate("reflector.test", error);
   BOOST_TEST_REQUIRE(identity != nullptr, error);
-  SmtpContext context{store, *identity, "reflector.test"};
+  SmtpContext context{store, std::move(identity), "reflector.test"};
   BOOST_TEST((context.session_lifetime == limits::smtp_session_lifetime));
+  BOOST_TEST((context.untagged_lifetime == limits::untagged_smtp_lifetime));
+  BOOST_TEST((limits::untagged_smtp_lifetime < limits::smtp_session_lifetime));
   BOOST_TEST((limits::smtp_session_lifetime > limits::smtp_idle_timeout));
   BOOST_TEST((limits::control_connection_lifetime > limits::control_idle_timeout));
 }

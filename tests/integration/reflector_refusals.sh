@@ -9,11 +9,13 @@ REFLECTOR=$1
 CTL=$2
 source "$(dirname "$0")/reflector_lib.sh"
 
-PER_SOURCE=16 # limits::max_concurrent_per_source
+PER_SOURCE=16 # limits::max_concurrent_per_address
 EXTRA=30      # refused connections beyond the first, to see the log count them
 IDENTITY=egress25-reflector
 
-start_reflector --witness off
+# Refusals at the cap, when nothing can make room: an idle connection never gives its
+# place to a newcomer from its own address here (reflector_abuse.sh tests that it does).
+start_reflector --witness off --shed-idle-after 3600
 
 # Opens a connection to PORT on 127.0.0.1 and stores its descriptor in the named variable.
 open_to() {

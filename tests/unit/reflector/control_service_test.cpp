@@ -76,6 +76,7 @@ struct Service {
     BOOST_TEST_REQUIRE(std::holds_alternative<control::HelloResponse>(handled.response));
     return std::get<control::HelloResponse>(handled.response);
   }
+  static std::int64_t t0_plus(std::int64_t ms) { return t0 + ms; }
   control::ReportResponse report(const std::string& token) {
     auto handled = service.handle(control::ReportRequest{token}, client, t0 + 1000);
     BOOST_TEST_REQUIRE(std::holds_alternative<control::ReportResponse>(handled.response));
@@ -93,7 +94,7 @@ BOOST_AUTO_TEST_SUITE(control_service)
 
 BOOST_AUTO_TEST_CASE(one_source_is_told_busy_in_its_own_words) {
   SessionStore::Limits l;
-  l.max_sessions_per_source = 2;
+  l.max_sessions_per_address = 2;
   Service s(false, l);
   s.session();
   s.session();
@@ -101,10 +102,46 @@ BOOST_AUTO_TEST_CASE(one_source_is_told_busy_in_its_own_words) {
   BOOST_TEST_REQUIRE(std::holds_alternative<control::ErrorResponse>(refused.response));
   const auto& e = std::get<control::ErrorResponse>(refused.response);
   BOOST_TEST((e.code == control::ErrorCode::busy));
-  BOOST_TEST(e.message.find("your address") != std::string::npos, e.message);
+  BOOST_TEST(e.message.find("your address " + client.address) != std::string::npos, e.message);
+  BOOST_TEST(e.message.find("(2)") != std::string::npos, e.message);
+  BOOST_TEST(e.message.find("says nothing about your network") != std::string::npos, e.message);
+  BOOST_TEST(refused.log_line.find("HELLO refused: sessions of " + client.address) == 0u,
+             refused.log_line);
   // Someone else is still served.
   auto other = s.hello({"203.0.113.9", 40000, Family::ipv4});
   BOOST_TEST(std::holds_alternative<control::HelloResponse>(other.response));
+}
+
+BOOST_AUTO_TEST_CASE(a_reported_session_no_longer_counts_toward_its_source) {
+  SessionStore::Limits l;
+  l.max_sessions_per_address = 1;
+  Service s(false, l);
+  const auto first = s.session();
+  BOOST_TEST(std::holds_alternative<control::ErrorResponse>(s.hello().response));
+  s.report(first.token);
+  // One check after another from the same address: the first is done once reported.
+  BOOST_TEST(std::holds_alternative<control::HelloResponse>(s.hello().response));
+}
+
+BOOST_AUTO_TEST_CASE(a_source_over_its_hello_rate_is_told_so) {
+  SessionStore::Limits l;
+  l.hello_rate_per_address = 3;
+  l.max_sessions_per_address = 100;
+  Service s(false, l);
+  std::string token;
+  for (int i = 0; i < 3; ++i) token = s.session().token;
+  auto refused = s.hello();
+  BOOST_TEST_REQUIRE(std::holds_alternative<control::ErrorResponse>(refused.response));
+  const auto& e = std::get<control::ErrorResponse>(refused.response);
+  BOOST_TEST((e.code == control::ErrorCode::busy));
+  BOOST_TEST(e.message.find("faster than") != std::string::npos, e.message);
+  BOOST_TEST(e.message.find("3 a minute") != std::string::npos, e.message);
+  // Joining from the other family carries a token: it opens nothing, and is not counted.
+  control::HelloRequest join;
+  join.client_version = "test";
+  join.token = token;
+  auto joined = s.service.handle(join, {"2001:db8::7", 40000, Family::ipv6}, s.t0_plus(1));
+  BOOST_TEST(std::holds_alternative<control::HelloResponse>(joined.response));
 }
 
 BOOST_AUTO_TEST_CASE(the_log_line_escapes_what_the_peer_sent) {

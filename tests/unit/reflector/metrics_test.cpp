@@ -4,6 +4,8 @@
 
 #include <boost/test/unit_test.hpp>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "listener.hpp"
 #include "options.hpp"
@@ -57,8 +59,8 @@ BOOST_AUTO_TEST_CASE(counters_render_in_the_text_format) {
 BOOST_AUTO_TEST_CASE(every_refusal_reason_shows_before_it_happens) {
   // A series that appears only once it is non-zero breaks rate() and alerts on absence.
   const auto text = render(Metrics().snapshot());
-  for (const char* reason :
-       {"connections_total", "connections_per_source", "sessions_total", "sessions_per_source"})
+  for (const char* reason : {"connections_total", "connections_per_source", "connections_rate",
+                             "sessions_total", "sessions_per_source", "sessions_rate"})
     BOOST_TEST(has_line(text, std::string("egress25_reflector_refused_total{reason=\"") + reason +
                                   "\"} 0"),
                reason);
@@ -83,17 +85,33 @@ BOOST_AUTO_TEST_CASE(every_series_has_help_and_type_once) {
 
 BOOST_AUTO_TEST_CASE(limiter_sentences_map_to_their_reason) {
   // The real sentences, so a change of wording cannot silently move a count.
-  ConnectionLimiter total(1, 5);
-  std::string why;
-  auto held = total.try_acquire("192.0.2.1", why);
-  BOOST_TEST_REQUIRE(held.has_value());
-  BOOST_TEST(!total.try_acquire("192.0.2.2", why).has_value());
-  BOOST_TEST((connection_refusal_reason(why) == RefusalReason::connections_total), why);
-  ConnectionLimiter per_source(5, 1);
-  auto held2 = per_source.try_acquire("192.0.2.1", why);
-  BOOST_TEST_REQUIRE(held2.has_value());
-  BOOST_TEST(!per_source.try_acquire("192.0.2.1", why).has_value());
-  BOOST_TEST((connection_refusal_reason(why) == RefusalReason::connections_per_source), why);
+  auto reason_of = [](ConnectionLimits l, int held_from_same, const char* newcomer) {
+    ConnectionTable table(l);
+    std::vector<ConnectionTable::Slot> held;
+    for (int i = 0; i < held_from_same; ++i)
+      held.push_back(std::move(*table.admit(net::ip::make_address("192.0.2.1"), 0).slot));
+    auto refused = table.admit(net::ip::make_address(newcomer), 0);
+    BOOST_TEST_REQUIRE(!refused.slot.has_value());
+    return std::pair{connection_refusal_reason(refused.why), refused.why};
+  };
+  ConnectionLimits total;
+  total.max_total = 1;
+  auto [r1, why1] = reason_of(total, 1, "198.51.100.1");
+  BOOST_TEST((r1 == RefusalReason::connections_total), why1);
+  ConnectionLimits address;
+  address.max_per_address = 1;
+  address.shed_idle_after_ms = 1'000'000;
+  auto [r2, why2] = reason_of(address, 1, "192.0.2.1");
+  BOOST_TEST((r2 == RefusalReason::connections_per_source), why2);
+  ConnectionLimits prefix;
+  prefix.max_per_prefix = 1;
+  prefix.shed_idle_after_ms = 1'000'000;
+  auto [r3, why3] = reason_of(prefix, 1, "192.0.2.2");
+  BOOST_TEST((r3 == RefusalReason::connections_per_source), why3);
+  ConnectionLimits rate;
+  rate.rate_per_address = 1;
+  auto [r4, why4] = reason_of(rate, 1, "192.0.2.1");
+  BOOST_TEST((r4 == RefusalReason::connections_rate), why4);
 }
 
 BOOST_AUTO_TEST_CASE(get_metrics_is_answered_with_the_text_format) {

@@ -22,6 +22,10 @@ const std::string client_v6 = "2001:db8::7";
 const std::string other_client = "203.0.113.9";
 constexpr std::int64_t t0 = 1'700'000'000'000;  // a wall-clock time, in ms
 
+std::int64_t ms(std::chrono::milliseconds d) {
+  return d.count();
+}
+
 bool lower_hex(const std::string& s) {
   return !s.empty() && s.find_first_not_of("0123456789abcdef") == std::string::npos;
 }
@@ -66,8 +70,10 @@ SessionStore::Limits small_limits() {
 BOOST_AUTO_TEST_SUITE(session_store)
 
 BOOST_AUTO_TEST_CASE(tokens_are_unique_128_bit_hex_and_probe_ids_are_not_tokens) {
+  // 200 sessions from one address at once, for this test only.
   SessionStore::Limits l;
-  l.max_sessions_per_source = 1000;  // 200 sessions from one address, for this test only
+  l.max_sessions_per_address = l.max_sessions_per_prefix = 1000;
+  l.hello_rate_per_address = l.hello_rate_per_prefix = 0;
   SessionStore store(l);
   std::set<std::string> tokens, probe_ids;
   for (int i = 0; i < 200; ++i) {
@@ -303,80 +309,170 @@ BOOST_AUTO_TEST_CASE(sessions_expire_after_their_lifetime) {
   BOOST_TEST(store.size() == 0u);
 }
 
-BOOST_AUTO_TEST_CASE(default_lifetime_is_the_declared_limit) {
+BOOST_AUTO_TEST_CASE(a_session_no_probe_reaches_is_gone_in_a_minute_a_probed_one_lives_on) {
   SessionStore store;
-  const Session* s = store.create(client_v4, Family::ipv4, t0);
-  BOOST_TEST_REQUIRE(s != nullptr);
-  const std::int64_t lifetime =
-      std::chrono::duration_cast<std::chrono::milliseconds>(limits::session_lifetime).count();
-  BOOST_TEST(s->expires_unix_ms == t0 + lifetime);
+  const auto unprobed = store.limits().unprobed_lifetime_ms;
+  const auto lifetime = store.limits().lifetime_ms;
+  BOOST_TEST(unprobed == ms(limits::unprobed_session_lifetime));
+  BOOST_TEST(lifetime == ms(limits::session_lifetime));
+  BOOST_TEST(unprobed < lifetime);
+
+  const Session* idle = store.create(client_v4, Family::ipv4, t0);
+  const Session* probed = store.create(client_v4, Family::ipv4, t0);
+  BOOST_TEST_REQUIRE((idle && probed));
+  BOOST_TEST(idle->expires_unix_ms == t0 + unprobed);
+  const std::string idle_token = idle->token, probed_token = probed->token;
+  // A probe of it arrives (its tag in an EHLO): it is a check under way, and lives on.
+  auto c = connect(store, client_v4, 25, t0 + 500);
+  BOOST_TEST(store.attach(probed->probe_id, c.ring_id, c.record, t0 + 500));
+  BOOST_TEST(store.find_by_token(probed_token, t0 + 1)->expires_unix_ms == t0 + lifetime);
+
+  BOOST_TEST(store.find_by_token(idle_token, t0 + unprobed - 1) != nullptr);
+  BOOST_TEST(store.find_by_token(idle_token, t0 + unprobed) == nullptr);
+  BOOST_TEST(store.find_by_token(probed_token, t0 + unprobed) != nullptr);
+  BOOST_TEST(store.find_by_token(probed_token, t0 + lifetime - 1) != nullptr);
 }
 
-BOOST_AUTO_TEST_CASE(a_full_table_is_busy_and_evicts_nobody) {
+BOOST_AUTO_TEST_CASE(a_reported_session_lingers_then_goes) {
+  SessionStore store;
+  const auto linger = store.limits().reported_linger_ms;
+  BOOST_TEST(linger == ms(limits::reported_session_linger));
+  const Session* s = store.create(client_v4, Family::ipv4, t0);
+  BOOST_TEST_REQUIRE(s != nullptr);
+  const std::string token = s->token;
+  auto c = connect(store, client_v4, 25, t0 + 100);
+  BOOST_TEST(store.attach(s->probe_id, c.ring_id, c.record, t0 + 100));
+  store.note_reported(token, t0 + 5000);
+  // Asked again (the first answer was lost): still there; a minute later, gone.
+  BOOST_TEST(store.find_by_token(token, t0 + 5000 + linger - 1) != nullptr);
+  BOOST_TEST(store.find_by_token(token, t0 + 5000 + linger) == nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(a_full_table_makes_room_but_never_from_a_check_under_way) {
   auto l = small_limits();  // max_sessions = 3
+  l.unprobed_lifetime_ms = l.lifetime_ms;
   SessionStore store(l);
-  std::vector<std::string> tokens;
+  std::vector<std::string> tokens, probe_ids;
   for (int i = 0; i < 3; ++i) {
     const Session* s = store.create(client_v4, Family::ipv4, t0 + i * 1000);
     BOOST_TEST_REQUIRE(s != nullptr);
     tokens.push_back(s->token);
+    probe_ids.push_back(s->probe_id);
   }
-  // Full of live sessions: a new client is told busy, and no one mid-check loses theirs.
-  BOOST_TEST(store.create(other_client, Family::ipv4, t0 + 3000) == nullptr);
+  // Every session is a check under way (a probe of it arrived): a new client is told
+  // busy, and no one mid-check loses theirs.
+  for (int i = 0; i < 3; ++i) {
+    auto c = connect(store, client_v4, 25, t0 + 2500);
+    BOOST_TEST(store.attach(probe_ids[i], c.ring_id, c.record, t0 + 2500));
+  }
+  CreateRefusal why = CreateRefusal::none;
+  BOOST_TEST(store.create(other_client, Family::ipv4, t0 + 3000, &why) == nullptr);
+  BOOST_TEST((why == CreateRefusal::table_full));
   BOOST_TEST(store.size() == 3u);
   for (const auto& t : tokens) BOOST_TEST(store.find_by_token(t, t0 + 3000) != nullptr);
   // Joining an existing session needs no new slot.
   BOOST_TEST(store.join(tokens[0], client_v6, Family::ipv6, t0 + 3000) != nullptr);
 
-  // Once the oldest has expired, there is room again, and only the oldest is gone.
-  const auto later = t0 + l.lifetime_ms;
-  BOOST_TEST(store.create(other_client, Family::ipv4, later) != nullptr);
-  BOOST_TEST(store.find_by_token(tokens[0], later) == nullptr);
-  BOOST_TEST(store.find_by_token(tokens[1], later) != nullptr);
-  BOOST_TEST(store.find_by_token(tokens[2], later) != nullptr);
-  BOOST_TEST(store.create(other_client, Family::ipv4, later) == nullptr);
+  // A reported check has served its client: it makes room, and only it.
+  store.note_reported(tokens[1], t0 + 3500);
+  BOOST_TEST(store.create(other_client, Family::ipv4, t0 + 4000) != nullptr);
+  BOOST_TEST(store.find_by_token(tokens[1], t0 + 4000) == nullptr);
+  BOOST_TEST(store.find_by_token(tokens[0], t0 + 4000) != nullptr);
+  BOOST_TEST(store.find_by_token(tokens[2], t0 + 4000) != nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(a_table_full_of_hellos_makes_room_from_the_network_holding_most) {
+  auto l = small_limits();
+  l.max_sessions = 4;
+  l.unprobed_lifetime_ms = l.lifetime_ms;
+  SessionStore store(l);
+  // 203.0.113.0/24 floods with HELLOs and never probes; a real client is under way.
+  const Session* real = store.create(client_v4, Family::ipv4, t0);
+  BOOST_TEST_REQUIRE(real != nullptr);
+  const std::string real_token = real->token;
+  auto c = connect(store, client_v4, 25, t0 + 10);
+  BOOST_TEST(store.attach(real->probe_id, c.ring_id, c.record, t0 + 10));
+  const Session* lone = store.create("192.0.2.50", Family::ipv4, t0 + 20);
+  BOOST_TEST_REQUIRE(lone != nullptr);
+  const std::string lone_token = lone->token;
+  std::vector<std::string> flood;
+  for (int i = 1; i <= 2; ++i)
+    flood.push_back(
+        store.create("203.0.113." + std::to_string(i), Family::ipv4, t0 + 30 + i)->token);
+  // Full. A fresh client from elsewhere gets in; the flood's oldest HELLO goes.
+  BOOST_TEST(store.create("198.18.0.1", Family::ipv4, t0 + 100) != nullptr);
+  BOOST_TEST(store.find_by_token(flood[0], t0 + 100) == nullptr);
+  BOOST_TEST(store.find_by_token(flood[1], t0 + 100) != nullptr);
+  BOOST_TEST(store.find_by_token(real_token, t0 + 100) != nullptr);
+  BOOST_TEST(store.find_by_token(lone_token, t0 + 100) != nullptr);
 }
 
 BOOST_AUTO_TEST_CASE(one_source_cannot_fill_the_table) {
   auto l = small_limits();
-  l.max_sessions = 10;
-  l.max_sessions_per_source = 2;
+  l.max_sessions = 20;
+  l.max_sessions_per_address = 2;
+  l.max_sessions_per_prefix = 3;
   SessionStore store(l);
   CreateRefusal why = CreateRefusal::table_full;
   BOOST_TEST(store.create(client_v4, Family::ipv4, t0, &why) != nullptr);
   BOOST_TEST((why == CreateRefusal::none));
   BOOST_TEST(store.create(client_v4, Family::ipv4, t0 + 1) != nullptr);
   BOOST_TEST(store.create(client_v4, Family::ipv4, t0 + 2, &why) == nullptr);
-  BOOST_TEST((why == CreateRefusal::source_full));
+  BOOST_TEST((why == CreateRefusal::address_full));
+  // Its /24 has room for one more, from another address; then the /24 is full.
+  BOOST_TEST(store.create("198.51.100.8", Family::ipv4, t0 + 3) != nullptr);
+  BOOST_TEST(store.create("198.51.100.9", Family::ipv4, t0 + 3, &why) == nullptr);
+  BOOST_TEST((why == CreateRefusal::prefix_full));
   // Others are still served.
   BOOST_TEST(store.create(other_client, Family::ipv4, t0 + 3) != nullptr);
 
-  // An IPv6 host picks any address of its /64 at will: the /64 is one source.
+  // An IPv6 host picks any address of its /64 at will: the /64 counts as one network.
   BOOST_TEST(store.create("2001:db8:1:2::1", Family::ipv6, t0 + 4) != nullptr);
   BOOST_TEST(store.create("2001:db8:1:2:aaaa::99", Family::ipv6, t0 + 5) != nullptr);
+  BOOST_TEST(store.create("2001:db8:1:2:bbbb::99", Family::ipv6, t0 + 5) != nullptr);
   BOOST_TEST(store.create("2001:db8:1:2:ffff:ffff:ffff:ffff", Family::ipv6, t0 + 6, &why) ==
              nullptr);
-  BOOST_TEST((why == CreateRefusal::source_full));
+  BOOST_TEST((why == CreateRefusal::prefix_full));
   BOOST_TEST(store.create("2001:db8:1:3::1", Family::ipv6, t0 + 7) != nullptr);
 
   // Expired sessions give their source its room back.
   BOOST_TEST(store.create(client_v4, Family::ipv4, t0 + l.lifetime_ms + 1) != nullptr);
 }
 
-BOOST_AUTO_TEST_CASE(default_per_source_cap_is_the_declared_limit) {
-  SessionStore store;
-  std::size_t made = 0;
-  while (made < limits::max_sessions_per_source + 5 &&
-         store.create(client_v4, Family::ipv4, t0) != nullptr)
-    ++made;
-  BOOST_TEST(made == limits::max_sessions_per_source);
-  BOOST_TEST(limits::max_sessions_per_source < limits::max_sessions);
+BOOST_AUTO_TEST_CASE(hellos_faster_than_the_rate_are_refused_then_served_again) {
+  auto l = small_limits();
+  l.max_sessions = 1000;
+  l.max_sessions_per_address = l.max_sessions_per_prefix = 1000;
+  l.hello_rate_per_address = 6;  // a burst of 6, then one each 10 s
+  l.hello_rate_per_prefix = 10;
+  SessionStore store(l);
+  CreateRefusal why = CreateRefusal::none;
+  for (int i = 0; i < 6; ++i) BOOST_TEST(store.create(client_v4, Family::ipv4, t0) != nullptr);
+  BOOST_TEST(store.create(client_v4, Family::ipv4, t0, &why) == nullptr);
+  BOOST_TEST((why == CreateRefusal::address_rate));
+  BOOST_TEST(store.create(client_v4, Family::ipv4, t0 + 9'000) == nullptr);
+  BOOST_TEST(store.create(client_v4, Family::ipv4, t0 + 10'000) != nullptr);
+  // The /24 has 10 a minute in all: 7 taken in 10 s, and 10 s gave it 1.67 back; 4 more
+  // for its other addresses, then none.
+  for (int i = 0; i < 4; ++i)
+    BOOST_TEST(store.create("198.51.100.8", Family::ipv4, t0 + 10'000) != nullptr);
+  BOOST_TEST(store.create("198.51.100.9", Family::ipv4, t0 + 10'000, &why) == nullptr);
+  BOOST_TEST((why == CreateRefusal::prefix_rate));
+  BOOST_TEST(store.create(other_client, Family::ipv4, t0 + 10'000) != nullptr);
 }
 
-BOOST_AUTO_TEST_CASE(session_source_keys) {
-  BOOST_TEST(session_source("198.51.100.7", Family::ipv4) == "198.51.100.7");
-  BOOST_TEST(session_source("2001:db8:1:2:3:4:5:6", Family::ipv6) == "2001:db8:1:2::/64");
-  BOOST_TEST(session_source("2001:db8:1:2::", Family::ipv6) == "2001:db8:1:2::/64");
+BOOST_AUTO_TEST_CASE(default_caps_are_the_declared_limits) {
+  SessionStore store;
+  BOOST_TEST(store.limits().max_sessions == limits::max_sessions);
+  BOOST_TEST(store.limits().max_sessions_per_address == limits::max_sessions_per_address);
+  BOOST_TEST(store.limits().max_sessions_per_prefix == limits::max_sessions_per_prefix);
+  std::size_t made = 0;
+  while (made < limits::max_sessions_per_address + 5 &&
+         store.create(client_v4, Family::ipv4, t0) != nullptr)
+    ++made;
+  BOOST_TEST(made == limits::max_sessions_per_address);
+  BOOST_TEST(limits::max_sessions_per_address < limits::max_sessions_per_prefix);
+  BOOST_TEST(limits::max_sessions_per_prefix < limits::max_sessions);
 }
 
 // ---- saw_name: which tag a connection records, from EHLO/HELO and SNI ------------------
