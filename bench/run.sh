@@ -19,8 +19,9 @@
 # loopback round first waits up to --quiet-wait seconds (default 30) for the rest of the
 # machine to be idle; the table says how much else ran meanwhile. --short (CI): one run
 # of each, 2,000 sessions, no waiting, no file: it proves that every row is produced,
-# nothing about speed. Every part runs in a namespace lab of its own (bench/measure.sh), so it needs
-# root; without it, or without nmap, swaks or smtp-sink, it exits 77 with the reason.
+# nothing about speed. Every part runs in a namespace lab of its own (bench/measure.sh),
+# so it needs root; without it, or without nmap, swaks or smtp-sink, it exits 77 with
+# the reason.
 # Binaries default to BUILD_DIR (./build): client/egress25, reflector/egress25-reflector
 # and bench/ (delay_link, tcp_rtt, smtp_load).
 set -u -o pipefail
@@ -98,7 +99,9 @@ part() { # ARGS...
   wait "$CHILD"
   rc=$?
   CHILD=""
-  if ((rc == 77)); then skip "the namespace lab cannot run here (see above)"; fi
+  if ((rc == 77)); then
+    skip "$(sed -n 's/^SKIP: //p' "$RECORDS" | head -n 1)" # lab_require's reason
+  fi
   ((rc == 0)) || { echo "bench: FAIL: part '$*' exited $rc" >&2; exit 1; }
   printf 'bench: %s done in %ss\n' "$*" $((SECONDS - t0)) >&2
 }
