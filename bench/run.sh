@@ -194,7 +194,7 @@ render() {
   ((RUNS == 1)) && runs_word="one run (--short: proves the rows, not the speed)"
   printf '### Side by side (%s)\n\n' "$runs_word"
   printf '| what | egress25 | peer | ratio |\n| --- | --- | --- | --- |\n'
-  printf '| reflector sessions/s (connect, greeting, EHLO, QUIT; 50 concurrent over 20 sources; witness on, default logging) | %s | Postfix smtp-sink %s | %s |\n' \
+  printf '| reflector sessions/s (connect, greeting, EHLO, QUIT; 50 concurrent over 20 sources; witness on, default logging, no connection rate limits) | %s | Postfix smtp-sink %s | %s |\n' \
     "$(fmt int server.sessions_per_s egress25)" "$(fmt int server.sessions_per_s smtp-sink)" \
     "$(ratio server.sessions_per_s egress25 smtp-sink); per run $(fmt x2 server.sessions_per_s_ratio paired)"
   printf '| CPU per session (server process, user + system) | %s | smtp-sink %s | %s |\n' \
