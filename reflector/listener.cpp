@@ -146,6 +146,9 @@ net::awaitable<void> accept_loop(BoundListener& listener, ConnectionTable& table
       say_and_close(socket, refuse ? refuse(peer, admission.why) : std::string());
       continue;
     }
+    // Replies are small and each waits for the peer's next command: never hold one back
+    // for a delayed ACK (the greeting on 465 waited 40 ms behind TLS session tickets).
+    socket.set_option(tcp::no_delay(true), peer_ec);
     serve(std::move(socket), std::move(*admission.slot));
   }
 }
