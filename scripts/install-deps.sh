@@ -16,6 +16,8 @@ packages=(
   scdoc python3-jsonschema man-db debootstrap
   # the reflector's --metrics test: promtool check metrics
   prometheus
+  # the hardening build: ASan + UBSan and libFuzzer (scripts/sanitize.sh, scripts/fuzz.sh)
+  clang-14 libclang-rt-14-dev
 )
 
 missing=()
