@@ -50,6 +50,10 @@ std::shared_ptr<TlsIdentity> make_identity(const Options& o, const std::string& 
 // sockets as the caps allow at once (as far as the descriptor limit lets us open them),
 // the pool sits apart and a burst's memory can go back to the system.
 void warm_socket_pool(net::io_context& io, std::size_t wanted) {
+  // A pool this big (about 11 MiB) covers any cap a VPS can hold; past it, sockets are
+  // added as they come, as Asio does anyway.
+  constexpr std::size_t max_warmed = 65536;
+  wanted = std::min(wanted, max_warmed);
   rlimit files{};
   if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY)
     wanted = std::min<std::size_t>(wanted, files.rlim_cur > 256 ? files.rlim_cur - 256 : 0);
