@@ -204,9 +204,10 @@ class SmtpSession {
       return;
     }
     closed_by_table_ = true;
-    say_and_close(stream_.socket(), stream_.tls() || writing_
-                                        ? std::string()
-                                        : closing_reply(why, context_.hostname));
+    // No plaintext on implicit TLS (the peer expects a handshake), inside TLS, or across
+    // a reply on its way.
+    const bool plain = kind_ == ServiceKind::smtp && !stream_.tls() && !writing_;
+    say_and_close(stream_.socket(), plain ? closing_reply(why, context_.hostname) : std::string());
   }
 
   net::awaitable<void> serve() {

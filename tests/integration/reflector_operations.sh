@@ -3,7 +3,8 @@
 # new fingerprint; a session in flight carries on), keeps the old identity when the new
 # files are broken and says why, and applies changed limits from the config file; SIGTERM
 # tells open SMTP sessions 421 before it exits; a closed stderr does not kill it
-# (SIGPIPE); --log-format json and journal.
+# (SIGPIPE); --log-format json and journal. And a connection closed to make room: a 421
+# on SMTP, nothing at all on implicit TLS.
 # Usage: reflector_operations.sh REFLECTOR_BINARY REFLECTOR_CTL_BINARY CLIENT_BINARY
 REFLECTOR=$1
 CTL=$2
@@ -143,3 +144,25 @@ REFLECTOR_DEFAULT_OPTIONS=(--witness off --log-format journal)
 start_reflector
 grep -q '^<6>listening on ' "$REFLECTOR_LOG" || fail "--log-format journal: $(head -n 3 "$REFLECTOR_LOG")"
 pass "--log-format journal: $(head -n 1 "$REFLECTOR_LOG" | head -c 100)"
+
+# ---- Making room: the idle connection goes, with a 421 on SMTP and nothing on TLS ------------
+REFLECTOR_DEFAULT_OPTIONS=(--witness off --max-connections-per-address 1 --shed-idle-after 1)
+start_reflector
+for port in "$SMTP_PORT" "$SMTPS_PORT"; do
+  exec 4<>"/dev/tcp/127.0.0.1/$port" || fail "cannot connect to $port"
+  [[ $port == "$SMTP_PORT" ]] && { IFS= read -r -t 5 line <&4 || fail "no greeting"; }
+  sleep 1.5  # idle past --shed-idle-after
+  exec 5<>"/dev/tcp/127.0.0.1/$port" || fail "cannot connect to $port again"
+  rest=$(timeout 5 cat <&4) || fail "the idle connection to $port was not closed"
+  if [[ $port == "$SMTP_PORT" ]]; then
+    [[ $rest == "421 4.7.0 reflector.test egress25-reflector busy: idle connection closed to serve others"* ]] ||
+      fail "the idle SMTP connection was told '$rest'"
+    IFS= read -r -t 5 line <&5 || fail "the newcomer got no greeting"
+    [[ $line == 220* ]] || fail "the newcomer got '$line'"
+  else
+    [[ -z $rest ]] || fail "the idle implicit-TLS connection was sent plaintext: $rest"
+  fi
+  exec 4<&- 5<&-
+  sleep 0.2
+done
+pass "an idle connection makes room for a newcomer from its address: a 421 on SMTP, nothing on TLS"
