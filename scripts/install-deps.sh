@@ -18,6 +18,8 @@ packages=(
   prometheus
   # the hardening build: ASan + UBSan and libFuzzer (scripts/sanitize.sh, scripts/fuzz.sh)
   clang-14 libclang-rt-14-dev
+  # the format check (scripts/check-format.sh)
+  clang-format-14
 )
 
 missing=()
