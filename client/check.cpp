@@ -10,6 +10,7 @@
 #include <exception>
 #include <memory>
 
+#include "check_plan.hpp"
 #include "classifier.hpp"
 #include "control_client.hpp"
 #include "control_errors.hpp"
@@ -31,48 +32,19 @@ using std::chrono::milliseconds;
 
 // A REPORT carries capped transcripts of every probe: give it longer than a HELLO.
 constexpr milliseconds report_timeout = 3 * limits::default_control_timeout;
-// When the reflector advertises nothing it could not say: a standard install.
-const std::vector<std::uint16_t> standard_ports{25, 465, 587};
-constexpr std::array<Family, 2> both_families{Family::ipv4, Family::ipv6};
 // What HELLO says this client is.
 const std::string client_version = EGRESS25_VERSION;
-// EHLO name and SNI toward a --target destination: neutral, so that no third party
-// learns the session's token or probe id.
-const std::string destination_ehlo_name = "egress25-check.invalid";
 
+// One family of the reflector and its control connection, once tried.
 struct FamilyControl {
-  Family family = Family::ipv4;
-  std::vector<tcp::endpoint> endpoints;  // resolved, this family only
+  ResolvedFamily resolved;
   std::unique_ptr<ControlClient> control;
   std::optional<control::HelloResponse> hello;
 };
 
-Family family_of(const net::ip::address& a) {
-  return a.is_v4() ? Family::ipv4 : Family::ipv6;
-}
-
-std::string family_words(Family f) {
-  return f == Family::ipv4 ? "IPv4" : "IPv6";
-}
-
 std::string host_port_text(const std::string& host, std::uint16_t port) {
   bool v6 = host.find(':') != std::string::npos;
   return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
-}
-
-// The name the reflector gave a port (it knows it under --port-offset), else the usual one.
-std::string name_for(std::uint16_t port, ServiceKind kind,
-                     const std::vector<control::Service>& services) {
-  for (const auto& s : services)
-    if (s.port == port && !s.name.empty()) return s.name;
-  return service_name(port, kind);
-}
-
-ServiceKind kind_for(std::uint16_t port, const std::vector<control::Service>& services) {
-  for (const auto& s : services)
-    if (s.port == port) return s.kind;
-  // Not advertised: RFC 8314 implicit TLS on 465, plain SMTP with STARTTLS elsewhere.
-  return port == 465 ? ServiceKind::smtps : ServiceKind::smtp;
 }
 
 // A sentence for an answer to HELLO that is not a HelloResponse; "" when it is one.
@@ -208,13 +180,6 @@ net::awaitable<void> probe_and_trace(ClientProbe& probe, ProbeSpec spec, net::ss
   co_await run_all(std::move(jobs));
 }
 
-// A probe as planned: what the report will say of it, and how to run it (nullopt: it
-// cannot be sent, and `probe` says why).
-struct PlannedProbe {
-  ClientProbe probe;
-  std::optional<ProbeSpec> spec;
-};
-
 // The REPORT, reconnecting once when the reflector closed the idle control connection.
 net::awaitable<ReportOutcome> fetch_report(ControlClient& control, std::string token,
                                            milliseconds control_timeout) {
@@ -253,511 +218,359 @@ net::awaitable<ReportOutcome> fetch_report(ControlClient& control, std::string t
   co_return outcome;
 }
 
-ProbeResult unprobed(ClientProbe probe, const std::string& why) {
-  ProbeResult result;
-  result.evidence.client = std::move(probe);
-  result.evidence.reflector.report_error = why;
-  result.evidence.trace_unavailable = "nothing was probed";
-  result.classification.verdict = Verdict::inconclusive;
-  result.classification.location = Location::unknown;
-  std::string reason = "Nothing was probed: " + why;
-  if (reason.back() != '.' && reason.back() != '?') reason += '.';
-  result.classification.reasons.push_back(std::move(reason));
-  return result;
-}
+// Why a check ends before probing: the sentence, and whether it names its own cause and
+// next step (see unreachable_report).
+struct Unreachable {
+  std::string error;
+  bool self_explained = false;
+};
 
-// The report when no control connection could be had: every probe inconclusive.
-// `self_explained`: the error names its own cause and next step (a name that does not
-// resolve, a port that speaks SMTP), so the summary says just that, not "check that the
-// reflector runs and its firewall lets the control port through".
-CheckReport unreachable(CheckReport report, const CheckOptions& options,
-                        const std::vector<FamilyControl>& families, std::string error,
-                        bool self_explained = false) {
-  report.control_reached = false;
-  report.witness_reason = "unknown: the reflector could not be asked";
-  report.control_error = std::move(error);
-  std::vector<Family> probed;
-  for (const auto& fc : families) probed.push_back(fc.family);
-  if (probed.empty()) {
-    if (options.family != FamilyChoice::ipv6) probed.push_back(Family::ipv4);
-    if (options.family == FamilyChoice::ipv6 || options.family == FamilyChoice::both)
-      probed.push_back(Family::ipv6);
-    // A family this host cannot use at all is named once, not probed.
-    std::erase_if(probed, [&](Family f) {
-      return std::any_of(report.not_probed.begin(), report.not_probed.end(),
-                         [&](const NotProbed& n) { return n.family == f; });
-    });
+// One run of `egress25 check`, phase by phase (run() lists them in order). Each phase
+// reads what the ones before it left in the members; planning and judging are the pure
+// functions of check_plan.hpp, the phases here do the I/O between them.
+class Check {
+ public:
+  Check(net::any_io_executor executor, CheckOptions options, std::optional<std::string> secret,
+        ProgressHook progress)
+      : executor_(std::move(executor)),
+        options_(std::move(options)),
+        secret_(std::move(secret)),
+        progress_(std::move(progress)) {
+    report_.reflector_host = options_.reflector_host;
+    report_.control_endpoint = host_port_text(options_.reflector_host, options_.control_port);
   }
-  const auto& ports = options.ports.empty() ? standard_ports : options.ports;
-  for (auto& skipped : report.not_probed)
-    if (skipped.ports.empty()) skipped.ports = ports;
-  for (auto port : ports)
-    for (Family family : probed) {
-      ClientProbe probe;
-      probe.host = options.reflector_host;
-      for (const auto& fc : families)
-        if (fc.family == family && !fc.endpoints.empty())
-          probe.address = fc.endpoints.front().address().to_string();
-      probe.port = port;
-      probe.kind = kind_for(port, {});
-      probe.service = service_name(port, probe.kind);
-      probe.family = family;
-      report.probes.push_back(unprobed(std::move(probe), report.control_error));
-    }
-  SummaryInput input;
-  input.reflector_host = options.reflector_host;
-  input.control_reached = false;
-  for (const auto& skipped : report.not_probed) input.not_probed.push_back(skipped.reason);
-  input.control_error = report.control_error;
-  report.summary =
-      self_explained ? nothing_measured(report.control_error, input.not_probed) : summarize(input);
-  return report;
-}
 
-}  // namespace
+  net::awaitable<CheckReport> run() {
+    std::optional<Unreachable> stop = co_await resolve_reflector();
+    if (!stop) stop = leave_out_unusable_families();
+    if (!stop) stop = co_await open_control();
+    if (stop)
+      co_return unreachable_report(std::move(report_), options_, resolved_families(),
+                                   std::move(stop->error), stop->self_explained);
+    co_await join_other_families();
+    plan_probes();
+    co_await plan_destinations();
+    co_await run_probes_and_early_traces();
+    co_await fetch_the_report();
+    judge_untraced();
+    co_await trace_what_is_not_open();
+    judge_all();
+    co_return std::move(report_);
+  }
 
-std::optional<std::string> no_trace_reason(const ClientProbe& probe, const ProbeResult& untraced,
-                                           bool tracing) {
-  const Classification& c = untraced.classification;
-  const bool relayed =
-      std::any_of(untraced.evidence.reflector.tagged.begin(),
-                  untraced.evidence.reflector.tagged.end(), [&](const ConnectionRecord& r) {
-                    return r.peer_address != untraced.evidence.reflector.client_public_address;
-                  });
-  if (probe.connect == ConnectOutcome::connected && c.verdict == Verdict::open && !relayed)
-    return "the probe reached the reflector unchanged: there was nothing to locate";
-  if (c.refused_by_reflector)
-    return "the reflector refused the connection for its own limits: there is nothing on the "
-           "path to locate";
-  if (probe.connect == ConnectOutcome::not_attempted ||
-      probe.connect == ConnectOutcome::local_error)
-    return "nothing left this host, so there is no path to trace";
-  if (!tracing) return "tracing was turned off (--no-trace)";
-  return std::nullopt;
-}
-
-SummaryRow summary_row(const ProbeResult& result) {
-  const ClientProbe& p = result.evidence.client;
-  const Classification& c = result.classification;
-  SummaryRow row;
-  row.port = p.port;
-  row.service = p.service;
-  row.family = p.family;
-  row.verdict = c.verdict;
-  row.location = c.location;
-  row.segment = c.segment;
-  row.blocking_hop = c.blocking_hop;
-  row.candidates = c.blocking_candidates;
-  row.refused_by_reflector = c.refused_by_reflector;
-  for (const auto& r : result.evidence.reflector.tagged)
-    if (r.peer_address != result.evidence.reflector.client_public_address)
-      row.arrived_from = r.peer_address;
-  return row;
-}
-
-std::chrono::milliseconds timeout_from_rtt(double rtt_ms) {
-  auto computed =
-      milliseconds(static_cast<long long>(4 * std::max(rtt_ms, 0.0))) + milliseconds(1000);
-  return std::clamp<milliseconds>(computed, limits::min_probe_timeout, limits::max_probe_timeout);
-}
-
-int exit_status(const CheckReport& report) {
-  if (!report.control_reached) return 3;
-  for (const auto& p : report.probes)
-    if (p.classification.verdict != Verdict::open) return 1;
-  return 0;
-}
-
-net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::string> secret,
-                                      ProgressHook progress) {
-  auto executor = co_await net::this_coro::executor;
-  CheckReport report;
-  report.reflector_host = options.reflector_host;
-  report.control_endpoint = host_port_text(options.reflector_host, options.control_port);
-  const milliseconds control_timeout = limits::default_control_timeout;
-
-  // ---- Resolve the reflector, split by family --------------------------------------
-  std::vector<FamilyControl> families;
-  {
-    boost::system::error_code not_literal;
-    net::ip::make_address(options.reflector_host, not_literal);
-    if (not_literal) tell_phase(progress, "resolving " + options.reflector_host);
-    tcp::resolver resolver(executor);
-    const std::string service = std::to_string(options.control_port);
+ private:
+  // ---- Resolve the reflector, split by family, keep the families asked for ----------
+  net::awaitable<std::optional<Unreachable>> resolve_reflector() {
+    if (!is_address_literal(options_.reflector_host))
+      tell_phase(progress_, "resolving " + options_.reflector_host);
+    tcp::resolver resolver(executor_);
+    const std::string service = std::to_string(options_.control_port);
     auto resolved =
-        co_await before(steady_clock::now() + control_timeout,
-                        resolver.async_resolve(options.reflector_host, service,
+        co_await before(steady_clock::now() + control_timeout_,
+                        resolver.async_resolve(options_.reflector_host, service,
                                                tcp::resolver::numeric_service, as_result));
     if (!resolved || std::get<0>(*resolved)) {
       auto ec = resolved ? std::get<0>(*resolved) : boost::system::error_code{};
-      co_return unreachable(std::move(report), options, families,
-                            resolve_failure(options.reflector_host, ec, control_timeout), true);
+      co_return Unreachable{resolve_failure(options_.reflector_host, ec, control_timeout_), true};
     }
-    for (const auto& entry : std::get<1>(*resolved)) {
-      auto endpoint = entry.endpoint();
-      if (endpoint.address().is_v6() && endpoint.address().to_v6().is_v4_mapped()) continue;
-      Family family = family_of(endpoint.address());
-      auto it = std::find_if(families.begin(), families.end(),
-                             [&](const FamilyControl& fc) { return fc.family == family; });
-      if (it == families.end()) {
-        families.push_back(FamilyControl{family, {}, nullptr, std::nullopt});
-        it = families.end() - 1;
-      }
-      if (std::find(it->endpoints.begin(), it->endpoints.end(), endpoint) == it->endpoints.end())
-        it->endpoints.push_back(endpoint);
-    }
+    std::vector<tcp::endpoint> endpoints;
+    for (const auto& entry : std::get<1>(*resolved)) endpoints.push_back(entry.endpoint());
+    FamilySelection selection = select_families(endpoints, options_.family);
+    unwanted_addresses_ = std::move(selection.unwanted_addresses);
+    for (auto& rf : selection.families)
+      families_.push_back(FamilyControl{std::move(rf), nullptr, std::nullopt});
+    co_return std::nullopt;
   }
-  // Keep the families asked for, in the resolver's order (it knows the host's preference).
-  auto wanted = [&](Family f) {
-    switch (options.family) {
-      case FamilyChoice::ipv4:
-        return f == Family::ipv4;
-      case FamilyChoice::ipv6:
-        return f == Family::ipv6;
-      default:
-        return true;
-    }
-  };
-  std::vector<std::string> unwanted_addresses;  // to name them when no wanted one is left
-  for (const auto& fc : families)
-    if (!wanted(fc.family))
-      for (const auto& e : fc.endpoints) unwanted_addresses.push_back(e.address().to_string());
-  std::erase_if(families, [&](const FamilyControl& fc) { return !wanted(fc.family); });
-  if (options.family == FamilyChoice::both)
-    for (Family f : both_families)
-      if (std::none_of(families.begin(), families.end(),
-                       [&](const FamilyControl& fc) { return fc.family == f; }))
-        families.push_back(FamilyControl{f, {}, nullptr, std::nullopt});
 
   // ---- Families that cannot be used at all: one line each, not a block -------------
   // A reflector name without an address of a family, or a host without a route or an
   // address of it, says nothing about blocking: those families are left out, and named.
-  std::vector<std::string> unusable;
-  std::erase_if(families, [&](const FamilyControl& fc) {
-    std::optional<std::string> why;
-    if (fc.endpoints.empty())
-      why = "the reflector's name " + options.reflector_host + " has no " +
-            family_words(fc.family) + " address";
-    else
-      why = family_unusable(fc.endpoints.front().address());
-    if (!why) return false;
-    report.not_probed.push_back(
-        NotProbed{Target::reflector, options.reflector_host, fc.family, options.ports, *why});
-    unusable.push_back(*why);
-    return true;
-  });
-  if (families.empty()) {
-    boost::system::error_code not_literal;
-    net::ip::make_address(options.reflector_host, not_literal);
-    std::string why =
-        unusable.empty()
-            ? family_missing(options.reflector_host,
-                             options.family == FamilyChoice::ipv6 ? Family::ipv6 : Family::ipv4,
-                             unwanted_addresses, !not_literal)
-            : unusable.front();
-    // A family this host cannot use is already one sentence of the summary.
-    co_return unreachable(std::move(report), options, families, why, unusable.empty());
+  std::optional<Unreachable> leave_out_unusable_families() {
+    std::vector<ResolvedFamily> usable = resolved_families();
+    report_.not_probed =
+        drop_unusable(usable, options_.reflector_host, options_.ports, family_unusable);
+    std::erase_if(families_, [&](const FamilyControl& fc) {
+      return std::none_of(usable.begin(), usable.end(), [&](const ResolvedFamily& rf) {
+        return rf.family == fc.resolved.family;
+      });
+    });
+    if (!families_.empty()) return std::nullopt;
+    if (!report_.not_probed.empty())
+      // A family this host cannot use is already one sentence of the summary.
+      return Unreachable{report_.not_probed.front().reason, false};
+    return Unreachable{
+        family_missing(options_.reflector_host,
+                       options_.family == FamilyChoice::ipv6 ? Family::ipv6 : Family::ipv4,
+                       unwanted_addresses_, is_address_literal(options_.reflector_host)),
+        true};
   }
 
-  // ---- Control: HELLO on the first family that answers, then join with the others ----
-  tell_phase(progress, "connecting to the reflector's control port " +
-                           endpoint_text(families.front().endpoints.front()));
-  FamilyControl* primary = nullptr;
-  std::string connect_error;
-  for (auto& fc : families) {
-    fc.control = std::make_unique<ControlClient>(executor);
-    auto error = co_await fc.control->connect(fc.endpoints, control_timeout);
-    if (error.empty()) {
-      primary = &fc;
-      break;
-    }
-    if (connect_error.empty()) {
-      connect_error = error;
-      report.control_endpoint = endpoint_text(fc.control->remote());
-    }
-  }
-  if (!primary)
-    co_return unreachable(std::move(report), options, families,
-                          "cannot reach the reflector's control port " + connect_error);
-  report.control_endpoint = endpoint_text(primary->control->remote());
-  report.local_address = primary->control->local().address().to_string();
-
-  control::HelloRequest hello_request;
-  hello_request.client_version = client_version;
-  hello_request.secret = secret;
-  const std::int64_t hello_sent_ms = unix_ms_now();
-  auto answer = co_await primary->control->request(hello_request, control_timeout);
-  if (auto failure = hello_failure(answer, *primary->control, secret.has_value()); !failure.empty())
-    co_return unreachable(std::move(report), options, families, failure, true);
-  primary->hello = std::get<control::HelloResponse>(std::get<control::Response>(answer));
-  const control::HelloResponse hello = *primary->hello;
-  const Family primary_family = primary->family;
-  // The smaller of two samples: a connect may have waited for neighbour discovery or ARP,
-  // a request for the reflector's own work; neither is the path.
-  const double rtt_ms =
-      std::min(primary->control->connect_ms(), primary->control->last_request_ms());
-  const HelloTiming hello_timing{hello_sent_ms, rtt_ms, hello.server_time_unix_ms};
-  report.control_reached = true;
-  report.control_rtt_ms = rtt_ms;
-  report.reflector_version = hello.version;
-  report.public_address = hello.client_address;
-  report.witness_active = hello.witness.active;
-  report.witness_reason = hello.witness.reason;
-  BOOST_LOG_TRIVIAL(debug) << "control: HELLO answered in " << primary->control->last_request_ms()
-                           << " ms; we are " << hello.client_address << ", reflector "
-                           << hello.version;
-
-  for (auto& fc : families) {
-    // A family with a control client already is the primary or one that failed above.
-    if (fc.control) continue;
-    fc.control = std::make_unique<ControlClient>(executor);
-    auto error = co_await fc.control->connect(fc.endpoints, control_timeout);
-    if (error.empty()) {
-      control::HelloRequest join;
-      join.client_version = client_version;
-      join.token = hello.token;
-      join.secret = secret;
-      auto joined = co_await fc.control->request(join, control_timeout);
-      error = hello_failure(joined, *fc.control, secret.has_value());
-      if (error.empty())
-        fc.hello = std::get<control::HelloResponse>(std::get<control::Response>(joined));
-    }
-    fc.control->close();  // only the first family's connection carries the REPORT
-    if (!error.empty())
-      BOOST_LOG_TRIVIAL(debug) << "control over " << family_words(fc.family) << ": " << error;
-  }
-  // With --family auto a family this host cannot reach the reflector over is left out;
-  // one asked for by name (4, 6, both) is probed and reported either way.
-  if (options.family == FamilyChoice::automatic)
-    std::erase_if(families, [](const FamilyControl& fc) { return !fc.hello.has_value(); });
-  primary = &*std::find_if(families.begin(), families.end(),
-                           [&](const FamilyControl& fc) { return fc.family == primary_family; });
-
-  SessionFacts session;
-  session.expected_fingerprint = hello.tls_fingerprint;
-  session.banner_identity = hello.banner_identity;
-  session.services = hello.services;
-  for (const auto& fc : families)
-    if (fc.hello) {
-      (fc.family == Family::ipv4 ? session.public_ipv4 : session.public_ipv6) =
-          fc.hello->client_address;
-    }
-
-  // ---- Plan the probes ----------------------------------------------------------------
-  const milliseconds timeout = options.timeout.value_or(timeout_from_rtt(rtt_ms));
-  report.probe_timeout_ms = static_cast<double>(timeout.count());
-  // A step of a live dialogue is not a silent path: give it at least the control
-  // timeout, and the whole probe room for banner, EHLO, STARTTLS, TLS, EHLO and QUIT.
-  const milliseconds step_timeout = std::max(timeout, control_timeout);
-  const milliseconds budget = timeout + 6 * step_timeout;
-
-  std::vector<std::uint16_t> ports = options.ports;
-  if (ports.empty())
-    for (const auto& s : hello.services) ports.push_back(s.port);
-  for (auto& skipped : report.not_probed)
-    if (skipped.ports.empty()) skipped.ports = ports;
-
-  std::vector<PlannedProbe> planned;
-  int tag_index = 0;
-  for (auto port : ports)
-    for (const auto& fc : families) {
-      PlannedProbe p;
-      p.probe.host = options.reflector_host;
-      p.probe.port = port;
-      p.probe.kind = kind_for(port, hello.services);
-      p.probe.service = name_for(port, p.probe.kind, hello.services);
-      p.probe.family = fc.family;
-      p.probe.probe_tag = control::make_probe_tag(hello.probe_id, ++tag_index);
-      // The address the control connection reached, so both measure the same host.
-      auto address =
-          fc.control && fc.hello ? fc.control->remote().address() : fc.endpoints.front().address();
-      p.probe.address = address.to_string();
-      p.spec =
-          ProbeSpec{options.reflector_host, address, port, p.probe.kind, p.probe.probe_tag, timeout,
-                    step_timeout,           budget,  {}};
-      planned.push_back(std::move(p));
-    }
-
-  // ---- --target: a real destination on port 25, its MX hosts else its address -------
-  std::vector<PlannedProbe> destinations;
-  if (options.target) {
-    std::vector<Family> destination_families;
-    for (const auto& fc : families) destination_families.push_back(fc.family);
-    if (!options.target->is_address) tell_phase(progress, "looking up " + options.target->name);
-    auto destination =
-        co_await resolve_destination(*options.target, destination_families, control_timeout);
-    BOOST_LOG_TRIVIAL(debug) << "target " << options.target->name << ": "
-                             << destination.hosts.size() << " host(s) by " << destination.how
-                             << (destination.error.empty() ? "" : ": " + destination.error);
-    if (destination.hosts.empty())
-      destination.hosts.push_back(DestinationHost{options.target->name, {}, destination.error});
-    for (const auto& host : destination.hosts) {
-      std::vector<Family> host_families = destination_families;
-      if (options.target->is_address)  // a literal is probed in its own family
-        host_families.assign(1, host.addresses.empty() ? destination_families.front()
-                                                       : family_of(host.addresses.front()));
-      for (Family family : host_families) {
-        PlannedProbe p;
-        p.probe.host = host.name;
-        p.probe.port = options.target_port;
-        p.probe.kind = ServiceKind::smtp;
-        p.probe.service = service_name(options.target_port, ServiceKind::smtp);
-        p.probe.family = family;
-        auto address = std::find_if(host.addresses.begin(), host.addresses.end(),
-                                    [&](const auto& a) { return family_of(a) == family; });
-        if (address != host.addresses.end() && wanted(family)) {
-          p.probe.address = address->to_string();
-          p.spec = ProbeSpec{host.name,         *address, options.target_port,
-                             ServiceKind::smtp, "",       timeout,
-                             step_timeout,      budget,   destination_ehlo_name};
-        } else if (host.error.empty() && !host.addresses.empty()) {
-          // Most MX hosts have no IPv6 address: not a failure, one line.
-          report.not_probed.push_back(
-              NotProbed{Target::destination,
-                        host.name,
-                        family,
-                        {options.target_port},
-                        address != host.addresses.end()
-                            ? host.name + " is an " + family_words(family) +
-                                  " address, which --family excludes"
-                            : host.name + " has no " + family_words(family) + " address"});
-          continue;
-        } else {
-          p.probe.connect = ConnectOutcome::not_attempted;
-          p.probe.connect_error = !host.error.empty() ? host.error : host.name + " has no address";
-        }
-        destinations.push_back(std::move(p));
+  // ---- Control: HELLO on the first family that answers --------------------------------
+  net::awaitable<std::optional<Unreachable>> open_control() {
+    tell_phase(progress_, "connecting to the reflector's control port " +
+                              endpoint_text(families_.front().resolved.endpoints.front()));
+    FamilyControl* primary = nullptr;
+    std::string connect_error;
+    for (auto& fc : families_) {
+      fc.control = std::make_unique<ControlClient>(executor_);
+      auto error = co_await fc.control->connect(fc.resolved.endpoints, control_timeout_);
+      if (error.empty()) {
+        primary = &fc;
+        break;
+      }
+      if (connect_error.empty()) {
+        connect_error = error;
+        report_.control_endpoint = endpoint_text(fc.control->remote());
       }
     }
+    if (!primary)
+      co_return Unreachable{"cannot reach the reflector's control port " + connect_error, false};
+    primary_family_ = primary->resolved.family;
+    report_.control_endpoint = endpoint_text(primary->control->remote());
+    report_.local_address = primary->control->local().address().to_string();
+
+    control::HelloRequest hello_request;
+    hello_request.client_version = client_version;
+    hello_request.secret = secret_;
+    const std::int64_t hello_sent_ms = unix_ms_now();
+    auto answer = co_await primary->control->request(hello_request, control_timeout_);
+    if (auto failure = hello_failure(answer, *primary->control, secret_.has_value());
+        !failure.empty())
+      co_return Unreachable{failure, true};
+    primary->hello = std::get<control::HelloResponse>(std::get<control::Response>(answer));
+    hello_ = *primary->hello;
+    // The smaller of two samples: a connect may have waited for neighbour discovery or ARP,
+    // a request for the reflector's own work; neither is the path.
+    rtt_ms_ = std::min(primary->control->connect_ms(), primary->control->last_request_ms());
+    hello_timing_ = HelloTiming{hello_sent_ms, rtt_ms_, hello_.server_time_unix_ms};
+    report_.control_reached = true;
+    report_.control_rtt_ms = rtt_ms_;
+    report_.reflector_version = hello_.version;
+    report_.public_address = hello_.client_address;
+    report_.witness_active = hello_.witness.active;
+    report_.witness_reason = hello_.witness.reason;
+    BOOST_LOG_TRIVIAL(debug) << "control: HELLO answered in " << primary->control->last_request_ms()
+                             << " ms; we are " << hello_.client_address << ", reflector "
+                             << hello_.version;
+    co_return std::nullopt;
+  }
+
+  // ---- Join the session over the other families (their public address) -------------
+  net::awaitable<void> join_other_families() {
+    for (auto& fc : families_) {
+      // A family with a control client already is the primary or one that failed above.
+      if (fc.control) continue;
+      fc.control = std::make_unique<ControlClient>(executor_);
+      auto error = co_await fc.control->connect(fc.resolved.endpoints, control_timeout_);
+      if (error.empty()) {
+        control::HelloRequest join;
+        join.client_version = client_version;
+        join.token = hello_.token;
+        join.secret = secret_;
+        auto joined = co_await fc.control->request(join, control_timeout_);
+        error = hello_failure(joined, *fc.control, secret_.has_value());
+        if (error.empty())
+          fc.hello = std::get<control::HelloResponse>(std::get<control::Response>(joined));
+      }
+      fc.control->close();  // only the first family's connection carries the REPORT
+      if (!error.empty())
+        BOOST_LOG_TRIVIAL(debug) << "control over " << family_words(fc.resolved.family) << ": "
+                                 << error;
+    }
+    // With --family auto a family this host cannot reach the reflector over is left out;
+    // one asked for by name (4, 6, both) is probed and reported either way.
+    if (options_.family == FamilyChoice::automatic)
+      std::erase_if(families_, [](const FamilyControl& fc) { return !fc.hello.has_value(); });
+
+    session_.expected_fingerprint = hello_.tls_fingerprint;
+    session_.banner_identity = hello_.banner_identity;
+    session_.services = hello_.services;
+    for (const auto& fc : families_)
+      if (fc.hello)
+        (fc.resolved.family == Family::ipv4 ? session_.public_ipv4 : session_.public_ipv6) =
+            fc.hello->client_address;
+  }
+
+  // ---- Plan the reflector's probes: every port in every family ----------------------
+  void plan_probes() {
+    const milliseconds timeout = options_.timeout.value_or(timeout_from_rtt(rtt_ms_));
+    report_.probe_timeout_ms = static_cast<double>(timeout.count());
+    timeouts_ = probe_timeouts(timeout, control_timeout_);
+    const auto ports = ports_to_probe(options_.ports, hello_.services);
+    fill_not_probed_ports(report_.not_probed, ports);
+    std::vector<ProbeFamily> families;
+    for (const auto& fc : families_)
+      // The address the control connection reached, so both measure the same host.
+      families.push_back(ProbeFamily{
+          fc.resolved.family, fc.control && fc.hello ? fc.control->remote().address()
+                                                     : fc.resolved.endpoints.front().address()});
+    probes_ = plan_reflector_probes(options_.reflector_host, ports, families, hello_, timeouts_);
+  }
+
+  // ---- --target: a real destination on port 25, its MX hosts else its address -------
+  net::awaitable<void> plan_destinations() {
+    if (!options_.target) co_return;
+    std::vector<Family> families;
+    for (const auto& fc : families_) families.push_back(fc.resolved.family);
+    if (!options_.target->is_address) tell_phase(progress_, "looking up " + options_.target->name);
+    auto destination = co_await resolve_destination(*options_.target, families, control_timeout_);
+    BOOST_LOG_TRIVIAL(debug) << "target " << options_.target->name << ": "
+                             << destination.hosts.size() << " host(s) by " << destination.how
+                             << (destination.error.empty() ? "" : ": " + destination.error);
+    DestinationPlan plan = plan_destination_probes(
+        *options_.target, options_.target_port, destination, families, options_.family, timeouts_);
+    destinations_ = std::move(plan.probes);
+    for (auto& skipped : plan.not_probed) report_.not_probed.push_back(std::move(skipped));
   }
 
   // ---- Probes, all at once, each traced while it waits if its SYN goes unanswered ----
   // An early trace's SYNs to a port share the witness window with the probe's: they meet
   // the same filters as the probe's own (a dropped port drops them too, a host firewall
   // sees them too), so the witness's view of the port is the same either way.
-  auto tls = make_probe_tls_context();
-  const std::int64_t probes_started_ms = unix_ms_now();
-  std::vector<TraceOutcome> traces(planned.size());
-  {
+  net::awaitable<void> run_probes_and_early_traces() {
+    auto tls = make_probe_tls_context();
+    const std::int64_t probes_started_ms = unix_ms_now();
     const milliseconds trace_after =
-        std::max(milliseconds(150), milliseconds(static_cast<long long>(3 * rtt_ms)));
+        std::max(milliseconds(150), milliseconds(static_cast<long long>(3 * rtt_ms_)));
     std::vector<net::awaitable<void>> jobs;
-    ProgressEvent started{ProgressEvent::Kind::probes_started, {}, {}, timeout, 0};
-    for (std::size_t i = 0; i < planned.size(); ++i) {
-      if (!planned[i].spec) continue;
-      auto watch = watch_for(progress, started.labels.size(), planned[i].probe);
-      started.labels.push_back(probe_label(planned[i].probe, false));
-      if (options.trace)
-        jobs.push_back(probe_and_trace(planned[i].probe, *planned[i].spec, tls, traces[i],
-                                       trace_after, options.control_port, std::move(watch)));
+    ProgressEvent started{ProgressEvent::Kind::probes_started, {}, {}, timeouts_.connect, 0};
+    for (auto& p : probes_) {
+      if (!p.spec) continue;
+      auto watch = watch_for(progress_, started.labels.size(), p.probe);
+      started.labels.push_back(probe_label(p.probe, false));
+      if (options_.trace)
+        jobs.push_back(probe_and_trace(p.probe, *p.spec, tls, p.trace, trace_after,
+                                       options_.control_port, std::move(watch)));
       else
-        jobs.push_back(probe_into(planned[i].probe, *planned[i].spec, tls, std::move(watch)));
+        jobs.push_back(probe_into(p.probe, *p.spec, tls, std::move(watch)));
     }
-    for (auto& p : destinations)
+    for (auto& p : destinations_)
       if (p.spec) {
-        auto watch = watch_for(progress, started.labels.size(), p.probe);
+        auto watch = watch_for(progress_, started.labels.size(), p.probe);
         started.labels.push_back(probe_label(p.probe, true));
         jobs.push_back(probe_into(p.probe, *p.spec, tls, std::move(watch)));
       }
-    if (progress) progress(started);
+    if (progress_) progress_(started);
     co_await run_all(std::move(jobs));
+    // The REPORT that follows travels behind every SYN the probes sent, so the witness has
+    // seen them all by the time it is asked; the window still takes the clock offset.
+    set_witness_window(session_, hello_timing_, probes_started_ms, unix_ms_now());
   }
-  // The REPORT that follows travels behind every SYN the probes sent, so the witness has
-  // seen them all by the time it is asked; the window still takes the clock offset.
-  set_witness_window(session, hello_timing, probes_started_ms, unix_ms_now());
 
   // ---- REPORT, reconnecting when the reflector closed the idle connection ------------
-  tell_phase(progress, "asking the reflector what it saw");
-  ReportOutcome outcome = co_await fetch_report(*primary->control, hello.token, control_timeout);
-  primary->control->close();
-  if (outcome.report) {
-    report.witness_active = outcome.report->witness.active;
-    report.witness_reason = outcome.report->witness.reason;
-  } else {
-    BOOST_LOG_TRIVIAL(debug) << outcome.error;
+  net::awaitable<void> fetch_the_report() {
+    tell_phase(progress_, "asking the reflector what it saw");
+    auto& primary = *std::find_if(families_.begin(), families_.end(), [&](const FamilyControl& fc) {
+      return fc.resolved.family == primary_family_;
+    });
+    report_outcome_ = co_await fetch_report(*primary.control, hello_.token, control_timeout_);
+    primary.control->close();
+    if (report_outcome_.report) {
+      report_.witness_active = report_outcome_.report->witness.active;
+      report_.witness_reason = report_outcome_.report->witness.reason;
+    } else {
+      BOOST_LOG_TRIVIAL(debug) << report_outcome_.error;
+    }
+    for (const auto& fc : families_) {
+      const Family family = fc.resolved.family;
+      (family == Family::ipv4 ? report_.public_ipv4 : report_.public_ipv6) =
+          public_address_for(family, session_, report_outcome_);
+      (family == Family::ipv4 ? report_.host_ipv4 : report_.host_ipv6) = read_host_network(family);
+    }
   }
-  for (const auto& fc : families) {
-    auto address = public_address_for(fc.family, session, outcome);
-    (fc.family == Family::ipv4 ? report.public_ipv4 : report.public_ipv6) = address;
-    (fc.family == Family::ipv4 ? report.host_ipv4 : report.host_ipv6) =
-        read_host_network(fc.family);
-  }
-  auto host_of = [&](Family f) {
-    const auto& h = f == Family::ipv4 ? report.host_ipv4 : report.host_ipv6;
-    return h.value_or(HostNetwork{});
-  };
 
   // ---- Judge without traces, then trace what is not plainly open -------------------
-  std::vector<ProbeResult> results(planned.size());
-  for (std::size_t i = 0; i < planned.size(); ++i) {
-    results[i].evidence = assemble_evidence(planned[i].probe, session, outcome, TraceOutcome{});
-    results[i].evidence.host = host_of(planned[i].probe.family);
-    results[i].classification = classify(results[i].evidence);
+  void judge_untraced() {
+    for (auto& p : probes_)
+      p.result = judge(p.probe, session_, report_outcome_, TraceOutcome{}, host_of(p.probe.family));
   }
-  {
+
+  net::awaitable<void> trace_what_is_not_open() {
     std::vector<net::awaitable<void>> jobs;
-    for (std::size_t i = 0; i < planned.size(); ++i) {
-      if (auto why = no_trace_reason(planned[i].probe, results[i], options.trace)) {
-        traces[i] = TraceOutcome{std::nullopt, *why};
-      } else if (!traces[i].trace && traces[i].unavailable.empty()) {
-        jobs.push_back(trace_into(traces[i], planned[i].spec->address, planned[i].probe.port,
-                                  options.control_port));
+    for (auto& p : probes_) {
+      if (auto why = no_trace_reason(p.probe, p.result, options_.trace)) {
+        p.trace = TraceOutcome{std::nullopt, *why};
+      } else if (!p.trace.trace && p.trace.unavailable.empty()) {
+        jobs.push_back(trace_into(p.trace, p.spec->address, p.probe.port, options_.control_port));
       }
     }
-    if (!jobs.empty()) tell_phase(progress, "tracing the path of what is not open");
+    if (!jobs.empty()) tell_phase(progress_, "tracing the path of what is not open");
     co_await run_all(std::move(jobs));
   }
 
-  // ---- Evidence, verdicts, summary ----------------------------------------------------
-  SummaryInput summary_input;
-  summary_input.reflector_host = options.reflector_host;
-  for (std::size_t i = 0; i < planned.size(); ++i) {
-    ProbeResult& result = results[i];
-    if (traces[i].trace || !traces[i].unavailable.empty()) {
-      result.evidence = assemble_evidence(planned[i].probe, session, outcome, std::move(traces[i]));
-      result.evidence.host = host_of(planned[i].probe.family);
-      result.classification = classify(result.evidence);
+  // ---- Evidence, verdicts, summary; destinations against the reflector's port 25 -----
+  void judge_all() {
+    for (auto& p : probes_) {
+      if (p.trace.trace || !p.trace.unavailable.empty())
+        p.result =
+            judge(p.probe, session_, report_outcome_, std::move(p.trace), host_of(p.probe.family));
+      report_.probes.push_back(std::move(p.result));
     }
-    summary_input.rows.push_back(summary_row(result));
-    report.probes.push_back(std::move(result));
-  }
-  for (const auto& skipped : report.not_probed)
-    if (skipped.target == Target::reflector) summary_input.not_probed.push_back(skipped.reason);
-  report.summary = summarize(summary_input);
+    report_.summary =
+        summarize(summary_input(options_.reflector_host, report_.probes, report_.not_probed));
 
-  // Destination probes, judged against the reflector probe of port 25 in the same family
-  // (by number, or the reflector's "smtp" service when it runs with a port offset).
-  std::vector<DestinationRow> destination_rows;
-  const std::size_t reflector_count = report.probes.size();
-  for (auto& planned_destination : destinations) {
-    ProbeResult result;
-    ClientProbe& probe = planned_destination.probe;
-    result.evidence.target = Target::destination;
-    result.evidence.trace_unavailable = "not traced for destinations";
-    result.evidence.host = host_of(probe.family);
-    for (int pass = 0; pass < 2 && !result.evidence.reference_verdict; ++pass)
-      for (std::size_t i = 0; i < reflector_count; ++i) {
-        const ClientProbe& r = report.probes[i].evidence.client;
-        if (r.family != probe.family) continue;
-        if (pass == 0 ? r.port == 25 : r.service == "smtp") {
-          result.evidence.reference_verdict = report.probes[i].classification.verdict;
-          break;
-        }
-      }
-    result.evidence.client = std::move(probe);
-    result.classification = classify(result.evidence);
-    const ClientProbe& p = result.evidence.client;
-    destination_rows.push_back(DestinationRow{
-        p.host, p.family, result.classification.verdict, result.classification.location,
-        result.classification.reasons.empty() ? "" : result.classification.reasons.front()});
-    report.probes.push_back(std::move(result));
+    std::vector<ProbeResult> judged;
+    std::vector<DestinationRow> rows;
+    for (auto& p : destinations_) {
+      const Family family = p.probe.family;
+      judged.push_back(judge_destination(std::move(p.probe), report_.probes, host_of(family)));
+      rows.push_back(destination_row(judged.back()));
+    }
+    for (auto& result : judged) report_.probes.push_back(std::move(result));
+    if (options_.target) {
+      auto sentence = destination_sentence(options_.target->name, options_.target_port, rows);
+      if (!sentence.empty()) report_.summary += (report_.summary.empty() ? "" : " ") + sentence;
+    }
   }
-  if (options.target) {
-    auto sentence =
-        destination_sentence(options.target->name, options.target_port, destination_rows);
-    if (!sentence.empty()) report.summary += (report.summary.empty() ? "" : " ") + sentence;
+
+  // ---- Helpers -----------------------------------------------------------------------
+  static bool is_address_literal(const std::string& host) {
+    boost::system::error_code not_literal;
+    net::ip::make_address(host, not_literal);
+    return !not_literal;
   }
-  co_return report;
+
+  std::vector<ResolvedFamily> resolved_families() const {
+    std::vector<ResolvedFamily> resolved;
+    for (const auto& fc : families_) resolved.push_back(fc.resolved);
+    return resolved;
+  }
+
+  HostNetwork host_of(Family family) const {
+    const auto& host = family == Family::ipv4 ? report_.host_ipv4 : report_.host_ipv6;
+    return host.value_or(HostNetwork{});
+  }
+
+  net::any_io_executor executor_;
+  const CheckOptions options_;
+  const std::optional<std::string> secret_;
+  const ProgressHook progress_;
+  const milliseconds control_timeout_ = limits::default_control_timeout;
+  CheckReport report_;
+
+  // Resolving and control.
+  std::vector<FamilyControl> families_;          // in the resolver's order
+  std::vector<std::string> unwanted_addresses_;  // to name them when no wanted one is left
+  Family primary_family_ = Family::ipv4;         // the family whose control carries REPORT
+  control::HelloResponse hello_;
+  HelloTiming hello_timing_;
+  double rtt_ms_ = 0;
+  SessionFacts session_;
+
+  // The probes, planned, run and judged; the REPORT.
+  ProbeTimeouts timeouts_;
+  std::vector<PlannedProbe> probes_;        // the reflector's, in report order
+  std::vector<PlannedProbe> destinations_;  // --target's, after them
+  ReportOutcome report_outcome_;
+};
+
+}  // namespace
+
+net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::string> secret,
+                                      ProgressHook progress) {
+  auto executor = co_await net::this_coro::executor;
+  Check check(executor, std::move(options), std::move(secret), std::move(progress));
+  co_return co_await check.run();
 }
 
 }  // namespace egress25::client

@@ -1,4 +1,5 @@
 // `egress25 check`: control HELLO, concurrent probes, traces, REPORT, verdicts.
+// run_check does the I/O phase by phase; planning and judging are check_plan.hpp's.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -63,6 +64,8 @@ struct CheckReport {
 // terminal); it is not needed for the report.
 net::awaitable<CheckReport> run_check(CheckOptions options, std::optional<std::string> secret,
                                       ProgressHook progress = {});
+
+// Defined in check_plan.cpp (pure) with the rest of the planning and judging.
 
 // Why a probe needs no trace (it reached the reflector unchanged from this client's own
 // address, nothing left this host, tracing is off); nullopt: trace it. `untraced` is
