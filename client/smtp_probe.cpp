@@ -28,10 +28,6 @@ namespace {
 using net::ip::tcp;
 using Stream = net::ssl::stream<tcp::socket>;
 
-// A dialogue is banner, EHLO, STARTTLS, handshake, EHLO, QUIT: a dozen actions. More
-// than this means the dialogue logic is looping, and the probe stops.
-constexpr int max_dialogue_actions = 64;
-
 std::string hex(const unsigned char* data, unsigned length) {
   static constexpr char digits[] = "0123456789abcdef";
   std::string out;
@@ -85,11 +81,12 @@ void record_connect_failure(ClientProbe& probe, int fd, Family family,
   }
 }
 
-DialogueEnd end_for(const boost::system::error_code& ec) {
-  if (ec == net::error::connection_reset || ec == net::error::broken_pipe)
-    return DialogueEnd::reset;
-  if (ec == net::error::timed_out) return DialogueEnd::timed_out;
-  return DialogueEnd::closed_early;  // eof, TLS stream truncated, ...
+// What a failed read said, as the dialogue hears it: the end of the stream (a FIN, or TLS
+// cut short without close_notify) or an error.
+smtp::Event failure_event(const boost::system::error_code& ec) {
+  if (ec == net::error::eof) return smtp::Event::peer_closed();
+  if (ec == net::ssl::error::stream_truncated) return smtp::Event::peer_closed(true);
+  return smtp::Event::io_error(ec, error_text(ec));
 }
 
 class ProbeRun {
@@ -130,10 +127,10 @@ class ProbeRun {
     if (auto local = socket.local_endpoint(ec); !ec)
       probe.local_address = local.address().to_string();
 
-    dialogue_.emplace(smtp::ClientDialogue::Options{spec_.kind, ehlo_name()});
-    co_await converse(probe, *dialogue_);
-    record_facts(probe, dialogue_->facts());
+    co_await converse(probe);
   }
+
+  void set_budget_end(steady_clock::time_point end) { budget_end_ = end; }
 
  private:
   // The reflector's probes carry their tag in EHLO and SNI; a destination's get the
@@ -146,125 +143,88 @@ class ProbeRun {
     return std::min(steady_clock::now() + step, budget_end_);
   }
 
-  PhaseTranscript& phase(ClientProbe& probe) {
-    return tls_up_ ? probe.transcript.tls : probe.transcript.plain;
-  }
-
-  void fail(ClientProbe& probe, DialogueEnd end, std::string detail) {
-    if (probe.end != DialogueEnd::none) return;  // the first failure is the one that counts
-    probe.end = end;
-    probe.end_detail =
-        probe.end_detail.empty() ? std::move(detail) : detail + "; " + probe.end_detail;
-  }
-
-  // What the dialogue learned, and how it ended when no I/O failure ended it first.
+  // What the dialogue learned, and how it ended.
   static void record_facts(ClientProbe& probe, const smtp::ClientDialogue::Facts& facts) {
     probe.banner_code = facts.banner_code;
     probe.banner = facts.banner;
     probe.starttls_advertised = facts.starttls_advertised;
     probe.starttls_reply_code = facts.starttls_reply_code;
-    if (probe.end != DialogueEnd::none) return;
-    if (facts.completed) {
-      probe.end = DialogueEnd::completed;
-    } else {
-      // The dialogue stopped on its own: an answer it could not go on from.
-      probe.end = DialogueEnd::protocol_error;
-      std::string why =
-          facts.stopped_because.empty() ? "the dialogue did not finish" : facts.stopped_because;
-      probe.end_detail = probe.end_detail.empty() ? why : why + "; " + probe.end_detail;
-    }
+    probe.tls_attempted = facts.tls_attempted;
+    probe.tls_completed = facts.tls_completed;
+    probe.tls_error = facts.tls_error;
+    probe.end = facts.end;
+    probe.end_detail = facts.end_detail;
   }
 
-  // Drives the sans-io dialogue over the socket until it says close or I/O fails.
-  net::awaitable<void> converse(ClientProbe& probe, smtp::ClientDialogue& dialogue) {
+  // Carries out what the sans-io dialogue asks until it says close; every result, a
+  // failure included, goes back to it, and it decides what the failure means.
+  net::awaitable<void> converse(ClientProbe& probe) {
+    // A destination (a third party's server) is owed the wait for the reply to QUIT; the
+    // reflector records its 221 itself.
+    smtp::ClientDialogue::Options options{spec_.kind, ehlo_name(), !spec_.ehlo_name.empty()};
+    smtp::ClientDialogue dialogue(std::move(options), probe.transcript);
+    auto action = dialogue.resume(smtp::Event::start());
+    while (!action.done()) {
+      switch (action.kind) {
+        case smtp::Action::Kind::read:
+          action = co_await read(dialogue, action.tls);
+          break;
+        case smtp::Action::Kind::write:
+          action = co_await write(dialogue, action);
+          break;
+        case smtp::Action::Kind::start_tls:
+          action = co_await handshake(dialogue, probe);
+          break;
+        case smtp::Action::Kind::close:
+          break;
+      }
+    }
+    record_facts(probe, dialogue.facts());
+  }
+
+  net::awaitable<smtp::Action> read(smtp::ClientDialogue& dialogue, bool tls) {
+    auto op = tls ? stream_.async_read_some(net::buffer(buffer_), as_result)
+                  : stream_.next_layer().async_read_some(net::buffer(buffer_), as_result);
+    auto got = co_await before(deadline(spec_.step_timeout), std::move(op));
+    if (!got) co_return dialogue.resume(smtp::Event::timed_out(spec_.step_timeout));
+    auto [ec, n] = *got;
+    if (!ec) co_return dialogue.resume(smtp::Event::received(std::string_view(buffer_.data(), n)));
+    if (n > 0) {
+      // Bytes and an error at once: the bytes first; the error if it still matters.
+      auto next = dialogue.resume(smtp::Event::received(std::string_view(buffer_.data(), n)));
+      if (next.kind != smtp::Action::Kind::read) co_return next;
+    }
+    co_return dialogue.resume(failure_event(ec));
+  }
+
+  net::awaitable<smtp::Action> write(smtp::ClientDialogue& dialogue, const smtp::Action& action) {
+    auto op = action.tls
+                  ? net::async_write(stream_, net::buffer(action.bytes), as_result)
+                  : net::async_write(stream_.next_layer(), net::buffer(action.bytes), as_result);
+    auto written = co_await before(deadline(spec_.step_timeout), std::move(op));
+    if (!written) co_return dialogue.resume(smtp::Event::timed_out(spec_.step_timeout));
+    if (auto [ec, n] = *written; ec) co_return dialogue.resume(failure_event(ec));
+    co_return dialogue.resume(smtp::Event::written());
+  }
+
+  net::awaitable<smtp::Action> handshake(smtp::ClientDialogue& dialogue, ClientProbe& probe) {
     const std::string hostname = ehlo_name();
-    smtp::ReplyParser parser;
-    auto action = dialogue.start();
-    std::array<char, 4096> buffer;
-    for (int count = 0; count < max_dialogue_actions; ++count) {
-      if (action.step == smtp::ClientDialogue::Step::close) break;
-      if (action.step == smtp::ClientDialogue::Step::write) {
-        // Kept before it is sent, so a write cut short still shows what we meant to send.
-        phase(probe).to_server.append(action.bytes);
-        auto op =
-            tls_up_ ? net::async_write(stream_, net::buffer(action.bytes), as_result)
-                    : net::async_write(stream_.next_layer(), net::buffer(action.bytes), as_result);
-        auto written = co_await before(deadline(spec_.step_timeout), std::move(op));
-        if (!written) co_return fail(probe, DialogueEnd::timed_out, "sending timed out");
-        if (auto [ec, n] = *written; ec)
-          co_return fail(probe, end_for(ec), "sending failed: " + error_text(ec));
-        action = dialogue.on_written();
-        continue;
-      }
-      if (action.step == smtp::ClientDialogue::Step::read_reply) {
-        auto result = parser.next();
-        if (result.status == smtp::ReplyParser::Status::error)
-          co_return fail(probe, DialogueEnd::protocol_error, result.error);
-        if (result.status == smtp::ReplyParser::Status::reply) {
-          action = dialogue.on_reply(result.reply);
-          continue;
-        }
-        auto op = tls_up_ ? stream_.async_read_some(net::buffer(buffer), as_result)
-                          : stream_.next_layer().async_read_some(net::buffer(buffer), as_result);
-        auto got = co_await before(deadline(spec_.step_timeout), std::move(op));
-        if (!got)
-          co_return fail(probe, DialogueEnd::timed_out,
-                         "no reply within " + std::to_string(spec_.step_timeout.count()) + " ms");
-        auto [ec, n] = *got;
-        if (n > 0) {
-          phase(probe).to_client.append(std::string_view(buffer.data(), n));
-          parser.feed(std::string_view(buffer.data(), n));
-        }
-        if (ec) {
-          if (ec == net::error::eof || ec == net::ssl::error::stream_truncated)
-            co_return fail(probe, DialogueEnd::closed_early,
-                           "the server closed the connection before the dialogue was over");
-          co_return fail(probe, end_for(ec), "receiving failed: " + error_text(ec));
-        }
-        continue;
-      }
-      // start_tls
-      if (parser.buffered() > 0) {
-        // RFC 3207 5: anything sent before the handshake must be discarded; a server
-        // (or a middlebox) that sends it is noted.
-        probe.end_detail = std::to_string(parser.buffered()) +
-                           " bytes arrived after the reply to STARTTLS and were discarded";
-      }
-      parser = smtp::ReplyParser{};
-      probe.tls_attempted = true;
-      SSL_set_tlsext_host_name(stream_.native_handle(), hostname.c_str());
-      auto handshake_timeout = std::min<std::chrono::milliseconds>(
-          spec_.step_timeout,
-          std::chrono::duration_cast<std::chrono::milliseconds>(limits::tls_handshake_timeout));
-      auto shaken = co_await before(deadline(handshake_timeout),
-                                    stream_.async_handshake(Stream::client, as_result));
-      if (!shaken) {
-        probe.tls_error =
-            "no TLS handshake within " + std::to_string(handshake_timeout.count()) + " ms";
-        dialogue.on_tls_failed(probe.tls_error);
-        co_return fail(probe, DialogueEnd::timed_out, probe.tls_error);
-      }
-      if (auto [ec] = *shaken; ec) {
-        probe.tls_error = error_text(ec);
-        dialogue.on_tls_failed(probe.tls_error);
-        // The connection's TLS state is broken either way: stop here.
-        co_return fail(probe, DialogueEnd::tls_failed, probe.tls_error);
-      }
-      tls_up_ = true;
-      probe.tls_completed = true;
-      record_tls(stream_.native_handle(), probe);
-      action = dialogue.on_tls_established();
-    }
+    SSL_set_tlsext_host_name(stream_.native_handle(), hostname.c_str());
+    auto handshake_timeout = std::min<std::chrono::milliseconds>(
+        spec_.step_timeout,
+        std::chrono::duration_cast<std::chrono::milliseconds>(limits::tls_handshake_timeout));
+    auto shaken = co_await before(deadline(handshake_timeout),
+                                  stream_.async_handshake(Stream::client, as_result));
+    if (!shaken) co_return dialogue.resume(smtp::Event::timed_out(handshake_timeout));
+    if (auto [ec] = *shaken; ec)
+      co_return dialogue.resume(smtp::Event::tls_failed(ec, error_text(ec)));
+    record_tls(stream_.native_handle(), probe);
+    co_return dialogue.resume(smtp::Event::tls_up());
   }
 
- public:
-  void set_budget_end(steady_clock::time_point end) { budget_end_ = end; }
-
- private:
   ProbeSpec spec_;
   Stream& stream_;
-  std::optional<smtp::ClientDialogue> dialogue_;
-  bool tls_up_ = false;
+  std::array<char, 4096> buffer_;
   steady_clock::time_point budget_end_ = steady_clock::time_point::max();
 };
 

@@ -41,7 +41,7 @@ struct IcmpReport {
 // How the dialogue after connect ended, as the client saw it.
 enum class DialogueEnd {
   none,            // never connected
-  completed,       // QUIT answered (221) or closed cleanly after it
+  completed,       // QUIT sent (and answered, when the 221 was awaited)
   reset,           // a TCP reset after the connection was up
   timed_out,       // silence in the middle of the dialogue
   closed_early,    // the server closed before the dialogue was over

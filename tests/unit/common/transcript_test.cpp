@@ -112,6 +112,24 @@ BOOST_AUTO_TEST_CASE(truncation_and_early_end_are_not_changes) {
   BOOST_TEST(compare_transcripts(cut, reflector).empty());
 }
 
+BOOST_AUTO_TEST_CASE(a_client_that_closes_after_quit_saw_no_change) {
+  // The probe sends QUIT and closes without reading the 221 (smtp_client_dialogue.cpp):
+  // its view ends with QUIT sent and no reply; the reflector's holds the 221. That is
+  // the dialogue ending on the client's side, not a reply removed on the way.
+  const auto client = dialogue(banner + ehlo_reply + ready, ehlo_cmd + "STARTTLS\r\n",
+                               "250-reflector.example\r\n250 8BITMIME\r\n");
+  BOOST_TEST(compare_transcripts(client, reflector_side()).empty());
+  // Same on implicit TLS, where the whole dialogue is in the TLS phase.
+  const auto implicit_client =
+      dialogue("", "", banner + "250-reflector.example\r\n250 8BITMIME\r\n");
+  const auto implicit_reflector =
+      dialogue("", "", banner + "250-reflector.example\r\n250 8BITMIME\r\n221 2.0.0 Bye\r\n");
+  BOOST_TEST(compare_transcripts(implicit_client, implicit_reflector).empty());
+  // A 221 that arrived changed still counts: the comparison covers what both kept.
+  const auto changed = dialogue("", "", banner + "250-reflector.example\r\n250 8BITMIME\r\n221 X");
+  BOOST_TEST(!compare_transcripts(changed, implicit_reflector).empty());
+}
+
 BOOST_AUTO_TEST_CASE(rewritten_banner) {
   const auto client = dialogue("220 relay.isp.example ESMTP Postfix\r\n" + ehlo_reply + ready,
                                ehlo_cmd + "STARTTLS\r\n");
