@@ -40,6 +40,92 @@ void set_witness_window(SessionFacts& session, const HelloTiming& hello,
   session.window_end_unix_ms = probes_ended_unix_ms + offset_ms + slack_ms;
 }
 
+namespace {
+
+// The REPORT's records of this probe's own connections, and where this session's probes
+// of the same family to other ports arrived from.
+void add_tagged_records(ReflectorEvidence& reflector, const ClientProbe& probe,
+                        const control::ReportResponse& response) {
+  // The tag alone is not enough: a middlebox may replay or redirect a tagged dialogue to
+  // another port, so a record counts for this probe only on the port it probed.
+  for (const auto& record : response.connections)
+    if (!probe.probe_tag.empty() && record.probe_tag == probe.probe_tag &&
+        record.local_port == probe.port)
+      reflector.tagged.push_back(record);
+
+  // A probe that alone arrives from another address than its siblings was relayed.
+  for (const auto& record : response.connections)
+    if (record.family == probe.family && record.local_port != probe.port &&
+        std::find(reflector.sibling_sources.begin(), reflector.sibling_sources.end(),
+                  record.peer_address) == reflector.sibling_sources.end())
+      reflector.sibling_sources.push_back(record.peer_address);
+}
+
+// What else arrived from our public address on this port: untagged connections, and the
+// reflector's own refusals.
+void add_untagged_and_refused(ReflectorEvidence& reflector, const ClientProbe& probe,
+                              const control::ReportResponse& response,
+                              const std::string& public_address) {
+  // Untagged arrivals: something got through, but its EHLO or SNI no longer carried our
+  // tag (or it was someone else behind our NAT).
+  for (const auto& u : response.untagged)
+    if (u.local_port == probe.port && u.family == probe.family &&
+        u.peer_address == public_address) {
+      ++reflector.untagged_from_client;
+      if (!u.end_reason.empty()) reflector.untagged_end_reasons.push_back(u.end_reason);
+    }
+  // The reflector's own refusals of our address on this port: its limits, not a block.
+  for (const auto& refused : response.refused)
+    if (refused.local_port == probe.port && refused.family == probe.family &&
+        refused.peer_address == public_address)
+      reflector.refusals.push_back(refused.reason +
+                                   (refused.count > 1
+                                        ? " (" + std::to_string(refused.count) + " connections)"
+                                        : std::string()));
+}
+
+// The packet witness's view of this probe's SYNs, or why there is none.
+void add_witness(ReflectorEvidence& reflector, const ClientProbe& probe,
+                 const SessionFacts& session, const control::ReportResponse& response,
+                 const std::optional<std::string>& public_address) {
+  if (!response.witness.active) {
+    reflector.witness_unavailable = response.witness.reason.empty()
+                                        ? "the reflector runs without a packet witness"
+                                        : response.witness.reason;
+    return;
+  }
+  if (!public_address) {
+    reflector.witness_unavailable = "the reflector never saw our " +
+                                    std::string(to_string(probe.family)) +
+                                    " address, so its packet witness cannot be matched";
+    return;
+  }
+  // The witness is matched by our public address. Probes that reached the reflector
+  // from another address of this family (a NAT pool that is not "paired", RFC 4787
+  // REQ-2) show that a silent probe may have left from yet another one: its absence
+  // from the witness would prove nothing.
+  std::optional<std::string> other_source;
+  for (const auto& record : response.connections)
+    if (record.family == probe.family && record.peer_address != *public_address)
+      other_source = record.peer_address;
+  if (other_source) {
+    reflector.witness_unavailable =
+        "probes reached the reflector from " + *other_source + ", not from " + *public_address +
+        " as the control connection did (a NAT pool), so the packet witness cannot tell "
+        "which SYNs were ours";
+    return;
+  }
+  WitnessQuery query;
+  query.family = probe.family;
+  query.public_address = *public_address;
+  query.port = probe.port;
+  query.window_start_unix_ms = session.window_start_unix_ms;
+  query.window_end_unix_ms = session.window_end_unix_ms;
+  reflector.witness = match_witness(response.witness_flows, query);
+}
+
+}  // namespace
+
 ProbeEvidence assemble_evidence(const ClientProbe& probe, const SessionFacts& session,
                                 const ReportOutcome& report, TraceOutcome trace) {
   ProbeEvidence evidence;
@@ -66,75 +152,9 @@ ProbeEvidence assemble_evidence(const ClientProbe& probe, const SessionFacts& se
   const control::ReportResponse& response = *report.report;
   reflector.report_available = true;
   reflector.connections_dropped = response.connections_dropped;
-
-  // The tag alone is not enough: a middlebox may replay or redirect a tagged dialogue to
-  // another port, so a record counts for this probe only on the port it probed.
-  for (const auto& record : response.connections)
-    if (!probe.probe_tag.empty() && record.probe_tag == probe.probe_tag &&
-        record.local_port == probe.port)
-      reflector.tagged.push_back(record);
-
-  // Where this session's probes of the same family to other ports arrived from: a probe
-  // that alone arrives from another address was relayed.
-  for (const auto& record : response.connections)
-    if (record.family == probe.family && record.local_port != probe.port &&
-        std::find(reflector.sibling_sources.begin(), reflector.sibling_sources.end(),
-                  record.peer_address) == reflector.sibling_sources.end())
-      reflector.sibling_sources.push_back(record.peer_address);
-
-  // Untagged arrivals from our public address on this port: something got through, but
-  // its EHLO or SNI no longer carried our tag (or it was someone else behind our NAT).
-  if (public_address) {
-    for (const auto& u : response.untagged)
-      if (u.local_port == probe.port && u.family == probe.family &&
-          u.peer_address == *public_address) {
-        ++reflector.untagged_from_client;
-        if (!u.end_reason.empty()) reflector.untagged_end_reasons.push_back(u.end_reason);
-      }
-    // The reflector's own refusals of our address on this port: its limits, not a block.
-    for (const auto& refused : response.refused)
-      if (refused.local_port == probe.port && refused.family == probe.family &&
-          refused.peer_address == *public_address)
-        reflector.refusals.push_back(refused.reason +
-                                     (refused.count > 1
-                                          ? " (" + std::to_string(refused.count) + " connections)"
-                                          : std::string()));
-  }
-
-  // The witness is matched by our public address. Probes that reached the reflector
-  // from another address of this family (a NAT pool that is not "paired", RFC 4787
-  // REQ-2) show that a silent probe may have left from yet another one: its absence
-  // from the witness would prove nothing.
-  std::optional<std::string> other_source;
-  if (public_address)
-    for (const auto& record : response.connections)
-      if (record.family == probe.family && record.peer_address != *public_address)
-        other_source = record.peer_address;
-
-  if (response.witness.active) {
-    if (other_source) {
-      reflector.witness_unavailable =
-          "probes reached the reflector from " + *other_source + ", not from " + *public_address +
-          " as the control connection did (a NAT pool), so the packet witness cannot tell "
-          "which SYNs were ours";
-    } else if (public_address) {
-      WitnessQuery query;
-      query.family = probe.family;
-      query.public_address = *public_address;
-      query.port = probe.port;
-      query.window_start_unix_ms = session.window_start_unix_ms;
-      query.window_end_unix_ms = session.window_end_unix_ms;
-      reflector.witness = match_witness(response.witness_flows, query);
-    } else {
-      reflector.witness_unavailable = "the reflector never saw our " +
-                                      std::string(to_string(probe.family)) +
-                                      " address, so its packet witness cannot be matched";
-    }
-  } else {
-    reflector.witness_unavailable = response.witness.reason.empty()
-                                        ? "the reflector runs without a packet witness"
-                                        : response.witness.reason;
-  }
+  add_tagged_records(reflector, probe, response);
+  if (public_address) add_untagged_and_refused(reflector, probe, response, *public_address);
+  add_witness(reflector, probe, session, response, public_address);
   return evidence;
 }
 

@@ -140,88 +140,118 @@ std::optional<DestinationTarget> parse_target(const std::string& text, std::stri
   return DestinationTarget{text, false};
 }
 
-std::optional<HostPort> parse_host_port(const std::string& text, std::uint16_t default_port,
-                                        std::string& error) {
-  HostPort out{{}, default_port};
+namespace {
+
+// A host and the text after it that should be a port ("" when none was given).
+struct HostAndPortText {
+  std::string host;
   std::string port_text;
-  if (auto scheme = text.find("://"); scheme != std::string::npos) {
-    // "http://vps.example.net/" names a web server; the reflector is a host and a port.
-    std::string host = text.substr(scheme + 3);
-    host = host.substr(0, host.find_first_of("/?#"));
-    if (auto at = host.rfind('@'); at != std::string::npos) host.erase(0, at + 1);
-    error = "'" + text + "' is a URL; give the reflector's host alone" +
-            (host.empty() ? std::string()
-                          : ", as in --reflector " + host +
-                                " (HOST:PORT when its control port is not the default)");
+};
+
+// "http://vps.example.net/" names a web server; the reflector is a host and a port.
+std::string url_error(const std::string& text, std::size_t scheme) {
+  std::string host = text.substr(scheme + 3);
+  host = host.substr(0, host.find_first_of("/?#"));
+  if (auto at = host.rfind('@'); at != std::string::npos) host.erase(0, at + 1);
+  return "'" + text + "' is a URL; give the reflector's host alone" +
+         (host.empty() ? std::string()
+                       : ", as in --reflector " + host +
+                             " (HOST:PORT when its control port is not the default)");
+}
+
+// "[V6]" or "[V6]:PORT".
+std::optional<HostAndPortText> split_bracketed(const std::string& text, std::string& error) {
+  auto close = text.find(']');
+  if (close == std::string::npos) {
+    error = "'" + text + "': missing ']' after the IPv6 address";
     return std::nullopt;
   }
-  if (!text.empty() && text.front() == '[') {
-    auto close = text.find(']');
-    if (close == std::string::npos) {
-      error = "'" + text + "': missing ']' after the IPv6 address";
+  HostAndPortText out{text.substr(1, close - 1), {}};
+  std::string rest = text.substr(close + 1);
+  if (!rest.empty()) {
+    if (rest.front() != ':') {
+      error = "'" + text + "': expected ':PORT' after ']'";
       return std::nullopt;
     }
-    out.host = text.substr(1, close - 1);
-    std::string rest = text.substr(close + 1);
-    if (!rest.empty()) {
-      if (rest.front() != ':') {
-        error = "'" + text + "': expected ':PORT' after ']'";
-        return std::nullopt;
-      }
-      port_text = rest.substr(1);
-      if (port_text.empty()) {
-        error = "'" + text + "': empty port";
-        return std::nullopt;
-      }
-    }
-    boost::system::error_code ec;
-    boost::asio::ip::make_address_v6(out.host, ec);
-    if (ec) {
-      error = "'" + out.host + "' in brackets is not an IPv6 address";
+    out.port_text = rest.substr(1);
+    if (out.port_text.empty()) {
+      error = "'" + text + "': empty port";
       return std::nullopt;
-    }
-  } else if (std::count(text.begin(), text.end(), ':') > 1) {
-    // A bare IPv6 literal: no port can follow it without brackets.
-    boost::system::error_code ec;
-    boost::asio::ip::make_address_v6(text, ec);
-    if (ec) {
-      error = "'" + text + "' is not an IPv6 address (write [IPv6]:PORT to give a port)";
-      return std::nullopt;
-    }
-    // "2001:db8::5:7025" is an address, and also "2001:db8::5" with port 7025: say so
-    // rather than guess which was meant.
-    auto colon = text.rfind(':');
-    std::string head = text.substr(0, colon);
-    if (parse_port(text.substr(colon + 1))) {
-      boost::asio::ip::make_address_v6(head, ec);
-      if (!ec) {
-        error = "'" + text + "' is ambiguous: an IPv6 address takes a port only in brackets. " +
-                "Write [" + head + "]:" + text.substr(colon + 1) + " for port " +
-                text.substr(colon + 1) + " at " + head + ", or [" + text +
-                "] for that address on the default control port";
-        return std::nullopt;
-      }
-    }
-    out.host = text;
-  } else {
-    auto colon = text.find(':');
-    out.host = text.substr(0, colon);
-    if (colon != std::string::npos) {
-      port_text = text.substr(colon + 1);
-      if (port_text.empty()) {
-        error = "'" + text + "': empty port";
-        return std::nullopt;
-      }
     }
   }
-  if (out.host.empty()) {
+  boost::system::error_code ec;
+  boost::asio::ip::make_address_v6(out.host, ec);
+  if (ec) {
+    error = "'" + out.host + "' in brackets is not an IPv6 address";
+    return std::nullopt;
+  }
+  return out;
+}
+
+// A bare IPv6 literal: no port can follow it without brackets.
+std::optional<HostAndPortText> split_bare_ipv6(const std::string& text, std::string& error) {
+  boost::system::error_code ec;
+  boost::asio::ip::make_address_v6(text, ec);
+  if (ec) {
+    error = "'" + text + "' is not an IPv6 address (write [IPv6]:PORT to give a port)";
+    return std::nullopt;
+  }
+  // "2001:db8::5:7025" is an address, and also "2001:db8::5" with port 7025: say so
+  // rather than guess which was meant.
+  auto colon = text.rfind(':');
+  std::string head = text.substr(0, colon);
+  if (parse_port(text.substr(colon + 1))) {
+    boost::asio::ip::make_address_v6(head, ec);
+    if (!ec) {
+      error = "'" + text + "' is ambiguous: an IPv6 address takes a port only in brackets. " +
+              "Write [" + head + "]:" + text.substr(colon + 1) + " for port " +
+              text.substr(colon + 1) + " at " + head + ", or [" + text +
+              "] for that address on the default control port";
+      return std::nullopt;
+    }
+  }
+  return HostAndPortText{text, {}};
+}
+
+// "HOST" or "HOST:PORT".
+std::optional<HostAndPortText> split_plain(const std::string& text, std::string& error) {
+  auto colon = text.find(':');
+  HostAndPortText out{text.substr(0, colon), {}};
+  if (colon != std::string::npos) {
+    out.port_text = text.substr(colon + 1);
+    if (out.port_text.empty()) {
+      error = "'" + text + "': empty port";
+      return std::nullopt;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<HostPort> parse_host_port(const std::string& text, std::uint16_t default_port,
+                                        std::string& error) {
+  if (auto scheme = text.find("://"); scheme != std::string::npos) {
+    error = url_error(text, scheme);
+    return std::nullopt;
+  }
+  std::optional<HostAndPortText> split;
+  if (!text.empty() && text.front() == '[')
+    split = split_bracketed(text, error);
+  else if (std::count(text.begin(), text.end(), ':') > 1)
+    split = split_bare_ipv6(text, error);
+  else
+    split = split_plain(text, error);
+  if (!split) return std::nullopt;
+  if (split->host.empty()) {
     error = "'" + text + "': no host";
     return std::nullopt;
   }
-  if (!port_text.empty()) {
-    auto port = parse_port(port_text);
+  HostPort out{split->host, default_port};
+  if (!split->port_text.empty()) {
+    auto port = parse_port(split->port_text);
     if (!port) {
-      error = "'" + port_text + "' is not a port (1-65535)";
+      error = "'" + split->port_text + "' is not a port (1-65535)";
       return std::nullopt;
     }
     out.port = *port;
@@ -256,18 +286,14 @@ std::optional<std::string> read_secret_file(const std::string& path, std::string
   return egress25::read_secret_file(path, error);  // the rule both programs share
 }
 
-CommandLine parse_command_line(int argc, const char* const argv[]) {
-  if (argc < 2) return UsageError{"no command given"};
-  std::string command = argv[1];
-  if (command == "--help" || command == "-h" || command == "help") return ShowHelp{help_text()};
-  if (command == "--version")
-    return ShowVersion{std::string("egress25 ") + EGRESS25_VERSION + "\n"};
-  if (command != "check") return UsageError{"unknown command '" + command + "'"};
+namespace {
 
-  po::variables_map vm;
+// The words after `check` into `vm`. Words that are not options land in a hidden "stray"
+// list, so that a typo such as `check reflector.example` is an error rather than
+// silently ignored (parse_command_line says so, after --help).
+std::optional<UsageError> store_check_arguments(int argc, const char* const argv[],
+                                                po::variables_map& vm) {
   try {
-    // Words that are not options land in a hidden "stray" list, so that a typo such as
-    // `check reflector.example` is an error rather than silently ignored.
     auto desc = check_options();
     desc.add_options()("stray", po::value<std::vector<std::string>>());
     po::positional_options_description positional;
@@ -283,12 +309,11 @@ CommandLine parse_command_line(int argc, const char* const argv[]) {
   } catch (const po::error& e) {
     return UsageError{e.what()};
   }
-  if (vm["help"].as<bool>()) return ShowHelp{help_text()};
-  if (vm.count("stray"))
-    return UsageError{"unexpected argument '" + vm["stray"].as<std::vector<std::string>>().front() +
-                      "'"};
+  return std::nullopt;
+}
 
-  CheckOptions options;
+// --reflector and --ports.
+std::optional<UsageError> read_what_to_probe(const po::variables_map& vm, CheckOptions& options) {
   if (!vm.count("reflector")) return UsageError{"--reflector HOST[:PORT] is required"};
   std::string error;
   auto host_port =
@@ -296,12 +321,16 @@ CommandLine parse_command_line(int argc, const char* const argv[]) {
   if (!host_port) return UsageError{"--reflector " + error};
   options.reflector_host = host_port->host;
   options.control_port = host_port->port;
-
   if (vm.count("ports")) {
     auto ports = parse_port_list(vm["ports"].as<std::string>(), error);
     if (!ports) return UsageError{error};
     options.ports = std::move(*ports);
   }
+  return std::nullopt;
+}
+
+// --family, or -4 and -6 for short.
+std::optional<UsageError> read_family(const po::variables_map& vm, CheckOptions& options) {
   const bool only4 = vm["ipv4"].as<bool>(), only6 = vm["ipv6"].as<bool>();
   if (vm.count("family")) {
     auto family = parse_family(vm["family"].as<std::string>());
@@ -316,7 +345,12 @@ CommandLine parse_command_line(int argc, const char* const argv[]) {
                      : only4        ? FamilyChoice::ipv4
                                     : FamilyChoice::ipv6;
   }
+  return std::nullopt;
+}
 
+// --timeout, --trace/--no-trace, and the report's form: each pair that contradicts itself
+// is an error.
+std::optional<UsageError> read_how(const po::variables_map& vm, CheckOptions& options) {
   if (vm.count("timeout")) {
     double seconds = vm["timeout"].as<double>();
     if (!std::isfinite(seconds) || seconds <= 0 || seconds > max_timeout_seconds)
@@ -340,6 +374,12 @@ CommandLine parse_command_line(int argc, const char* const argv[]) {
         "--show-transcript is for the human report; with --json the transcripts are in each "
         "probe's evidence (.evidence.client.transcript, .evidence.reflector.connections)"};
   if (vm.count("secret-file")) options.secret_file = vm["secret-file"].as<std::string>();
+  return std::nullopt;
+}
+
+// --target and --target-port.
+std::optional<UsageError> read_target(const po::variables_map& vm, CheckOptions& options) {
+  std::string error;
   if (vm.count("target")) {
     auto target = parse_target(vm["target"].as<std::string>(), error);
     if (!target) return UsageError{error};
@@ -351,6 +391,31 @@ CommandLine parse_command_line(int argc, const char* const argv[]) {
     if (!options.target) return UsageError{"--target-port needs --target"};
     options.target_port = static_cast<std::uint16_t>(port);
   }
+  return std::nullopt;
+}
+
+}  // namespace
+
+CommandLine parse_command_line(int argc, const char* const argv[]) {
+  if (argc < 2) return UsageError{"no command given"};
+  std::string command = argv[1];
+  if (command == "--help" || command == "-h" || command == "help") return ShowHelp{help_text()};
+  if (command == "--version")
+    return ShowVersion{std::string("egress25 ") + EGRESS25_VERSION + "\n"};
+  if (command != "check") return UsageError{"unknown command '" + command + "'"};
+
+  po::variables_map vm;
+  if (auto error = store_check_arguments(argc, argv, vm)) return *error;
+  if (vm["help"].as<bool>()) return ShowHelp{help_text()};
+  if (vm.count("stray"))
+    return UsageError{"unexpected argument '" + vm["stray"].as<std::vector<std::string>>().front() +
+                      "'"};
+  CheckOptions options;
+  std::optional<UsageError> error = read_what_to_probe(vm, options);
+  if (!error) error = read_family(vm, options);
+  if (!error) error = read_how(vm, options);
+  if (!error) error = read_target(vm, options);
+  if (error) return *error;
   return options;
 }
 

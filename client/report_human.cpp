@@ -253,45 +253,83 @@ std::string header(const CheckReport& report, std::size_t width) {
 
 }  // namespace
 
+namespace {
+
+// The table's fixed columns: one row of cells per probe, each column as wide as its
+// widest entry and two spaces.
+struct Columns {
+  static constexpr std::size_t count = 5;
+  std::array<std::string, count> titles{"PORT", "SERVICE", "FAMILY", "VERDICT", "WHERE"};
+  std::vector<std::array<std::string, count>> cells;
+  std::array<std::size_t, count> widths{};
+  std::size_t total = 0;  // where WHY starts
+};
+
+Columns columns_for(const CheckReport& report) {
+  Columns columns;
+  for (const auto& result : report.probes) {
+    const ClientProbe& probe = result.evidence.client;
+    columns.cells.push_back(
+        {std::to_string(probe.port), safe(probe.service), family_name(probe.family),
+         std::string(to_string(result.classification.verdict)), where_word(result.classification)});
+  }
+  for (std::size_t k = 0; k < Columns::count; ++k) {
+    columns.widths[k] = columns.titles[k].size() + 2;
+    for (const auto& row : columns.cells)
+      columns.widths[k] = std::max(columns.widths[k], row[k].size() + 2);
+    columns.total += columns.widths[k];
+  }
+  return columns;
+}
+
+// "25/IPv4", as drawings and transcripts are titled.
+std::string probe_name(const ClientProbe& probe) {
+  return std::to_string(probe.port) + "/" + family_name(probe.family);
+}
+
+// The probe's path as traced, titled; "" when it was not traced.
+std::string drawing_for(const ProbeResult& result, std::size_t width) {
+  if (!result.evidence.trace) return "";
+  const ClientProbe& probe = result.evidence.client;
+  const Classification& c = result.classification;
+  auto drawing = draw_path(safe(probe.address), *result.evidence.trace, result.evidence.host,
+                           c.blocking_hop, c.blocking_candidates, width);
+  return drawing.empty() ? "" : probe_name(probe) + ":\n" + drawing;
+}
+
+// The probe's dialogue beside the reflector's record, titled.
+std::string transcript_for(const ProbeResult& result, std::size_t width) {
+  const ClientProbe& probe = result.evidence.client;
+  std::string title = probe_name(probe) + " " + safe(probe.service);
+  if (result.evidence.target == Target::destination) title += " to " + safe(probe.host);
+  if (!probe.probe_tag.empty()) title += ", tag " + safe(probe.probe_tag);
+  return title + ":\n" + probe_transcript(result.evidence, width) + "\n";
+}
+
+}  // namespace
+
 std::string render_human(const CheckReport& report, const HumanOptions& options) {
   const std::size_t width = std::max<std::size_t>(options.width, 40);
   if (options.summary_only) return wrap(safe(report.summary), width, "");
 
   std::string out = header(report, width) + "\n";
-
-  // Columns as wide as their widest entry and two spaces.
-  const std::vector<std::string> titles{"PORT", "SERVICE", "FAMILY", "VERDICT", "WHERE"};
-  std::vector<std::array<std::string, 5>> cells;
-  for (const auto& result : report.probes) {
-    const ClientProbe& probe = result.evidence.client;
-    cells.push_back({std::to_string(probe.port), safe(probe.service), family_name(probe.family),
-                     std::string(to_string(result.classification.verdict)),
-                     where_word(result.classification)});
-  }
-  std::array<std::size_t, 5> widths{};
-  for (std::size_t k = 0; k < 5; ++k) {
-    widths[k] = titles[k].size() + 2;
-    for (const auto& row : cells) widths[k] = std::max(widths[k], row[k].size() + 2);
-  }
-  std::size_t fixed_width = 0;
-  for (auto w : widths) fixed_width += w;
-  const bool inline_why = width >= fixed_width + min_why_width;
-  const std::string why_indent(fixed_width, ' ');
+  const Columns columns = columns_for(report);
+  const auto& widths = columns.widths;
+  const bool inline_why = width >= columns.total + min_why_width;
+  const std::string why_indent(columns.total, ' ');
   const std::string note_indent(widths[0] + widths[1] + widths[2], ' ');
 
   std::string title_row;
-  for (std::size_t k = 0; k < 5; ++k) title_row += pad(titles[k], widths[k]);
+  for (std::size_t k = 0; k < Columns::count; ++k) title_row += pad(columns.titles[k], widths[k]);
   out += title_row + "WHY\n";
   std::string drawings, transcripts;
   for (std::size_t i = 0; i < report.probes.size(); ++i) {
     const ProbeResult& result = report.probes[i];
-    const ClientProbe& probe = result.evidence.client;
-    const Classification& c = result.classification;
     std::string row;
     // Appended piece by piece: a long `a + b + ...` chain here trips GCC 12's
     // -Warray-bounds false positive.
-    for (std::size_t k = 0; k < 5; ++k) row += pad(cells[i][k], widths[k]);
-    const auto reasons = why_lines(c, options.every_reason);
+    for (std::size_t k = 0; k < Columns::count; ++k) row += pad(columns.cells[i][k], widths[k]);
+    const auto reasons = why_lines(result.classification, options.every_reason);
     // A reason marked "- " hangs under its own first word.
     const std::string hang = reasons.size() > 1 ? "  " : "";
     if (inline_why) {
@@ -304,18 +342,8 @@ std::string render_human(const CheckReport& report, const HumanOptions& options)
     for (const auto& note : notes_for(result))
       out += wrap(note, width, inline_why ? note_indent : under_row,
                   (inline_why ? note_indent : under_row) + "  ");
-    const std::string name = std::to_string(probe.port) + "/" + family_name(probe.family);
-    if (result.evidence.trace) {
-      auto drawing = draw_path(safe(probe.address), *result.evidence.trace, result.evidence.host,
-                               c.blocking_hop, c.blocking_candidates, width);
-      if (!drawing.empty()) drawings += name + ":\n" + drawing;
-    }
-    if (options.transcripts) {
-      std::string title = name + " " + safe(probe.service);
-      if (result.evidence.target == Target::destination) title += " to " + safe(probe.host);
-      if (!probe.probe_tag.empty()) title += ", tag " + safe(probe.probe_tag);
-      transcripts += title + ":\n" + probe_transcript(result.evidence, width) + "\n";
-    }
+    drawings += drawing_for(result, width);
+    if (options.transcripts) transcripts += transcript_for(result, width);
   }
   for (const auto& n : report.not_probed) {
     std::string row = pad("", widths[0]);

@@ -21,12 +21,13 @@ struct ProbeSpec {
   std::uint16_t port = 0;
   ServiceKind kind = ServiceKind::smtp;
   std::string probe_tag;
+  // No defaults: every probe gets all three from its check (check_plan's probe_timeouts).
   // How long a SYN may go unanswered: the budget for a silent path.
-  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds connect_timeout{};
   // How long one step of a live dialogue (a reply, a write, the TLS handshake) may take.
-  std::chrono::milliseconds step_timeout{5000};
+  std::chrono::milliseconds step_timeout{};
   // The whole probe, whatever happens.
-  std::chrono::milliseconds budget{30000};
+  std::chrono::milliseconds budget{};
   // EHLO argument and SNI; empty: the probe tag's hostname (for the reflector only).
   std::string ehlo_name;
   // Called once, as soon as the TCP handshake completes (a trace started in case the

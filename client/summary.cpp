@@ -237,33 +237,30 @@ std::string verdict_phrase(Verdict verdict, Location location) {
   return "inconclusive";
 }
 
-std::string summarize(const SummaryInput& input) {
-  const std::string host =
-      input.reflector_host.empty() ? "the reflector host" : input.reflector_host;
-  std::string not_probed;
-  for (const auto& why : input.not_probed) {
+namespace {
+
+// " No IPv6 route, so that family was not checked." for each family not probed.
+std::string not_probed_text(const std::vector<std::string>& reasons) {
+  std::string text;
+  for (const auto& why : reasons) {
     std::string sentence = why;
     if (!sentence.empty()) sentence[0] = static_cast<char>(std::toupper(sentence[0]));
-    not_probed += " " + sentence + ", so that family was not checked.";
+    text += " " + sentence + ", so that family was not checked.";
   }
-  if (!input.control_reached) {
-    if (!input.not_probed.empty() && input.rows.empty())
-      return "Nothing was measured." + not_probed;
-    return "Nothing was measured: the reflector's control port could not be reached. Check that "
-           "egress25-reflector is running on " +
-           host + " and that its control port is open on its firewall, then run the check again." +
-           not_probed;
-  }
-  if (input.rows.empty())
-    return "Nothing was probed: the reflector advertised no services and no --ports were given." +
-           not_probed;
+  return text;
+}
 
-  // One state per port, in the order ports first appear.
+// The ports in the order they first appear, each with what its rows say.
+struct PortStates {
   std::vector<std::uint16_t> order;
   std::map<std::uint16_t, PortState> ports;
-  for (const auto& row : input.rows) {
-    auto [it, inserted] = ports.try_emplace(row.port);
-    if (inserted) order.push_back(row.port);
+};
+
+PortStates port_states(const std::vector<SummaryRow>& rows) {
+  PortStates states;
+  for (const auto& row : rows) {
+    auto [it, inserted] = states.ports.try_emplace(row.port);
+    if (inserted) states.order.push_back(row.port);
     PortState& state = it->second;
     state.service = row.service;
     if (row.verdict == Verdict::open) {
@@ -275,26 +272,35 @@ std::string summarize(const SummaryInput& input) {
       state.bad_families.push_back(row.family);
     }
   }
+  return states;
+}
 
+// What the ports say together: a sentence per port that is not open (the reflector's own
+// refusals share one), and who and what they point at, for the advice that follows.
+struct Findings {
+  std::string text;
   std::vector<std::string> open_ports;   // open on every family probed
   std::vector<std::string> partly_open;  // open on some family
   std::set<Party> parties;
   std::set<Kind> kinds;
+};
+
+Findings port_findings(const PortStates& states) {
+  Findings found;
   std::vector<std::string> refused_ports;  // the reflector refused us for its own limits
   std::vector<Family> refused_families;
-  std::string text;
-  for (auto port : order) {
-    const PortState& state = ports[port];
+  for (auto port : states.order) {
+    const PortState& state = states.ports.at(port);
     const std::string name = port_name(port, state.service);
     if (!state.any_bad) {
-      open_ports.push_back(name);
+      found.open_ports.push_back(name);
       continue;
     }
-    if (!state.open_families.empty()) partly_open.push_back(name);
+    if (!state.open_families.empty()) found.partly_open.push_back(name);
     const SummaryRow& bad = state.first_bad;
     const Party party = party_of(bad);
-    parties.insert(party);
-    kinds.insert(kind_of(bad.verdict));
+    found.parties.insert(party);
+    found.kinds.insert(kind_of(bad.verdict));
     if (party == Party::reflector_limits) {  // one sentence for all such ports, below
       refused_ports.push_back(name);
       for (auto f : state.bad_families)
@@ -303,28 +309,26 @@ std::string summarize(const SummaryInput& input) {
           refused_families.push_back(f);
       continue;
     }
-    text += port_sentence(bad, name, " over " + families_text(state.bad_families),
-                          state.open_families.empty()
-                              ? ""
-                              : "; it is open over " + families_text(state.open_families),
-                          party, state.arrived_from);
+    found.text += port_sentence(bad, name, " over " + families_text(state.bad_families),
+                                state.open_families.empty()
+                                    ? ""
+                                    : "; it is open over " + families_text(state.open_families),
+                                party, state.arrived_from);
   }
-
   if (!refused_ports.empty())
-    text += std::string(refused_ports.size() == 1 ? "Port " : "Ports ") +
-            join(refused_ports, "and") + " could not be judged over " +
-            families_text(refused_families) +
-            ": the reflector refused your address for its own limits, not your network. ";
+    found.text += std::string(refused_ports.size() == 1 ? "Port " : "Ports ") +
+                  join(refused_ports, "and") + " could not be judged over " +
+                  families_text(refused_families) +
+                  ": the reflector refused your address for its own limits, not your network. ";
+  return found;
+}
 
-  if (text.empty()) {
-    std::string all = join(open_ports, "and");
-    std::string conclusion = "Nothing blocks outbound mail from this network to the reflector: " +
-                             std::string(open_ports.size() == 1 ? "port " : "ports ") + all +
-                             (open_ports.size() == 1 ? " is" : " are") + " open end to end.";
-    if (ports.count(25)) conclusion += " You can deliver mail directly on port 25.";
-    return conclusion + not_probed;
-  }
-
+// What to do about the findings, one sentence per party and kind, each ending in a space.
+std::string advice(const Findings& found, const std::string& host) {
+  const auto& parties = found.parties;
+  const auto& kinds = found.kinds;
+  const auto& open_ports = found.open_ports;
+  std::string text;
   // Blocks by this client's own network, its ISP or an unknown part of the path: the
   // open ports are the way out. A block in front of the reflector is not the client's.
   const bool own_side = parties.count(Party::local_network) || parties.count(Party::isp) ||
@@ -343,8 +347,8 @@ std::string summarize(const SummaryInput& input) {
       text += "Send mail through your provider's relay on " + join(open_ports, "or") +
               (open_ports.size() == 1 ? ", which is open" : ", which are open") +
               (parties.count(Party::isp) ? ", or ask your ISP to open the others. " : ". ");
-    } else if (!partly_open.empty()) {
-      text += "Use the address family on which " + join(partly_open, "and") +
+    } else if (!found.partly_open.empty()) {
+      text += "Use the address family on which " + join(found.partly_open, "and") +
               " is open, or ask your network's operator to open the others. ";
     } else {
       text +=
@@ -376,6 +380,39 @@ std::string summarize(const SummaryInput& input) {
     text +=
         "Run the check again with --trace, against a reflector whose packet witness is on (it "
         "sees whether the SYN arrived and who answered it), to learn where. ";
+  return text;
+}
+
+}  // namespace
+
+std::string summarize(const SummaryInput& input) {
+  const std::string host =
+      input.reflector_host.empty() ? "the reflector host" : input.reflector_host;
+  const std::string not_probed = not_probed_text(input.not_probed);
+  if (!input.control_reached) {
+    if (!input.not_probed.empty() && input.rows.empty())
+      return "Nothing was measured." + not_probed;
+    return "Nothing was measured: the reflector's control port could not be reached. Check that "
+           "egress25-reflector is running on " +
+           host + " and that its control port is open on its firewall, then run the check again." +
+           not_probed;
+  }
+  if (input.rows.empty())
+    return "Nothing was probed: the reflector advertised no services and no --ports were given." +
+           not_probed;
+
+  const PortStates states = port_states(input.rows);
+  const Findings found = port_findings(states);
+  if (found.text.empty()) {
+    const auto& open_ports = found.open_ports;
+    std::string conclusion = "Nothing blocks outbound mail from this network to the reflector: " +
+                             std::string(open_ports.size() == 1 ? "port " : "ports ") +
+                             join(open_ports, "and") + (open_ports.size() == 1 ? " is" : " are") +
+                             " open end to end.";
+    if (states.ports.count(25)) conclusion += " You can deliver mail directly on port 25.";
+    return conclusion + not_probed;
+  }
+  std::string text = found.text + advice(found, host);
   text.pop_back();  // the trailing space
   return text + not_probed;
 }

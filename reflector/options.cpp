@@ -270,6 +270,93 @@ std::string describe_changes(const FairShareOptions& before, const FairShareOpti
   return out;
 }
 
+namespace {
+
+// --listen, the service ports and the control port; "" or why they do not go together.
+std::string read_ports(const po::variables_map& vm, Options& opt) {
+  if (vm.count("listen")) {
+    opt.listen = vm["listen"].as<std::vector<std::string>>();
+    opt.listen_is_default = false;
+  }
+  std::string error;
+  if (!parse_port_list(vm["smtp-ports"].as<std::string>(), opt.smtp_ports, error))
+    return "--smtp-ports: " + error;
+  if (!parse_port_list(vm["tls-ports"].as<std::string>(), opt.tls_ports, error))
+    return "--tls-ports: " + error;
+  opt.control_port = vm["control-port"].as<std::uint16_t>();
+  opt.port_offset = vm["port-offset"].as<std::uint16_t>();
+  if (opt.control_port == 0) return "--control-port: 0 is not a port";
+
+  std::set<unsigned> seen;
+  auto check_port = [&](unsigned port, const char* what) -> std::string {
+    if (port + opt.port_offset > 65535)
+      return std::string(what) + " " + std::to_string(port) + " + --port-offset " +
+             std::to_string(opt.port_offset) + " is above 65535";
+    if (!seen.insert(port).second)
+      return "port " + std::to_string(port) + " is configured for two services";
+    return {};
+  };
+  for (auto p : opt.smtp_ports)
+    if (auto e = check_port(p, "smtp port"); !e.empty()) return e;
+  for (auto p : opt.tls_ports)
+    if (auto e = check_port(p, "tls port"); !e.empty()) return e;
+  if (auto e = check_port(opt.control_port, "control port"); !e.empty()) return e;
+  if (opt.smtp_ports.empty() && opt.tls_ports.empty())
+    return "no SMTP service configured (--smtp-ports and --tls-ports are empty)";
+  return "";
+}
+
+// Who the reflector is: certificate and key, witness, secret, user, greeting host name.
+std::string read_identity(const po::variables_map& vm, Options& opt) {
+  if (vm.count("cert")) opt.cert_file = vm["cert"].as<std::string>();
+  if (vm.count("key")) opt.key_file = vm["key"].as<std::string>();
+  if (opt.cert_file.empty() != opt.key_file.empty()) return "--cert and --key go together";
+
+  const auto witness = vm["witness"].as<std::string>();
+  if (witness == "auto") {
+    opt.witness = WitnessMode::automatic;
+  } else if (witness == "on") {
+    opt.witness = WitnessMode::on;
+  } else if (witness == "off") {
+    opt.witness = WitnessMode::off;
+  } else {
+    return "--witness: '" + witness + "' is not one of auto, on, off";
+  }
+  opt.witness_interface = vm["witness-interface"].as<std::string>();
+  if (vm.count("secret-file")) opt.secret_file = vm["secret-file"].as<std::string>();
+  if (vm.count("user")) opt.user = vm["user"].as<std::string>();
+  if (vm.count("hostname")) {
+    opt.hostname = vm["hostname"].as<std::string>();
+    // It goes verbatim into every greeting: letters, digits, dots and hyphens only.
+    const bool ok = !opt.hostname.empty() && opt.hostname.size() <= 253 &&
+                    opt.hostname.find_first_not_of(
+                        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") ==
+                        std::string::npos;
+    if (!ok) return "--hostname: '" + opt.hostname + "' is not a host name";
+  }
+  return "";
+}
+
+// Metrics, config file, logging and the limits.
+std::string read_operations(const po::variables_map& vm, Options& opt) {
+  std::string error;
+  if (vm.count("metrics") && !parse_metrics_endpoint(vm["metrics"].as<std::string>(),
+                                                     opt.metrics_address, opt.metrics_port, error))
+    return "--metrics: " + error;
+  if (vm.count("config")) opt.config_file = vm["config"].as<std::string>();
+  opt.log_level = vm["log-level"].as<std::string>();
+  opt.log_format = vm["log-format"].as<std::string>();
+  if (!parse_log_format(opt.log_format))
+    return "--log-format: '" + opt.log_format + "' is not one of auto, text, json, journal";
+  if (auto e = read_limits(vm, opt.limits); !e.empty()) return e;
+  if (!parse_log_level(opt.log_level))
+    return "--log-level: '" + opt.log_level +
+           "' is not one of trace, debug, info, warning, error, fatal";
+  return "";
+}
+
+}  // namespace
+
 ParseOutcome parse_options(int argc, const char* const argv[]) {
   po::options_description cmdline;
   cmdline.add(command_line_only()).add(file_options());
@@ -300,77 +387,11 @@ ParseOutcome parse_options(int argc, const char* const argv[]) {
 
   ParseOutcome o;
   Options& opt = o.options;
-  if (vm.count("listen")) {
-    opt.listen = vm["listen"].as<std::vector<std::string>>();
-    opt.listen_is_default = false;
-  }
-  std::string error;
-  if (!parse_port_list(vm["smtp-ports"].as<std::string>(), opt.smtp_ports, error))
-    return usage_error("--smtp-ports: " + error);
-  if (!parse_port_list(vm["tls-ports"].as<std::string>(), opt.tls_ports, error))
-    return usage_error("--tls-ports: " + error);
-  opt.control_port = vm["control-port"].as<std::uint16_t>();
-  opt.port_offset = vm["port-offset"].as<std::uint16_t>();
-  if (opt.control_port == 0) return usage_error("--control-port: 0 is not a port");
-
-  std::set<unsigned> seen;
-  auto check_port = [&](unsigned port, const char* what) -> std::string {
-    if (port + opt.port_offset > 65535)
-      return std::string(what) + " " + std::to_string(port) + " + --port-offset " +
-             std::to_string(opt.port_offset) + " is above 65535";
-    if (!seen.insert(port).second)
-      return "port " + std::to_string(port) + " is configured for two services";
-    return {};
-  };
-  for (auto p : opt.smtp_ports)
-    if (auto e = check_port(p, "smtp port"); !e.empty()) return usage_error(e);
-  for (auto p : opt.tls_ports)
-    if (auto e = check_port(p, "tls port"); !e.empty()) return usage_error(e);
-  if (auto e = check_port(opt.control_port, "control port"); !e.empty()) return usage_error(e);
-  if (opt.smtp_ports.empty() && opt.tls_ports.empty())
-    return usage_error("no SMTP service configured (--smtp-ports and --tls-ports are empty)");
-
-  if (vm.count("cert")) opt.cert_file = vm["cert"].as<std::string>();
-  if (vm.count("key")) opt.key_file = vm["key"].as<std::string>();
-  if (opt.cert_file.empty() != opt.key_file.empty())
-    return usage_error("--cert and --key go together");
-
-  const auto witness = vm["witness"].as<std::string>();
-  if (witness == "auto") {
-    opt.witness = WitnessMode::automatic;
-  } else if (witness == "on") {
-    opt.witness = WitnessMode::on;
-  } else if (witness == "off") {
-    opt.witness = WitnessMode::off;
-  } else {
-    return usage_error("--witness: '" + witness + "' is not one of auto, on, off");
-  }
-  opt.witness_interface = vm["witness-interface"].as<std::string>();
-  if (vm.count("secret-file")) opt.secret_file = vm["secret-file"].as<std::string>();
-  if (vm.count("user")) opt.user = vm["user"].as<std::string>();
-  if (vm.count("hostname")) {
-    opt.hostname = vm["hostname"].as<std::string>();
-    // It goes verbatim into every greeting: letters, digits, dots and hyphens only.
-    const bool ok = !opt.hostname.empty() && opt.hostname.size() <= 253 &&
-                    opt.hostname.find_first_not_of(
-                        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") ==
-                        std::string::npos;
-    if (!ok) return usage_error("--hostname: '" + opt.hostname + "' is not a host name");
-  }
-  if (vm.count("metrics") && !parse_metrics_endpoint(vm["metrics"].as<std::string>(),
-                                                     opt.metrics_address, opt.metrics_port, error))
-    return usage_error("--metrics: " + error);
-  if (vm.count("config")) opt.config_file = vm["config"].as<std::string>();
-  opt.log_level = vm["log-level"].as<std::string>();
-  opt.log_format = vm["log-format"].as<std::string>();
-  if (!parse_log_format(opt.log_format))
-    return usage_error("--log-format: '" + opt.log_format +
-                       "' is not one of auto, text, json, journal");
-  if (auto e = read_limits(vm, opt.limits); !e.empty()) return usage_error(e);
+  std::string error = read_ports(vm, opt);
+  if (error.empty()) error = read_identity(vm, opt);
+  if (error.empty()) error = read_operations(vm, opt);
+  if (!error.empty()) return usage_error(error);
   for (int i = 1; i < argc; ++i) opt.command_line.emplace_back(argv[i]);
-  if (!parse_log_level(opt.log_level))
-    return usage_error("--log-level: '" + opt.log_level +
-                       "' is not one of trace, debug, info, warning, error, fatal");
   o.run = true;
   return o;
 }

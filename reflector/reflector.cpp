@@ -372,6 +372,43 @@ net::awaitable<void> Reflector::drain_and_stop() {
   io_context_.stop();
 }
 
+namespace {
+
+// What differs between two configurations among what is bound or opened at start, which
+// changes only with a restart: the option names.
+std::vector<std::string> restart_only_changes(const Options& now, const Options& next) {
+  std::vector<std::string> kept;
+  auto keep = [&](bool differs, const char* what) {
+    if (differs) kept.emplace_back(what);
+  };
+  keep(next.listen != now.listen, "listen");
+  keep(next.smtp_ports != now.smtp_ports || next.tls_ports != now.tls_ports ||
+           next.control_port != now.control_port || next.port_offset != now.port_offset,
+       "ports");
+  keep(next.witness != now.witness || next.witness_interface != now.witness_interface, "witness");
+  keep(next.user != now.user, "user");
+  keep(next.hostname != now.hostname, "hostname");
+  keep(next.log_format != now.log_format, "log-format");
+  keep(next.metrics_address != now.metrics_address || next.metrics_port != now.metrics_port,
+       "metrics");
+  return kept;
+}
+
+// "reloaded: A; B; not changed until a restart: ports, user".
+std::string reload_line(const std::vector<std::string>& changes,
+                        const std::vector<std::string>& kept) {
+  std::string line = changes.empty() ? std::string("reloaded: nothing changed") : "reloaded:";
+  for (std::size_t i = 0; i < changes.size(); ++i) line += (i ? "; " : " ") + changes[i];
+  if (!kept.empty()) {
+    std::string names;
+    for (const auto& k : kept) names += (names.empty() ? "" : ", ") + k;
+    line += "; not changed until a restart: " + names;
+  }
+  return line;
+}
+
+}  // namespace
+
 void Reflector::reload() {
   LOG(info) << "SIGHUP: reloading the configuration, certificate, key and secret";
   // Everything is read and checked before anything changes: a reload applies whole, or
@@ -434,23 +471,7 @@ void Reflector::reload() {
     changes.push_back("log level " + options_.log_level + " -> " + next.log_level);
     set_log_level(*parse_log_level(next.log_level));
   }
-  // What is bound or opened at start changes only with a restart.
-  std::vector<std::string> kept;
-  auto keep = [&](bool differs, const char* what) {
-    if (differs) kept.emplace_back(what);
-  };
-  keep(next.listen != options_.listen, "listen");
-  keep(next.smtp_ports != options_.smtp_ports || next.tls_ports != options_.tls_ports ||
-           next.control_port != options_.control_port || next.port_offset != options_.port_offset,
-       "ports");
-  keep(next.witness != options_.witness || next.witness_interface != options_.witness_interface,
-       "witness");
-  keep(next.user != options_.user, "user");
-  keep(next.hostname != options_.hostname, "hostname");
-  keep(next.log_format != options_.log_format, "log-format");
-  keep(next.metrics_address != options_.metrics_address ||
-           next.metrics_port != options_.metrics_port,
-       "metrics");
+  const std::vector<std::string> kept = restart_only_changes(options_, next);
 
   options_.cert_file = next.cert_file;
   options_.key_file = next.key_file;
@@ -458,14 +479,7 @@ void Reflector::reload() {
   options_.limits = next.limits;
   options_.log_level = next.log_level;
 
-  std::string line = changes.empty() ? std::string("reloaded: nothing changed") : "reloaded:";
-  for (std::size_t i = 0; i < changes.size(); ++i) line += (i ? "; " : " ") + changes[i];
-  if (!kept.empty()) {
-    std::string names;
-    for (const auto& k : kept) names += (names.empty() ? "" : ", ") + k;
-    line += "; not changed until a restart: " + names;
-  }
-  LOG(info) << line;
+  LOG(info) << reload_line(changes, kept);
 }
 
 }  // namespace egress25::reflector
