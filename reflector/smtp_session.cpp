@@ -137,6 +137,18 @@ std::string end_reason_for(CloseReason why) {
   return "closed";
 }
 
+// A failed read or write as the dialogue hears it: the peer's end of the stream, or an
+// error in the words the record keeps.
+smtp::Event failure_event(const error_code& ec) {
+  if (ec == net::error::eof) return smtp::Event::peer_closed();
+  if (ec == net::ssl::error::stream_truncated) return smtp::Event::peer_closed(true);
+  return smtp::Event::io_error(ec, describe(ec));
+}
+
+std::chrono::milliseconds in_ms(Clock::duration d) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(d);
+}
+
 class SmtpSession {
  public:
   SmtpSession(tcp::socket socket, ServiceKind kind, SmtpContext& context,
@@ -146,7 +158,7 @@ class SmtpSession {
         kind_(kind),
         record_(std::make_shared<ConnectionRecord>()),
         stream_(std::move(socket)),
-        dialogue_(make_config()),
+        dialogue_(make_config(), record_->transcript),
         slot_(std::move(slot)) {}
 
   net::awaitable<void> run() {
@@ -155,7 +167,7 @@ class SmtpSession {
     // The dialogue is over once the last reply is on its way: a REPORT from now on says
     // so, while the close (TLS close_notify, lingering FIN) takes its own seconds.
     record_->ended_unix_ms = unix_ms_now();
-    record_->end_reason = end_reason_.empty() ? "closed" : end_reason_;
+    record_->end_reason = dialogue_.end_reason().empty() ? "closed" : dialogue_.end_reason();
     context_.store.note_connection_end(ring_id_, record_->end_reason);
     if (closed_by_table_) {
       error_code ec;
@@ -183,146 +195,120 @@ class SmtpSession {
     peer_text_ = endpoint_text(peer);
     local_text_ = endpoint_text(local);
     prefix_ = source_keys(peer.address(), {}).prefix;
-    return SmtpServerDialogue::Config{context_.hostname, r.peer_address,
-                                      kind_ == ServiceKind::smtp};
-  }
-
-  PhaseTranscript& phase() {
-    return stream_.tls() ? record_->transcript.tls : record_->transcript.plain;
+    return SmtpServerDialogue::Config{context_.hostname, r.peer_address, kind_};
   }
 
   // The table wants this connection gone. Made room for someone (shed) or under stress:
-  // a 421 if one can be said at once (plaintext, no write under way), then closed now,
-  // spending nothing more on it. At shutdown: the pending read is cancelled, and serve()
-  // says its 421 like any other reply before the ordinary close.
+  // a 421 if one can be said at once (plaintext, between commands), then closed now,
+  // spending nothing more on it. At shutdown: the pending I/O is cancelled, and the
+  // dialogue says its 421 like any other reply before the ordinary close.
   void told_to_close(CloseReason why) {
     closing_ = why;
-    end_reason_ = end_reason_for(why);
     error_code ec;
     if (why == CloseReason::shutdown) {
       stream_.socket().cancel(ec);
       return;
     }
     closed_by_table_ = true;
-    // No plaintext on implicit TLS (the peer expects a handshake), inside TLS, or across
-    // a reply on its way.
-    const bool plain = kind_ == ServiceKind::smtp && !stream_.tls() && !writing_;
+    // No plaintext on implicit TLS (the peer expects a handshake), inside TLS or in its
+    // handshake, or across a reply on its way.
+    const bool plain =
+        kind_ == ServiceKind::smtp && !dialogue_.tls_active() && dialogue_.waiting_for_command();
     say_and_close(stream_.socket(), plain ? closing_reply(why, context_.hostname) : std::string());
   }
 
+  // The session ends for the table's reason; at shutdown the socket is still ours and
+  // the dialogue may say a 421 on it.
+  smtp::Action stop() {
+    const std::string farewell =
+        closed_by_table_ ? std::string() : closing_reply(*closing_, context_.hostname);
+    return dialogue_.stop(farewell, end_reason_for(*closing_));
+  }
+
+  // Carries out the dialogue's actions until it says close. Every result goes back to
+  // it: what a failure means is the dialogue's to say.
   net::awaitable<void> serve() {
     const auto started = Clock::now();
+    auto action = dialogue_.resume(smtp::Event::start());
+    while (!action.done()) {
+      switch (action.kind) {
+        case smtp::Action::Kind::read:
+          action = co_await read(started);
+          break;
+        case smtp::Action::Kind::write:
+          if (const auto& name = dialogue_.name_seen()) saw_name(name->name, name->where);
+          action = co_await write(action);
+          break;
+        case smtp::Action::Kind::start_tls:
+          action = co_await start_tls();
+          break;
+        case smtp::Action::Kind::close:
+          break;
+      }
+    }
+  }
+
+  net::awaitable<smtp::Action> read(Clock::time_point started) {
+    // Until it shows a live session's tag, a connection has untagged_lifetime in all.
     const auto deadline = started + context_.session_lifetime;
-    if (kind_ == ServiceKind::smtps && !co_await start_tls()) co_return;
-    if (!co_await send(dialogue_.greeting())) co_return;
-    for (;;) {
-      if (!co_await answer_buffered_lines()) co_return;
-      if (closing_) co_return;
-      // Until it shows a live session's tag, a connection has untagged_lifetime in all.
-      const bool tag_due =
-          record_->probe_tag.empty() && started + context_.untagged_lifetime < deadline;
-      const auto until = tag_due ? started + context_.untagged_lifetime : deadline;
-      const auto left = until - Clock::now();
-      const bool last_read = left < limits::smtp_idle_timeout;
-      auto r = co_await stream_.read_some(last_read ? std::max(left, Clock::duration::zero())
-                                                    : Clock::duration(limits::smtp_idle_timeout));
-      if (closing_) {
-        if (*closing_ == CloseReason::shutdown)
-          co_await send(closing_reply(*closing_, context_.hostname), farewell_timeout);
-        co_return;
-      }
-      if (!r) {
-        end_reason_ = !last_read ? "idle timeout"
-                      : tag_due  ? "no session tag in time"
-                                 : "session time limit";
-        // RFC 5321 4.5.3.2: a server that times out should say so with a 421.
-        co_await send("421 4.4.2 " + context_.hostname + " " + end_reason_ + ", closing\r\n",
-                      farewell_timeout);
-        co_return;
-      }
-      const auto [ec, bytes] = *r;
-      if (!bytes.empty()) {
-        if (slot_) slot_->note_active(steady_ms_now());
-        phase().to_server.append(bytes);
-        reader_.feed(bytes);
-      }
-      if (ec) {
-        end_reason_ = describe(ec);
-        co_return;
-      }
-    }
-  }
-
-  // Answers every whole line already read. False when the session is over.
-  net::awaitable<bool> answer_buffered_lines() {
-    for (;;) {
-      if (closing_) co_return false;
-      auto line = reader_.next();
-      if (line.status == smtp::LineReader::Status::need_more) co_return true;
-      auto step = line.status == smtp::LineReader::Status::too_long ? dialogue_.on_line_too_long()
-                                                                    : dialogue_.on_line(line.line);
-      if (step.helo_name) {
-        saw_name(*step.helo_name,
-                 kind_ == ServiceKind::smtp && stream_.tls() ? "ehlo_after_starttls" : "ehlo");
-      }
-      if (!co_await send(step.reply)) co_return false;
-      switch (step.next) {
-        case SmtpServerDialogue::Next::read:
-          break;
-        case SmtpServerDialogue::Next::close:
-          end_reason_ = step.end_reason;
-          co_return false;
-        case SmtpServerDialogue::Next::start_tls:
-          // RFC 3207 5: plaintext that followed STARTTLS is an injection attempt (or a
-          // client that cannot wait); it must not be read as if it came over TLS.
-          if (auto dropped = reader_.discard_buffered(); dropped > 0)
-            LOG_EVERY(debug, "notes of bytes sent after STARTTLS")
-                << "smtp " << peer_text_ << ": dropped " << dropped
-                << " bytes sent after STARTTLS before the handshake";
-          if (!co_await start_tls()) co_return false;
-          break;
-      }
-    }
-  }
-
-  net::awaitable<bool> send(std::string bytes,
-                            Clock::duration timeout = limits::smtp_idle_timeout) {
-    if (closed_by_table_) co_return false;
-    // Recorded before the write starts: a client that reads the reply and asks for a
-    // REPORT at once finds these bytes in it.
-    phase().to_client.append(bytes);
-    writing_ = true;
-    auto r = co_await stream_.write(bytes, timeout);
-    writing_ = false;
+    const bool tag_due =
+        record_->probe_tag.empty() && started + context_.untagged_lifetime < deadline;
+    const auto until = tag_due ? started + context_.untagged_lifetime : deadline;
+    const auto left = until - Clock::now();
+    const bool last_read = left < limits::smtp_idle_timeout;
+    const Clock::duration wait = last_read ? std::max(left, Clock::duration::zero())
+                                           : Clock::duration(limits::smtp_idle_timeout);
+    auto r = co_await stream_.read_some(wait);
+    if (closing_) co_return stop();
     if (!r) {
-      if (end_reason_.empty()) end_reason_ = "write timeout";
-      co_return false;
+      const char* why = !last_read ? "idle timeout"
+                        : tag_due  ? "no session tag in time"
+                                   : "session time limit";
+      co_return dialogue_.resume(smtp::Event::timed_out(in_ms(wait), why));
     }
-    if (auto ec = std::get<0>(*r)) {
-      if (end_reason_.empty()) end_reason_ = describe(ec);
-      co_return false;
+    const auto [ec, bytes] = *r;
+    if (!bytes.empty() && slot_) slot_->note_active(steady_ms_now());
+    if (!ec) co_return dialogue_.resume(smtp::Event::received(bytes));
+    if (!bytes.empty()) {
+      // Bytes and an error at once: the bytes first; the error if it still matters.
+      auto next = dialogue_.resume(smtp::Event::received(bytes));
+      if (next.kind != smtp::Action::Kind::read) co_return next;
     }
-    co_return true;
+    co_return dialogue_.resume(failure_event(ec));
   }
 
-  net::awaitable<bool> start_tls() {
+  net::awaitable<smtp::Action> write(const smtp::Action& action) {
+    const Clock::duration timeout = action.farewell ? Clock::duration(farewell_timeout)
+                                                    : Clock::duration(limits::smtp_idle_timeout);
+    auto r = co_await stream_.write(action.bytes, timeout);
+    if (closing_) co_return stop();
+    if (!r) co_return dialogue_.resume(smtp::Event::timed_out(in_ms(timeout)));
+    if (auto ec = std::get<0>(*r)) co_return dialogue_.resume(failure_event(ec));
+    co_return dialogue_.resume(smtp::Event::written());
+  }
+
+  net::awaitable<smtp::Action> start_tls() {
+    if (auto dropped = dialogue_.discarded_at_starttls(); dropped > 0)
+      LOG_EVERY(debug, "notes of bytes sent after STARTTLS")
+          << "smtp " << peer_text_ << ": dropped " << dropped
+          << " bytes sent after STARTTLS before the handshake";
+    const auto timeout = in_ms(limits::tls_handshake_timeout);
     // Reading the handshake is the peer's to start: a silent peer waits with no TLS
     // state (see SmtpStream) until its ClientHello is there.
     if (kind_ == ServiceKind::smtps) {
       const auto ready = co_await stream_.readable(limits::tls_handshake_timeout);
-      if (closing_) co_return false;
-      if (!ready || *ready) {
-        end_reason_ = "tls failed: " + (ready ? describe(*ready) : std::string("timeout"));
-        co_return false;
-      }
+      if (closing_) co_return stop();
+      if (!ready) co_return dialogue_.resume(smtp::Event::timed_out(timeout));
+      if (*ready) co_return dialogue_.resume(smtp::Event::tls_failed(*ready, describe(*ready)));
       if (slot_) slot_->note_active(steady_ms_now());
     }
     auto r = co_await stream_.handshake(identity_->context(), limits::tls_handshake_timeout);
-    if (closing_) co_return false;
+    if (closing_) co_return stop();
     if (!r || std::get<0>(*r)) {
       if (context_.metrics) context_.metrics->tls_handshake_failed();
-      end_reason_ = "tls failed: " + (r ? describe(std::get<0>(*r)) : std::string("timeout"));
-      co_return false;
+      if (!r) co_return dialogue_.resume(smtp::Event::timed_out(timeout));
+      const auto ec = std::get<0>(*r);
+      co_return dialogue_.resume(smtp::Event::tls_failed(ec, describe(ec)));
     }
     SSL* ssl = stream_.native();
     record_->tls_version = SSL_get_version(ssl);
@@ -331,13 +317,12 @@ class SmtpSession {
       record_->tls_sni = printable(sni, 255);
       saw_name(sni, "sni");
     }
-    dialogue_.on_tls_started();
-    co_return true;
+    co_return dialogue_.resume(smtp::Event::tls_up());
   }
 
   // A name the client gave (EHLO/HELO argument, SNI): if it carries the tag of a live
   // session, this connection is that session's evidence (the rules: SessionStore).
-  void saw_name(std::string_view name, const char* where) {
+  void saw_name(std::string_view name, std::string_view where) {
     const auto outcome = context_.store.saw_name(name, where, ring_id_, record_, unix_ms_now());
     if (outcome == SessionStore::NameOutcome::attached && context_.metrics)
       context_.metrics->probe(record_->local_port, record_->family);
@@ -374,12 +359,9 @@ class SmtpSession {
   std::string prefix_;
   SmtpStream stream_;
   SmtpServerDialogue dialogue_;
-  smtp::LineReader reader_;
-  std::string end_reason_;
   std::optional<ConnectionTable::Slot> slot_;
   std::optional<CloseReason> closing_;
   bool closed_by_table_ = false;  // the socket is closed already: no farewell, no linger
-  bool writing_ = false;          // a write is under way: nothing may be said across it
 };
 
 }  // namespace
