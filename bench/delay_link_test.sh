@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The delay link in the lab: the isp1 ── isp2 link is bench/delay_link, and a TCP
 # connect from the home to the VPS (one round trip: SYN out, reset back) takes the
-# configured RTT, within 5 %, beyond the same measurement through the link at 0 ms in the
-# same run. Its queue drops the tail beyond its bound and counts it; SIGTERM ends it with
+# configured RTT beyond the same measurement through the link at 0 ms in the same run:
+# the fastest of 11 within 5 %, their median within 25 %. Its queue drops the tail beyond its bound and counts it; SIGTERM ends it with
 # exit 0, its counters, and its devices gone.
 #
 # usage: delay_link_test.sh --delay-link BIN --tcp-rtt BIN [RTT_MS...]   (default 20 100 300)
@@ -30,8 +30,12 @@ if [[ ! -c /dev/net/tun ]]; then
   exit 77
 fi
 
-# Samples per RTT: the median of 11 connects is robust to a late wake-up or two on a
-# busy machine; at 300 ms they take 3.3 s.
+# Samples per RTT: 11 connects; at 300 ms they take 3.3 s. The fastest of them is the
+# link's delay plus the path's own cost: on a machine busy with other work the measuring
+# process and the namespaces' forwarding wake up late now and then (a median 8 ms over at
+# RTT 20 ms at load 11 on 2 cores), which is not the link's doing. So the fastest must be
+# within 5 % of the configured RTT, and the median within 25 % (a link that adds jitter
+# of its own still fails).
 SAMPLES=11
 # The queue bound for these runs: small enough for a burst to overflow it.
 QUEUE_PACKETS=64
@@ -56,9 +60,9 @@ measure() { # RTT_MS [--burst]
     lab_up
     out=$(lab_exec home "$TCP_RTT" "$LAB_VPS4" 9 "$SAMPLES") || lab_die "tcp_rtt failed at RTT $1 ms: $out"
     lab_log "RTT $1 ms configured: $(jq -c '{min_ms, median_ms, max_ms}' <<<"$out")"
-    # The median, and what must be gone once this lab is: the link's PID, the prefix.
-    # Printed last: nothing is printed when a check fails.
-    result="$(jq -r .median_ms <<<"$out") $LAB_DELAY_LINK_PID $LAB_PREFIX"
+    # The fastest and the median, and what must be gone once this lab is: the link's
+    # PID, the prefix. Printed last: nothing is printed when a check fails.
+    result="$(jq -r '"\(.min_ms) \(.median_ms)"' <<<"$out") $LAB_DELAY_LINK_PID $LAB_PREFIX"
     [[ ${2:-} == --burst ]] || { printf '%s\n' "$result"; exit 0; }
 
     # A burst of datagrams faster than the link can let them out of its delay: one
@@ -95,26 +99,31 @@ check_gone() { # PID PREFIX
 }
 
 # (Command substitution, not a process substitution: it returns once the lab is down.)
-read -r base pid prefix <<<"$(measure 0)"
+read -r base base_median pid prefix <<<"$(measure 0)"
 [[ -n $base ]] || { fail "the lab with the delay link at 0 ms did not run"; exit 1; }
 check_gone "$pid" "$prefix"
-printf 'RTT through the link at 0 ms: %s ms\n' "$base"
+printf 'RTT through the link at 0 ms: %s ms (median %s ms)\n' "$base" "$base_median"
 last=${RTTS[-1]}
+# within GOT BASE RTT FRACTION: |GOT - BASE - RTT| <= FRACTION × RTT
+within() { awk -v g="$1" -v b="$2" -v r="$3" -v f="$4" 'BEGIN { d = g - b - r; if (d < 0) d = -d; exit !(d <= f * r) }'; }
 for rtt in "${RTTS[@]}"; do
   burst=""
   [[ $rtt == "$last" ]] && burst=--burst
-  read -r got pid prefix <<<"$(measure "$rtt" ${burst:+"$burst"})"
+  read -r got median pid prefix <<<"$(measure "$rtt" ${burst:+"$burst"})"
   if [[ -z $got ]]; then
     fail "the lab at RTT $rtt ms did not run or its checks failed"
     continue
   fi
   check_gone "$pid" "$prefix"
-  # Within 5 % of the configured RTT, once the link's own cost at 0 ms is taken out.
-  if awk -v g="$got" -v b="$base" -v r="$rtt" 'BEGIN { d = g - b - r; if (d < 0) d = -d; exit !(d <= 0.05 * r) }'; then
-    printf 'ok: RTT %s ms configured, %s ms measured (%s ms beyond the 0 ms link)\n' "$rtt" "$got" \
-      "$(awk -v g="$got" -v b="$base" 'BEGIN { printf "%.3f", g - b }')"
+  # Once the path's own cost at 0 ms is taken out: the fastest within 5 % of the
+  # configured RTT, the median within 25 %.
+  if ! within "$got" "$base" "$rtt" 0.05; then
+    fail "RTT $rtt ms configured, $got ms measured at best, $base ms at 0 ms: more than 5 % off"
+  elif ! within "$median" "$base" "$rtt" 0.25; then
+    fail "RTT $rtt ms configured, median $median ms, $base ms at 0 ms: more than 25 % off"
   else
-    fail "RTT $rtt ms configured, $got ms measured, $base ms at 0 ms: more than 5 % off"
+    printf 'ok: RTT %s ms configured, %s ms measured at best, median %s ms (%s ms beyond the 0 ms link)\n' \
+      "$rtt" "$got" "$median" "$(awk -v g="$got" -v b="$base" 'BEGIN { printf "%.3f", g - b }')"
   fi
 done
 ((FAILURES == 0)) || exit 1
