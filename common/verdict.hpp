@@ -1,6 +1,7 @@
 // The closed vocabulary of verdicts and locations, and the sentence each means.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string_view>
 
@@ -43,6 +44,31 @@ inline constexpr Verdict all_verdicts[] = {
     Verdict::not_listening,
     Verdict::inconclusive,
 };
+
+// Every location and every segment, in their declaration order.
+inline constexpr Location all_locations[] = {
+    Location::none,           Location::client_host, Location::path,
+    Location::reflector_host, Location::destination, Location::unknown,
+};
+inline constexpr Segment all_segments[] = {
+    Segment::local_network,
+    Segment::upstream,
+    Segment::reflector_network,
+    Segment::unknown,
+};
+
+// Each list holds its enumeration's values once, in declaration order, and ends with
+// the last one declared (checked here, so a list cannot skip or reorder a value; a value
+// added to an enumeration goes into its list).
+template <typename Enum, std::size_t N>
+constexpr bool lists_in_order(const Enum (&list)[N], Enum last) {
+  for (std::size_t i = 0; i < N; ++i)
+    if (static_cast<std::size_t>(list[i]) != i) return false;
+  return list[N - 1] == last;
+}
+static_assert(lists_in_order(all_verdicts, Verdict::inconclusive));
+static_assert(lists_in_order(all_locations, Location::unknown));
+static_assert(lists_in_order(all_segments, Segment::unknown));
 
 std::string_view to_string(Verdict v);
 std::optional<Verdict> verdict_from_string(std::string_view s);

@@ -250,6 +250,9 @@ const std::vector<Row> rows = {
     {"from another address, the handshake answered at hop 3: a relay there",
      [] { return with_trace(relayed({}), trace_answered_at(3)); }, Verdict::proxied, Location::path,
      upstream, "3@198.51.100.2", "", "answered in its place"},
+    {"from another address, the other ports from ours, handshake at the reflector: translated",
+     [] { return with_trace(relayed({"198.51.100.7"}), trace_answered_at(5)); }, Verdict::proxied,
+     Location::path, unknown_segment, "", "", "translated on the way"},
     {"from another address like every probe, handshake at the reflector: a NAT pool",
      [] { return with_trace(relayed({"198.51.100.99"}), trace_answered_at(5)); }, Verdict::open,
      Location::none, none, "", "", "NAT pool"},
@@ -371,6 +374,42 @@ const std::vector<Row> rows = {
        return e;
      },
      Verdict::reset, Location::path, unknown_segment, "", "", "reset in the middle"},
+    {"reset before any greeting, the reflector saw the connection without its EHLO",
+     [] {
+       auto e = reset_after_ehlo("reset by peer");
+       e.client.banner_code.reset();
+       e.client.banner.clear();
+       e.client.transcript = {};
+       return e;
+     },
+     Verdict::reset, Location::path, unknown_segment, "", "", "never this probe's EHLO"},
+    {"the reflector saw the connection, but the dialogue stopped before EHLO",
+     [] {
+       auto e = open_probe();
+       e.client.end = DialogueEnd::timed_out;
+       e.client.end_detail = "no reply to EHLO within 3 s";
+       e.reflector.tagged.clear();
+       e.reflector.untagged_from_client = 1;
+       return e;
+     },
+     Verdict::inconclusive, Location::unknown, none, "", "", "did not get as far as EHLO"},
+    {"a copy of the reflector's greeting, the reflector saw no connection",
+     [] {
+       auto e = open_probe();
+       e.reflector.tagged.clear();
+       return with_trace(e, trace_answered_at(2));
+     },
+     Verdict::intercepted, Location::path, upstream, "2@100.64.0.1", "",
+     "greeted with the reflector's name"},
+    {"open without STARTTLS: the cleartext dialogue unchanged",
+     [] {
+       auto e = open_probe();
+       e.client.tls_attempted = e.client.tls_completed = false;
+       e.client.transcript = dialogue(false);
+       e.reflector.tagged[0].transcript = dialogue(false);
+       return e;
+     },
+     Verdict::open, Location::none, none, "", "", "STARTTLS was not completed"},
     {"no record, but the reflector dropped records over its cap",
      [] {
        auto e = open_probe();
@@ -429,6 +468,18 @@ const std::vector<Row> rows = {
      },
      Verdict::dropped, Location::path, unknown_segment, "", "1@192.0.2.1,2@",
      "answered neither port"},
+    {"silent at a router that answers no traceroute, between two home routers",
+     [] {
+       auto hops = path_hops();
+       hops.insert(hops.begin() + 1, hop(2, "", quiet));
+       hops.insert(hops.begin() + 2, hop(3, "10.0.0.1", te));
+       for (std::size_t i = 3; i < hops.size(); ++i) hops[i].ttl += 2;
+       return with_trace(witnessed_silence(), trace_dying_after(1, hops));
+     },
+     Verdict::dropped, Location::path, local, "", "1@192.0.2.1,2@", "answered neither port"},
+    {"silent, no witness, but the port's trace reached the reflector: nothing to place",
+     [] { return with_trace(silent_probe(), trace_answered_at(5)); }, Verdict::dropped,
+     Location::unknown, none, "", "", "where it was dropped is unknown: no packet witness"},
     {"silent at a gateway that answers no traceroute: this computer or the gateway",
      [] {
        return with_trace(witnessed_silence(), trace_dying_after(0, with_silent(path_hops(), {1})));
@@ -532,6 +583,17 @@ const std::vector<Row> rows = {
                                       {7025, {hop(1, reflector_addr, HopKind::reached)}}});
      },
      Verdict::not_listening, Location::reflector_host, none, "", "", "first hop"},
+    {"refused, no witness, the port's trace met no reset",
+     [] { return with_trace(refused_probe(), trace_dying_after(2)); }, Verdict::inconclusive,
+     Location::unknown, none, "", "", "nothing shows whether"},
+    {"refused, witness saw the SYN and no reset, the reflector is the first hop",
+     [] {
+       auto e = refused_probe();
+       e.reflector.witness = witness(true, false, false);
+       return with_trace(e, PathTrace{{25, {hop(1, reflector_addr, HopKind::reset)}},
+                                      {7025, {hop(1, reflector_addr, HopKind::reached)}}});
+     },
+     Verdict::reset, Location::path, unknown_segment, "", "", "send no reset"},
     {"refused, no witness, no trace", refused_probe, Verdict::inconclusive, Location::unknown, none,
      "", "", "nothing shows"},
 
@@ -558,6 +620,18 @@ const std::vector<Row> rows = {
     {"ICMP unreachable from the reflector host", [] { return icmp_from(reflector_addr); },
      Verdict::icmp_unreachable, Location::reflector_host, none, "", "", "reflector host itself"},
 
+    {"ICMP port unreachable from the destination itself",
+     [] {
+       auto e = icmp_from("192.0.2.25");
+       e.target = Target::destination;
+       e.client.address = "192.0.2.25";
+       e.reference_verdict = Verdict::open;
+       return e;
+     },
+     Verdict::icmp_unreachable, Location::destination, none, "", "", "destination host itself"},
+    {"ICMP without a sender address", [] { return icmp_from(""); }, Verdict::icmp_unreachable,
+     Location::unknown, none, "", "", "an unnamed sender"},
+
     // Missing evidence.
     {"no report from the reflector",
      [] {
@@ -567,6 +641,20 @@ const std::vector<Row> rows = {
        return e;
      },
      Verdict::inconclusive, Location::unknown, none, "", "", "control port unreachable"},
+    {"no report from the reflector, the SYN unanswered",
+     [] {
+       auto e = silent_probe();
+       e.reflector.report_available = false;
+       return e;
+     },
+     Verdict::inconclusive, Location::unknown, none, "", "", "no answer to the SYN within 3.0 s"},
+    {"no report from the reflector, the SYN reset",
+     [] {
+       auto e = refused_probe();
+       e.reflector.report_available = false;
+       return e;
+     },
+     Verdict::inconclusive, Location::unknown, none, "", "", "no control connection"},
     {"this host could not send",
      [] {
        auto e = silent_probe();
@@ -575,6 +663,21 @@ const std::vector<Row> rows = {
        return e;
      },
      Verdict::inconclusive, Location::unknown, none, "", "", "no buffer space"},
+
+    {"not sent, nothing said why",
+     [] {
+       auto e = silent_probe();
+       e.client.connect = ConnectOutcome::not_attempted;
+       return e;
+     },
+     Verdict::inconclusive, Location::unknown, none, "", "", "the probe was not sent"},
+    {"an outcome outside the enumeration",
+     [] {
+       auto e = open_probe();
+       e.client.connect = static_cast<ConnectOutcome>(7);  // within the enumeration's range
+       return e;
+     },
+     Verdict::inconclusive, Location::unknown, none, "", "", "unexpected probe outcome"},
 
     // A real destination, judged against the reflector's port 25.
     {"destination silent while the reflector's 25 is open",
@@ -593,6 +696,63 @@ const std::vector<Row> rows = {
        return e;
      },
      Verdict::inconclusive, Location::unknown, none, "", "", "cannot be blamed"},
+    {"destination refused while the reflector's 25 is open",
+     [] {
+       auto e = refused_probe();
+       e.target = Target::destination;
+       e.reference_verdict = Verdict::open;
+       return e;
+     },
+     Verdict::not_listening, Location::destination, none, "", "", "refused with a reset"},
+    {"destination refused, no reflector probe of 25 to compare with",
+     [] {
+       auto e = refused_probe();
+       e.target = Target::destination;
+       return e;
+     },
+     Verdict::inconclusive, Location::unknown, none, "", "", "no reflector probe of port 25"},
+    {"destination greets with 220",
+     [] {
+       auto e = open_probe();
+       e.target = Target::destination;
+       e.client.banner = "mx.example.org ESMTP";
+       e.reflector = {};
+       return e;
+     },
+     Verdict::open, Location::none, none, "", "", "greeted with '220 mx.example.org ESMTP'"},
+    {"destination greets with 554",
+     [] {
+       auto e = open_probe();
+       e.target = Target::destination;
+       e.client.banner_code = 554;
+       e.client.banner = "mx.example.org no service for you";
+       e.reflector = {};
+       return e;
+     },
+     Verdict::inconclusive, Location::unknown, none, "", "", "'554 mx.example.org no service"},
+    {"destination accepts but never greets",
+     [] {
+       auto e = open_probe();
+       e.target = Target::destination;
+       e.client.banner_code.reset();
+       e.client.banner.clear();
+       e.client.end = DialogueEnd::timed_out;
+       e.client.end_detail = "no greeting within 3 s";
+       e.reflector = {};
+       return e;
+     },
+     Verdict::inconclusive, Location::unknown, none, "", "", "no greeting within 3 s"},
+    {"destination with no address",
+     [] {
+       auto e = silent_probe();
+       e.target = Target::destination;
+       e.client.connect = ConnectOutcome::not_attempted;
+       e.client.connect_error = "mx.example.org has no address";
+       e.reflector = {};
+       return e;
+     },
+     Verdict::inconclusive, Location::unknown, none, "", "",
+     "could not be sent: mx.example.org has no address"},
 };
 
 bool any_reason_contains(const Classification& c, const std::string& needle) {
@@ -626,8 +786,12 @@ BOOST_DATA_TEST_CASE(decision_table, boost::unit_test::data::make(rows), row) {
              "no reason mentions '" << row.reason_contains << "'");
   BOOST_TEST((c.blocking_hop ? hop_spec(*c.blocking_hop) : std::string()) == row.hop);
   BOOST_TEST(candidates_spec(c.blocking_candidates) == row.candidates);
-  // A single hop and a list of candidates never come together.
+  // A single hop and a list of candidates never come together, and a hop is named only
+  // on the path: elsewhere the location says it all.
   BOOST_TEST(!(c.blocking_hop && !c.blocking_candidates.empty()));
+  if (c.location != Location::path) BOOST_TEST(!c.blocking_hop);
+  // A segment only on the path, always there.
+  BOOST_TEST(c.segment.has_value() == (c.location == Location::path));
   // Only the reflector's own refusals are marked as such, and never as a block.
   const bool refusal_row = std::string(row.name).starts_with("the reflector's");
   BOOST_TEST(c.refused_by_reflector == refusal_row);
@@ -639,18 +803,34 @@ BOOST_AUTO_TEST_CASE(every_verdict_and_location_has_a_row) {
     for (const auto& row : rows) found = found || row.verdict == v;
     BOOST_TEST(found, "no row decides " << to_string(v));
   }
-  for (auto l : {Location::none, Location::client_host, Location::path, Location::reflector_host,
-                 Location::destination, Location::unknown}) {
+  for (auto l : all_locations) {
     bool found = false;
     for (const auto& row : rows) found = found || row.location == l;
     BOOST_TEST(found, "no row places a probe at " << to_string(l));
   }
-  for (auto s :
-       {Segment::local_network, Segment::upstream, Segment::reflector_network, Segment::unknown}) {
+  for (auto s : all_segments) {
     bool found = false;
     for (const auto& row : rows) found = found || row.segment == s;
     BOOST_TEST(found, "no row names the segment " << to_string(s));
   }
+}
+
+// A reason names only what happened: no EHLO when none was sent, no relay without one.
+BOOST_AUTO_TEST_CASE(reasons_name_only_what_happened) {
+  auto e = reset_after_ehlo("reset by peer");
+  e.client.transcript.plain.to_server = {};  // reset right after the greeting
+  auto c = classify(e);
+  BOOST_TEST(c.verdict == Verdict::reset);
+  BOOST_TEST(any_reason_contains(c, "was reset after the reflector's greeting"));
+  BOOST_TEST(!any_reason_contains(c, "EHLO was sent"));
+  c = classify(reset_after_ehlo("reset by peer"));
+  BOOST_TEST(any_reason_contains(c, "after the reflector's greeting, once the EHLO was sent"));
+
+  c = classify(relayed({"198.51.100.7"}));
+  BOOST_TEST(!any_reason_contains(c, "translated on the way"));
+  c = classify(open_probe());
+  BOOST_TEST(!any_reason_contains(c, "STARTTLS was not completed"));
+  BOOST_TEST(any_reason_contains(c, "TLS TLSv1.3 with the reflector's own certificate"));
 }
 
 BOOST_AUTO_TEST_CASE(the_reflectors_distance_is_where_the_reference_is_answered) {
