@@ -18,8 +18,8 @@ packages=(
   prometheus
   # the hardening build: ASan + UBSan and libFuzzer (scripts/sanitize.sh, scripts/fuzz.sh)
   clang-14 libclang-rt-14-dev
-  # the format check (scripts/check-format.sh)
-  clang-format-14
+  # the format check (scripts/check-format.sh), the classifier's coverage (scripts/coverage.sh)
+  clang-format-14 gcovr
 )
 
 missing=()
