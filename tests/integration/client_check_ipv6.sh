@@ -41,8 +41,24 @@ jq -e '(.probes | length == 3)
   fail "--family both, IPv4 literal: $(jq -c '[.probes[] | {port, family, verdict}], .not_probed, .summary' "$OUT")"
 pass "--family both with an IPv4 literal: IPv6 not probed (one line), IPv4 open, exit 0"
 
+# A name with both addresses: localhost, where it has both; else, as root, localhost in
+# a hosts file of the client's own, bound over /etc/hosts in a mount namespace of its
+# own (private: nothing outside it sees the change).
+dual_client=""
 if getent ahosts localhost | grep -q '^::1 ' && getent ahosts localhost | grep -q '^127.0.0.1 '; then
-  run_client check --reflector "localhost:$CONTROL_PORT" --family both --json
+  dual_client=$CLIENT
+elif [[ $(id -u) -eq 0 ]] && unshare --mount --propagation private true 2>/dev/null; then
+  printf '127.0.0.1 localhost\n::1 localhost\n' >"$TEST_DIR/hosts"
+  cat >"$TEST_DIR/dual-client" <<EOF
+#!/bin/sh
+exec unshare --mount --propagation private sh -c 'mount --bind "\$0" /etc/hosts && exec "\$@"' \\
+  "$TEST_DIR/hosts" "$CLIENT" "\$@"
+EOF
+  chmod +x "$TEST_DIR/dual-client"
+  dual_client=$TEST_DIR/dual-client
+fi
+if [[ -n $dual_client ]]; then
+  CLIENT=$dual_client run_client check --reflector "localhost:$CONTROL_PORT" --family both --json
   [[ $RC -eq 0 ]] || fail "--family both via localhost: exit $RC; $(cat "$ERR")"
   check_contract_json
   jq -e '(.probes | length == 6) and all(.probes[]; .verdict == "open")
@@ -51,5 +67,5 @@ if getent ahosts localhost | grep -q '^::1 ' && getent ahosts localhost | grep -
     fail "--family both via localhost: $(jq -c '.client, [.probes[] | {port, family, verdict}]' "$OUT")"
   pass "--family both via localhost: each port open over IPv4 and IPv6"
 else
-  echo "skip: localhost does not resolve to both 127.0.0.1 and ::1 here"
+  skip_check "--family both via localhost: localhost does not resolve to both 127.0.0.1 and ::1 here, and only root may give the client a hosts file of its own"
 fi

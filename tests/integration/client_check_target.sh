@@ -82,4 +82,7 @@ for bad in 'example.org:25' '[example.org]' '[192.0.2.1' 'two words'; do
 done
 run_client check --reflector "127.0.0.1:$CONTROL_PORT" --target-port 2525
 [[ $RC -eq 2 ]] || fail "--target-port without --target: exit $RC, not 2"
-pass "bad --target forms: exit 2"
+grep -q -- "--target-port needs --target" "$ERR" ||
+  fail "--target-port without --target: stderr does not say why: $(cat "$ERR")"
+[[ ! -s "$OUT" ]] || fail "--target-port without --target printed a report"
+pass "bad --target forms: exit 2, with the reason"

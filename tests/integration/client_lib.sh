@@ -53,11 +53,14 @@ check_contract_json() {
       and (.elapsed_ms | type == "number")
       and (.evidence | type == "object"))' "$OUT" >/dev/null ||
     fail "the JSON report is not in the contract's shape: $(head -c 600 "$OUT")"
-  # Every field as docs/report.md and its schema describe it (skipped without
-  # python3-jsonschema: unit.report_schema says so).
+  # Every field as docs/report.md and its schema describe it (the test ends as skipped
+  # without python3-jsonschema).
   local invalid rc
   invalid=$("$(dirname "${BASH_SOURCE[0]}")/../schema/validate-report" "$OUT" 2>&1)
   rc=$?
-  [[ $rc == 0 || $rc == 77 ]] ||
-    fail "the JSON report does not match docs/report.schema.json: $invalid"
+  if [[ $rc == 77 ]]; then
+    skip_check "the report against docs/report.schema.json: $invalid"
+    return
+  fi
+  [[ $rc == 0 ]] || fail "the JSON report does not match docs/report.schema.json: $invalid"
 }

@@ -106,5 +106,5 @@ if [[ $(id -u) -ne 0 || ${#unpriv[@]} -gt 0 ]] &&
     fail "HELLO does not say why the witness is inactive: $(cat "$TEST_DIR/auto_hello")"
   pass "--witness auto without privilege: $(grep '^witness=' "$TEST_DIR/auto_hello")"
 else
-  echo "skip: unprivileged start-up checks (cannot run unprivileged here)"
+  skip_check "unprivileged start-up checks: cannot run unprivileged here"
 fi

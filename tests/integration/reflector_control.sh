@@ -71,7 +71,7 @@ if [[ $have_ipv6 -eq 1 ]]; then
   grep -qx "public_ipv6=::1" "$TEST_DIR/report" || fail "REPORT lacks the IPv6 address"
   pass "HELLO with the token over IPv6 joins the session"
 else
-  echo "skip: IPv6 join (no ::1 here)"
+  skip_check "HELLO joining over IPv6: no ::1 here"
 fi
 
 # The daemon is still alive after all of it.

@@ -82,7 +82,7 @@ if [[ $(value "$after" egress25_reflector_witness_active) == 1 ]]; then
     fail "no witness drop count: $(grep witness "$after")"
   pass "the witness counted the check's packets"
 else
-  echo "note: packet witness inactive here (no CAP_NET_RAW): its counters are not checked"
+  skip_check "the witness counters: the packet witness is inactive here (no CAP_NET_RAW)"
 fi
 
 # A peer that is not a TLS client on the implicit-TLS port: one failed handshake.

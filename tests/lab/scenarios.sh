@@ -19,7 +19,8 @@
 #   isp1 with a single router), the router in front of the VPS is the last one.
 #
 # Exit status: 0 all passed, 1 an assertion failed, 2 bad usage, 77 the lab cannot run
-# here (not root, no network namespaces): the reason is printed.
+# here (not root, no network namespaces) or a check could not run (no python3-jsonschema):
+# the reason is printed.
 
 # shellcheck disable=SC2317 # functions called by name ("scenario_$name") look unreachable
 set -u -o pipefail
@@ -90,7 +91,13 @@ run_check() {
     fail "the client (exit $CHECK_RC) did not print an egress25.check/1 report on stdout"
     return 1
   fi
-  { "$HERE/../schema/validate-report" "$CHECK_JSON" 2>&1 || [[ $? == 77 ]]; } >"$CHECK_JSON.schema" || fail "the report does not match docs/report.schema.json: $(head -c 600 "$CHECK_JSON.schema")"
+  local schema_rc=0
+  "$HERE/../schema/validate-report" "$CHECK_JSON" >"$CHECK_JSON.schema" 2>&1 || schema_rc=$?
+  if ((schema_rc == 77)); then
+    SKIPPED_CHECK="the reports against docs/report.schema.json: $(head -c 200 "$CHECK_JSON.schema")"
+  elif ((schema_rc != 0)); then
+    fail "the report does not match docs/report.schema.json: $(head -c 600 "$CHECK_JSON.schema")"
+  fi
   # The report must say truthfully whether the witness took part (when the reflector
   # could be asked at all).
   local witness=false
@@ -336,10 +343,12 @@ isp_hop_args() {
 mapfile -t ISP_HOP < <(isp_hop_args)
 
 PORTS="25 465 587" BOTH="ipv4 ipv6"
-# An unanswered SYN without witness or trace: nobody can say where it died.
-SILENT='dropped/unknown|inconclusive/unknown'
-# A reset without the witness: the reflector host or the path may have sent it.
-RESET_UNPLACED='reset/unknown|inconclusive/unknown'
+# An unanswered SYN without witness or trace: dropped, but nobody can say where it died
+# (the classifier's timed-out rule without a witness or a place).
+SILENT=dropped/unknown
+# A reset without witness or trace: the reflector host or the path may have sent it, so
+# the classifier's refused rule says inconclusive.
+RESET_UNPLACED=inconclusive/unknown
 # Without a trace, a verdict on the path cannot say which hop or which segment.
 UNPLACED=(hop=none segment=unknown)
 
@@ -501,15 +510,20 @@ scenario_control_blocked() {
   bad=$(jq -c '[.probes[] | select(.verdict != "inconclusive" or .location != "unknown")
                 | {port, family, verdict, location}]' "$CHECK_JSON")
   [[ $bad == "[]" ]] || fail "probes with a verdict that needs the reflector: $bad"
+  # Each says why: nothing was probed, for want of the control port.
+  bad=$(jq -c '[.probes[] | select(any(.reasons[]; contains("Nothing was probed")
+                                                    and contains("control port")) | not)
+                | {port, family, reasons}]' "$CHECK_JSON")
+  [[ $bad == "[]" ]] || fail "probes that do not say the control port was not reached: $bad"
 }
 
 # Nothing listens on 2525. Without the witness, a reset from an unadvertised port is
-# most likely the host's kernel, but the path could have sent it too.
+# most likely the host's kernel, but the path could have sent it too: inconclusive.
 scenario_not_listening() {
   run_check --family both --ports 2525 || return
   expect_exit 1
   local want=not_listening/reflector_host
-  full_evidence || want+='|inconclusive/unknown'
+  full_evidence || want=$RESET_UNPLACED
   expect_probe 2525 ipv4 "$want" hop=none
   expect_probe 2525 ipv6 "$want" hop=none
   expect_rest_open 2525 "$BOTH"
@@ -765,4 +779,8 @@ for SCENARIO in "${SCENARIOS[@]}"; do
   }
 done
 ((FAILURES == 0)) || exit 1
+if [[ -n ${SKIPPED_CHECK:-} ]]; then
+  printf 'SKIP: every scenario passed, but a check could not run here: %s\n' "$SKIPPED_CHECK"
+  exit 77
+fi
 exit 0
