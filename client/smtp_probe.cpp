@@ -7,9 +7,6 @@
 
 #include <array>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/error.hpp>
-#include <boost/asio/ssl/stream.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/log/trivial.hpp>
 #include <memory>
 #include <optional>
@@ -19,6 +16,7 @@
 #include "deadline.hpp"
 #include "icmp_error_queue.hpp"
 #include "limits.hpp"
+#include "mail_stream.hpp"
 #include "smtp_client_dialogue.hpp"
 #include "smtp_reply_parser.hpp"
 
@@ -26,7 +24,6 @@ namespace egress25::client {
 namespace {
 
 using net::ip::tcp;
-using Stream = net::ssl::stream<tcp::socket>;
 
 std::string hex(const unsigned char* data, unsigned length) {
   static constexpr char digits[] = "0123456789abcdef";
@@ -81,20 +78,13 @@ void record_connect_failure(ClientProbe& probe, int fd, Family family,
   }
 }
 
-// What a failed read said, as the dialogue hears it: the end of the stream (a FIN, or TLS
-// cut short without close_notify) or an error.
-smtp::Event failure_event(const boost::system::error_code& ec) {
-  if (ec == net::error::eof) return smtp::Event::peer_closed();
-  if (ec == net::ssl::error::stream_truncated) return smtp::Event::peer_closed(true);
-  return smtp::Event::io_error(ec, error_text(ec));
-}
-
 class ProbeRun {
  public:
-  ProbeRun(ProbeSpec spec, Stream& stream) : spec_(std::move(spec)), stream_(stream) {}
+  ProbeRun(ProbeSpec spec, io::MailStream& stream, net::ssl::context& tls)
+      : spec_(std::move(spec)), stream_(stream), tls_(tls) {}
 
   net::awaitable<void> run(ClientProbe& probe) {
-    auto& socket = stream_.next_layer();
+    auto& socket = stream_.socket();
     const Family family = probe.family;
     const tcp::endpoint endpoint(spec_.address, spec_.port);
     boost::system::error_code ec;
@@ -183,8 +173,7 @@ class ProbeRun {
   }
 
   net::awaitable<smtp::Action> read(smtp::ClientDialogue& dialogue, bool tls) {
-    auto op = tls ? stream_.async_read_some(net::buffer(buffer_), as_result)
-                  : stream_.next_layer().async_read_some(net::buffer(buffer_), as_result);
+    auto op = stream_.async_read_some(tls, net::buffer(buffer_), as_result);
     auto got = co_await before(deadline(spec_.step_timeout), std::move(op));
     if (!got) co_return dialogue.resume(smtp::Event::timed_out(spec_.step_timeout));
     auto [ec, n] = *got;
@@ -194,36 +183,37 @@ class ProbeRun {
       auto next = dialogue.resume(smtp::Event::received(std::string_view(buffer_.data(), n)));
       if (next.kind != smtp::Action::Kind::read) co_return next;
     }
-    co_return dialogue.resume(failure_event(ec));
+    co_return dialogue.resume(io::failure_event(ec, error_text(ec)));
   }
 
   net::awaitable<smtp::Action> write(smtp::ClientDialogue& dialogue, const smtp::Action& action) {
-    auto op = action.tls
-                  ? net::async_write(stream_, net::buffer(action.bytes), as_result)
-                  : net::async_write(stream_.next_layer(), net::buffer(action.bytes), as_result);
+    auto op = stream_.async_write(action.tls, net::buffer(action.bytes), as_result);
     auto written = co_await before(deadline(spec_.step_timeout), std::move(op));
     if (!written) co_return dialogue.resume(smtp::Event::timed_out(spec_.step_timeout));
-    if (auto [ec, n] = *written; ec) co_return dialogue.resume(failure_event(ec));
+    if (auto [ec, n] = *written; ec)
+      co_return dialogue.resume(io::failure_event(ec, error_text(ec)));
     co_return dialogue.resume(smtp::Event::written());
   }
 
   net::awaitable<smtp::Action> handshake(smtp::ClientDialogue& dialogue, ClientProbe& probe) {
     const std::string hostname = ehlo_name();
-    SSL_set_tlsext_host_name(stream_.native_handle(), hostname.c_str());
+    stream_.start_tls(tls_, hostname);
     auto handshake_timeout = std::min<std::chrono::milliseconds>(
         spec_.step_timeout,
         std::chrono::duration_cast<std::chrono::milliseconds>(limits::tls_handshake_timeout));
-    auto shaken = co_await before(deadline(handshake_timeout),
-                                  stream_.async_handshake(Stream::client, as_result));
+    auto shaken =
+        co_await before(deadline(handshake_timeout),
+                        stream_.async_handshake(net::ssl::stream_base::client, as_result));
     if (!shaken) co_return dialogue.resume(smtp::Event::timed_out(handshake_timeout));
     if (auto [ec] = *shaken; ec)
       co_return dialogue.resume(smtp::Event::tls_failed(ec, error_text(ec)));
-    record_tls(stream_.native_handle(), probe);
+    record_tls(stream_.ssl(), probe);
     co_return dialogue.resume(smtp::Event::tls_up());
   }
 
   ProbeSpec spec_;
-  Stream& stream_;
+  io::MailStream& stream_;
+  net::ssl::context& tls_;
   std::array<char, 4096> buffer_;
   steady_clock::time_point budget_end_ = steady_clock::time_point::max();
 };
@@ -249,14 +239,16 @@ net::awaitable<ClientProbe> run_smtp_probe(ProbeSpec spec, net::ssl::context& tl
   probe.probe_tag = spec.probe_tag;
 
   const auto start = steady_clock::now();
-  Stream stream(co_await net::this_coro::executor, tls);
-  ProbeRun run(spec, stream);
+  const auto executor = co_await net::this_coro::executor;
+  tcp::socket socket(executor);
+  io::MailStream stream(std::move(socket));
+  ProbeRun run(spec, stream, tls);
   run.set_budget_end(start + spec.budget);
   co_await run.run(probe);
 
   boost::system::error_code ignored;
-  stream.next_layer().shutdown(net::socket_base::shutdown_both, ignored);
-  stream.next_layer().close(ignored);
+  stream.socket().shutdown(net::socket_base::shutdown_both, ignored);
+  stream.socket().close(ignored);
   probe.elapsed_ms = ms_since(start);
   BOOST_LOG_TRIVIAL(debug) << "probe " << probe.address << " port " << probe.port << ": connect "
                            << to_string(probe.connect) << ", end " << to_string(probe.end)

@@ -12,6 +12,7 @@
 #include "limits.hpp"
 #include "listener.hpp"
 #include "logging.hpp"
+#include "mail_stream.hpp"
 #include "metrics.hpp"
 #include "smtp_reply_parser.hpp"
 #include "smtp_server_dialogue.hpp"
@@ -30,34 +31,32 @@ using Clock = std::chrono::steady_clock;
 constexpr auto farewell_timeout = std::chrono::seconds(2);
 
 // Bytes read at once. Plain reads go into one buffer the whole thread shares (see
-// SmtpStream::read_some), so an idle connection holds no read buffer at all.
+// SessionStream::read_some), so an idle connection holds no read buffer at all.
 constexpr std::size_t read_size = 4096;
 thread_local std::array<char, read_size> shared_read_buffer;
 
-// A byte stream that starts as plain TCP and may become TLS in the middle (STARTTLS):
-// one type for both phases, so the dialogue code is the same for 25, 587 and 465.
-//
-// Memory is spent when data arrives, not per connection: the TLS stream (its OpenSSL
-// object and Asio's two 17 KiB record buffers) is made when the handshake starts, and a
+// The session's waits on the one stream type client and reflector share (MailStream:
+// plain TCP that may become TLS; which layer each read and write goes through is the
+// dialogue's to say): each with its deadline, and memory spent when data arrives, not
+// per connection. MailStream makes its TLS layer only when the handshake starts, and a
 // plain read waits for readability with no buffer, then reads into the thread's shared
 // buffer and hands the bytes over before anything else runs.
-class SmtpStream {
+class SessionStream {
  public:
-  explicit SmtpStream(tcp::socket socket)
-      : plain_(std::move(socket)), deadline_(plain_.get_executor()) {}
+  explicit SessionStream(tcp::socket socket)
+      : stream_(std::move(socket)), deadline_(stream_.socket().get_executor()) {}
 
-  bool tls() const { return tls_active_; }
-  SSL* native() { return tls_->native_handle(); }
-  tcp::socket& socket() { return tls_ ? tls_->next_layer() : plain_; }
+  SSL* ssl() { return stream_.ssl(); }
+  tcp::socket& socket() { return stream_.socket(); }
 
   // The bytes read (valid until the next co_await), or nullopt on timeout.
   net::awaitable<std::optional<std::tuple<error_code, std::string_view>>> read_some(
-      Clock::duration timeout) {
-    if (tls_active_) {
+      bool tls, Clock::duration timeout) {
+    if (tls) {
       if (!tls_buffer_) tls_buffer_ = std::make_unique<std::array<char, read_size>>();
-      auto r = co_await within(
-          tls_->async_read_some(net::buffer(*tls_buffer_), net::as_tuple(net::use_awaitable)),
-          timeout);
+      auto r = co_await within(stream_.async_read_some(true, net::buffer(*tls_buffer_),
+                                                       net::as_tuple(net::use_awaitable)),
+                               timeout);
       if (!r) co_return std::nullopt;
       co_return std::tuple{std::get<0>(*r), std::string_view(tls_buffer_->data(), std::get<1>(*r))};
     }
@@ -84,38 +83,32 @@ class SmtpStream {
   }
 
   net::awaitable<std::optional<std::tuple<error_code, std::size_t>>> write(
-      std::string_view bytes, Clock::duration timeout) {
-    if (tls_active_)
-      co_return co_await within(
-          net::async_write(*tls_, net::buffer(bytes), net::as_tuple(net::use_awaitable)), timeout);
-    co_return co_await within(
-        net::async_write(socket(), net::buffer(bytes), net::as_tuple(net::use_awaitable)), timeout);
+      bool tls, std::string_view bytes, Clock::duration timeout) {
+    return within(stream_.async_write(tls, net::buffer(bytes), net::as_tuple(net::use_awaitable)),
+                  timeout);
   }
 
   net::awaitable<std::optional<std::tuple<error_code>>> handshake(net::ssl::context& context,
                                                                   Clock::duration timeout) {
-    if (!tls_) tls_ = std::make_unique<net::ssl::stream<tcp::socket>>(std::move(plain_), context);
-    auto r = co_await within(
-        tls_->async_handshake(net::ssl::stream_base::server, net::as_tuple(net::use_awaitable)),
+    stream_.start_tls(context);
+    return within(
+        stream_.async_handshake(net::ssl::stream_base::server, net::as_tuple(net::use_awaitable)),
         timeout);
-    if (r && !std::get<0>(*r)) tls_active_ = true;
-    co_return r;
   }
 
-  net::awaitable<void> close() {
-    if (tls_active_) {
+  net::awaitable<void> close(bool tls) {
+    if (tls) {
       // close_notify, so the peer can tell our close from a truncation attack.
-      co_await within(tls_->async_shutdown(net::as_tuple(net::use_awaitable)), farewell_timeout);
+      co_await within(stream_.async_shutdown_tls(net::as_tuple(net::use_awaitable)),
+                      farewell_timeout);
     }
     co_await lingering_close(socket());
   }
 
  private:
-  tcp::socket plain_;
+  io::MailStream stream_;
   Deadline deadline_;
-  std::unique_ptr<net::ssl::stream<tcp::socket>> tls_;
   std::unique_ptr<std::array<char, read_size>> tls_buffer_;
-  bool tls_active_ = false;
 };
 
 std::string describe(const error_code& ec) {
@@ -137,12 +130,9 @@ std::string end_reason_for(CloseReason why) {
   return "closed";
 }
 
-// A failed read or write as the dialogue hears it: the peer's end of the stream, or an
-// error in the words the record keeps.
+// A failed read or write as the dialogue hears it, in the words the record keeps.
 smtp::Event failure_event(const error_code& ec) {
-  if (ec == net::error::eof) return smtp::Event::peer_closed();
-  if (ec == net::ssl::error::stream_truncated) return smtp::Event::peer_closed(true);
-  return smtp::Event::io_error(ec, describe(ec));
+  return io::failure_event(ec, describe(ec));
 }
 
 std::chrono::milliseconds in_ms(Clock::duration d) {
@@ -173,7 +163,7 @@ class SmtpSession {
       error_code ec;
       stream_.socket().close(ec);
     } else {
-      co_await stream_.close();
+      co_await stream_.close(dialogue_.tls_active());
     }
     log_end();
   }
@@ -233,7 +223,7 @@ class SmtpSession {
     while (!action.done()) {
       switch (action.kind) {
         case smtp::Action::Kind::read:
-          action = co_await read(started);
+          action = co_await read(action.tls, started);
           break;
         case smtp::Action::Kind::write:
           if (const auto& name = dialogue_.name_seen()) saw_name(name->name, name->where);
@@ -248,7 +238,7 @@ class SmtpSession {
     }
   }
 
-  net::awaitable<smtp::Action> read(Clock::time_point started) {
+  net::awaitable<smtp::Action> read(bool tls, Clock::time_point started) {
     // Until it shows a live session's tag, a connection has untagged_lifetime in all.
     const auto deadline = started + context_.session_lifetime;
     const bool tag_due =
@@ -258,7 +248,7 @@ class SmtpSession {
     const bool last_read = left < limits::smtp_idle_timeout;
     const Clock::duration wait = last_read ? std::max(left, Clock::duration::zero())
                                            : Clock::duration(limits::smtp_idle_timeout);
-    auto r = co_await stream_.read_some(wait);
+    auto r = co_await stream_.read_some(tls, wait);
     if (closing_) co_return stop();
     if (!r) {
       const char* why = !last_read ? "idle timeout"
@@ -280,7 +270,7 @@ class SmtpSession {
   net::awaitable<smtp::Action> write(const smtp::Action& action) {
     const Clock::duration timeout = action.farewell ? Clock::duration(farewell_timeout)
                                                     : Clock::duration(limits::smtp_idle_timeout);
-    auto r = co_await stream_.write(action.bytes, timeout);
+    auto r = co_await stream_.write(action.tls, action.bytes, timeout);
     if (closing_) co_return stop();
     if (!r) co_return dialogue_.resume(smtp::Event::timed_out(in_ms(timeout)));
     if (auto ec = std::get<0>(*r)) co_return dialogue_.resume(failure_event(ec));
@@ -294,7 +284,7 @@ class SmtpSession {
           << " bytes sent after STARTTLS before the handshake";
     const auto timeout = in_ms(limits::tls_handshake_timeout);
     // Reading the handshake is the peer's to start: a silent peer waits with no TLS
-    // state (see SmtpStream) until its ClientHello is there.
+    // state (see SessionStream) until its ClientHello is there.
     if (kind_ == ServiceKind::smtps) {
       const auto ready = co_await stream_.readable(limits::tls_handshake_timeout);
       if (closing_) co_return stop();
@@ -310,7 +300,7 @@ class SmtpSession {
       const auto ec = std::get<0>(*r);
       co_return dialogue_.resume(smtp::Event::tls_failed(ec, describe(ec)));
     }
-    SSL* ssl = stream_.native();
+    SSL* ssl = stream_.ssl();
     record_->tls_version = SSL_get_version(ssl);
     record_->tls_cipher = SSL_get_cipher_name(ssl);
     if (const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) {
@@ -357,7 +347,7 @@ class SmtpSession {
   std::string peer_text_;
   std::string local_text_;
   std::string prefix_;
-  SmtpStream stream_;
+  SessionStream stream_;
   SmtpServerDialogue dialogue_;
   std::optional<ConnectionTable::Slot> slot_;
   std::optional<CloseReason> closing_;
