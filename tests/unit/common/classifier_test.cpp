@@ -617,6 +617,8 @@ const std::vector<Row> rows = {
      Verdict::icmp_unreachable, Location::client_host, none, "", "", "this computer"},
     {"ICMP from a shared address not on any trace", [] { return icmp_from("100.64.9.9"); },
      Verdict::icmp_unreachable, Location::path, upstream, "", "", "hop is unknown"},
+    {"ICMP from a public address not on any trace", [] { return icmp_from("198.51.100.77"); },
+     Verdict::icmp_unreachable, Location::path, unknown_segment, "", "", "hop is unknown"},
     {"ICMP unreachable from the reflector host", [] { return icmp_from(reflector_addr); },
      Verdict::icmp_unreachable, Location::reflector_host, none, "", "", "reflector host itself"},
 
