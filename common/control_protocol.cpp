@@ -419,7 +419,7 @@ std::variant<Response, ErrorResponse> decode_report_response(const json::object&
                    return true;
                  }) &&
       read_witness(f, "witness", r.witness, error) &&
-      read_items(f, "witness_flows", limits::max_witness_flows, error,
+      read_items(f, "witness_flows", limits::max_witness_flows_per_report, error,
                  [&](FieldReader& item, const json::value&, const std::string&) {
                    WitnessFlow w;
                    if (!read_family(item, "family", w.family) ||

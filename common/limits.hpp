@@ -153,8 +153,26 @@ inline constexpr int max_trace_ttl = 30;
 inline constexpr int trace_parallelism = 30;
 
 // --- Packet witness -----------------------------------------------------------------
-inline constexpr std::size_t max_witness_flows = 65536;
+// The flow table is sized to the session table: a check makes one flow per port and
+// family (3 ports × 2 families) and one per control connection; a traced port adds one
+// per TTL-limited SYN that reaches the host (up to max_trace_ttl for it and as many for
+// its reference port). 8 a session on average, at about 250 bytes a flow, is 8 MiB for
+// the default 4096 sessions; past it the oldest flow goes first, and a REPORT comes
+// seconds after its probes (32,768 flows are 500 traced checks in those seconds).
+inline constexpr std::size_t witness_flows_per_session = 8;
 inline constexpr auto witness_flow_lifetime = 10min;
+// The kernel's capture ring (TPACKET_V3, memory-mapped, mapped into the RSS whole): libpcap
+// cuts it into 256 KiB blocks, each handed over when full or after the block timeout, so
+// 4 blocks let the capture thread fall 3 block timeouts behind before a packet is lost
+// (counted in the metrics). A block of handshake segments (~300 bytes each with the
+// headers, at most 6 a check) holds about 800 of them.
+inline constexpr std::size_t witness_ring_bytes = 1024 * 1024;
+// How late a block may be handed over: one wakeup per block rather than per packet. The
+// kernel's timer runs in jiffies (4 ms at HZ=250), so a packet is handed over up to one
+// or two jiffies late; a REPORT waits at most witness_report_wait for the capture to
+// catch up with its arrival (at once when a later packet was already handed over).
+inline constexpr auto witness_block_timeout = 1ms;
+inline constexpr auto witness_report_wait = 10ms;
 // Witness flows one REPORT carries. SYNs with a forged source are cheap: a flood in a
 // client's name must not push its REPORT over max_response_frame (about 250 bytes a
 // flow; 2048 flows ≈ 0.5 MiB beside the records' ≈ 3 MiB). Over the cap the REPORT says

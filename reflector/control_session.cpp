@@ -146,6 +146,11 @@ ControlService::Handled ControlService::hello(const control::HelloRequest& reque
           "HELLO: " + what + " (client " + printable(request.client_version, 40) + ")"};
 }
 
+bool ControlService::witness_caught_up(std::int64_t unix_ms) const {
+  return !config_.packet_witness || !config_.witness.active ||
+         config_.packet_witness->caught_up(unix_ms);
+}
+
 control::WitnessStatus ControlService::witness_status() const {
   // A capture that died after start-up must not report "active" with no flows: that
   // reads as "no SYN arrived" and blames the path.
@@ -249,7 +254,11 @@ class ControlConnection {
           co_await fail(bad->code, bad->message);
           co_return;
         }
-        auto handled = service_.handle(std::get<control::Request>(decoded), peer_, unix_ms_now());
+        const auto& request = std::get<control::Request>(decoded);
+        if (std::holds_alternative<control::ReportRequest>(request))
+          co_await wait_for_witness(unix_ms_now());
+        if (closed_by_table_) co_return;
+        auto handled = service_.handle(request, peer_, unix_ms_now());
         const bool refused = std::holds_alternative<control::ErrorResponse>(handled.response);
         if (!refused && slot_) slot_->note_useful();
         LOG_EVERY(info, "control requests from " + prefix_)
@@ -287,6 +296,19 @@ class ControlConnection {
         decoder_.feed(std::string_view(shared_read_buffer.data(), n));
       }
       if (ec) co_return;  // the peer closed: the ordinary end of a control connection
+    }
+  }
+
+  // The capture hands packets over a few milliseconds late (a block at a time): a REPORT
+  // waits until it has caught up with the REPORT's arrival, witness_report_wait at most,
+  // so that a SYN or reset of the last moment is in it.
+  net::awaitable<void> wait_for_witness(std::int64_t arrived_unix_ms) {
+    const auto until = std::chrono::steady_clock::now() + limits::witness_report_wait;
+    net::steady_timer timer(socket_.get_executor());
+    while (!service_.witness_caught_up(arrived_unix_ms) &&
+           std::chrono::steady_clock::now() < until) {
+      timer.expires_after(std::chrono::milliseconds(1));
+      co_await timer.async_wait(net::as_tuple(net::use_awaitable));
     }
   }
 

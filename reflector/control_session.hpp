@@ -57,6 +57,9 @@ class ControlService {
     config_.secret = std::move(secret);
   }
   const ControlConfig& config() const { return config_; }
+  // A REPORT's witness flows must include what the capture took before it arrived:
+  // true when no witness runs, or when it has caught up with `unix_ms`.
+  bool witness_caught_up(std::int64_t unix_ms) const;
 
  private:
   Handled hello(const control::HelloRequest& request, const Peer& peer, std::int64_t now_ms);

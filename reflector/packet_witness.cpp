@@ -2,6 +2,9 @@
 #include "packet_witness.hpp"
 
 #include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <pcap/pcap.h>
 
 #include <algorithm>
@@ -167,6 +170,36 @@ bool supported_linktype(int linktype) {
   }
 }
 
+std::string capture_filter(const std::vector<std::uint16_t>& ports,
+                           const std::vector<std::string>& addresses) {
+  // IPv4: tcp[] knows the header length. IPv6 has no tcp[] in BPF: the TCP header is read
+  // at a fixed offset (40), which covers segments without extension headers (handshake
+  // segments carry none in practice; parse_frame handles the rest). Flags are masked to
+  // the six classic ones (ECN's two may ride along).
+  std::string v4_ports;
+  std::string v6_ports;
+  for (auto p : ports) {
+    const auto n = std::to_string(p);
+    v4_ports += (v4_ports.empty() ? "" : " or ") + ("tcp dst port " + n);
+    v6_ports += (v6_ports.empty() ? "" : " or ") + ("ip6[42:2] == " + n);
+  }
+  std::string filter =
+      "(ip and tcp and (tcp[tcpflags] & (tcp-syn|tcp-rst) != 0"
+      " or (tcp[tcpflags] & 0x3f == tcp-ack"
+      " and ip[2:2] == ((ip[0] & 0xf) << 2) + ((tcp[12] & 0xf0) >> 2)"
+      " and (" +
+      v4_ports +
+      "))))"
+      " or (ip6 and ip6[6] == 6 and (ip6[53] & 0x06 != 0"
+      " or (ip6[53] & 0x3f == 0x10 and ip6[4:2] == (ip6[52] & 0xf0) >> 2"
+      " and (" +
+      v6_ports + "))))";
+  if (addresses.empty()) return filter;
+  std::string hosts;
+  for (const auto& a : addresses) hosts += (hosts.empty() ? "" : " or ") + ("host " + a);
+  return "(" + hosts + ") and (" + filter + ")";
+}
+
 std::optional<TcpSegment> parse_frame(int linktype, std::span<const std::uint8_t> frame) {
   switch (linktype) {
     case DLT_LINUX_SLL: {
@@ -305,12 +338,17 @@ namespace {
 
 class PcapWitness final : public PacketWitness {
  public:
-  PcapWitness(pcap_t* handle, std::vector<std::uint16_t> ports)
+  PcapWitness(pcap_t* handle, std::size_t max_flows, std::vector<std::string> addresses,
+              std::string description)
       : handle_(handle),
         linktype_(pcap_datalink(handle)),
         table_(
-            std::move(ports), limits::max_witness_flows,
-            std::chrono::duration_cast<std::chrono::milliseconds>(limits::witness_flow_lifetime)) {}
+            {}, max_flows,  // every port: a probe of one with no service shows as a reset
+            std::chrono::duration_cast<std::chrono::milliseconds>(limits::witness_flow_lifetime)),
+        description_(std::move(description)) {
+    for (const auto& a : addresses)
+      if (auto c = witness::canonical(a)) addresses_.insert(*c);
+  }
 
   ~PcapWitness() override {
     stop();
@@ -346,6 +384,12 @@ class PcapWitness final : public PacketWitness {
     return {seen_.load(std::memory_order_relaxed), dropped_.load(std::memory_order_relaxed)};
   }
 
+  std::string description() const override { return description_; }
+
+  bool caught_up(std::int64_t unix_ms) const override {
+    return latest_ms_.load(std::memory_order_acquire) >= unix_ms;
+  }
+
  private:
   void run() {
     // pcap_stats is read here, on the capture's own thread: libpcap handles are not
@@ -369,13 +413,28 @@ class PcapWitness final : public PacketWitness {
         capture_error_ = std::string("packet capture failed: ") + pcap_geterr(handle_);
         break;
       }
-      auto segment = witness::parse_frame(linktype_, {data, header->caplen});
-      if (!segment) continue;
       const std::int64_t ms =
           std::int64_t{header->ts.tv_sec} * 1000 + std::int64_t{header->ts.tv_usec} / 1000;
-      seen_.fetch_add(1, std::memory_order_relaxed);
-      std::lock_guard lock(mutex_);
-      table_.observe(*segment, ms);
+      auto segment = witness::parse_frame(linktype_, {data, header->caplen});
+      if (segment) {
+        // On one interface's own link type (Ethernet, loopback) the frame does not say
+        // which way it went; the service addresses do.
+        if (segment->direction == witness::Direction::unknown && !addresses_.empty()) {
+          const bool from = addresses_.contains(segment->source);
+          const bool to = addresses_.contains(segment->destination);
+          if (from && to)
+            segment->direction = witness::Direction::local;
+          else if (from)
+            segment->direction = witness::Direction::outbound;
+          else if (to)
+            segment->direction = witness::Direction::inbound;
+        }
+        seen_.fetch_add(1, std::memory_order_relaxed);
+        std::lock_guard lock(mutex_);
+        table_.observe(*segment, ms);
+      }
+      // Blocks come in order: everything captured up to this packet is in the table.
+      latest_ms_.store(ms, std::memory_order_release);
     }
   }
 
@@ -387,8 +446,48 @@ class PcapWitness final : public PacketWitness {
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> seen_{0};
   std::atomic<std::uint64_t> dropped_{0};
+  std::atomic<std::int64_t> latest_ms_{0};  // capture time of the last packet handled
+  std::set<std::string> addresses_;         // canonical; read by the capture thread only
+  std::string description_;
   std::thread thread_;
 };
+
+// The loopback interface, when it carries every one of `addresses`; "" otherwise. Only
+// loopback: Linux takes a packet for any of its addresses on any interface (the weak host
+// model), so an address configured on eth0 may be reached through eth1, and a witness
+// on eth0 alone would miss those SYNs and blame the path. A loopback address is reached
+// only through lo (a packet for 127.0.0.0/8 from outside is a martian).
+std::string loopback_of(const std::vector<std::string>& addresses) {
+  if (addresses.empty()) return {};
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return {};
+  std::set<std::string> names;
+  std::size_t found = 0;
+  for (const auto& a : addresses) {
+    const auto wanted = witness::canonical(a);
+    bool here = false;
+    for (auto* i = list; i && wanted; i = i->ifa_next) {
+      if (!i->ifa_addr || !(i->ifa_flags & IFF_LOOPBACK)) continue;
+      const int af = i->ifa_addr->sa_family;
+      std::array<char, INET6_ADDRSTRLEN> text{};
+      const void* raw =
+          af == AF_INET
+              ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr)
+          : af == AF_INET6
+              ? static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(i->ifa_addr)->sin6_addr)
+              : nullptr;
+      if (!raw || !::inet_ntop(af, raw, text.data(), text.size())) continue;
+      if (witness::canonical(text.data()) == wanted) {
+        names.insert(i->ifa_name);
+        here = true;
+      }
+    }
+    if (here) ++found;
+  }
+  ::freeifaddrs(list);
+  if (found != addresses.size() || names.size() != 1) return {};
+  return *names.begin();
+}
 
 std::string activate_error(int rc, pcap_t* p, const std::string& interface) {
   switch (rc) {
@@ -410,47 +509,45 @@ std::unique_ptr<PacketWitness> PacketWitness::open(const Options& options, std::
     error = "packet capture: no ports to watch";
     return nullptr;
   }
+  // "any" covers every interface; when the services listen on loopback addresses only,
+  // the packets of the other interfaces need not reach the filter.
+  std::string interface = options.interface;
+  if (interface == "any") {
+    if (auto lo = loopback_of(options.addresses); !lo.empty()) interface = lo;
+  }
   std::array<char, PCAP_ERRBUF_SIZE> errbuf{};
-  pcap_t* p = pcap_create(options.interface.c_str(), errbuf.data());
+  pcap_t* p = pcap_create(interface.c_str(), errbuf.data());
   if (p == nullptr) {
     error = std::string("packet capture: ") + errbuf.data();
     return nullptr;
   }
   // Enough for the largest link header, IPv6 with a few extension headers and TCP.
   constexpr int snaplen = 256;
-  // A short read timeout so the capture thread notices stop() promptly.
-  constexpr int read_timeout_ms = 100;
+  // Not immediate mode: libpcap then uses the kernel's TPACKET_V3 ring, which hands
+  // packets over a block at a time (when full or after the timeout): one wakeup for many
+  // packets. stop() wakes the thread with pcap_breakloop (libpcap >= 1.10 on Linux).
   pcap_set_snaplen(p, snaplen);
   pcap_set_promisc(p, 0);
-  pcap_set_immediate_mode(p, 1);
-  pcap_set_timeout(p, read_timeout_ms);
+  pcap_set_immediate_mode(p, 0);
+  pcap_set_buffer_size(p, static_cast<int>(limits::witness_ring_bytes));
+  pcap_set_timeout(p, static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                           limits::witness_block_timeout)
+                                           .count()));
   if (const int rc = pcap_activate(p); rc < 0) {
-    error = activate_error(rc, p, options.interface);
+    error = activate_error(rc, p, interface);
     pcap_close(p);
     return nullptr;
   }
   if (!witness::supported_linktype(pcap_datalink(p))) {
     const char* name = pcap_datalink_val_to_name(pcap_datalink(p));
     error = "packet capture: unsupported link type " +
-            (name ? std::string(name) : std::to_string(pcap_datalink(p))) + " on '" +
-            options.interface + "'";
+            (name ? std::string(name) : std::to_string(pcap_datalink(p))) + " on '" + interface +
+            "'";
     pcap_close(p);
     return nullptr;
   }
-  // What reaches user space: every TCP segment with SYN or RST, on any port (a client
-  // may probe a port with no service, whose only trace is the kernel's reset), and all
-  // TCP on the service ports (the ACK completing a handshake). IPv6 has no tcp[] in
-  // BPF: the flags are read at a fixed offset, which covers segments without extension
-  // headers (handshake segments carry none in practice; parse_frame handles the rest).
-  std::string filter =
-      "(ip and tcp[tcpflags] & (tcp-syn|tcp-rst) != 0)"
-      " or (ip6 and ip6[6] == 6 and ip6[53] & 0x06 != 0)"
-      " or (tcp and (";
-  for (std::size_t i = 0; i < options.ports.size(); ++i) {
-    if (i) filter += " or ";
-    filter += "port " + std::to_string(options.ports[i]);
-  }
-  filter += "))";
+  // What reaches user space: see capture_filter.
+  const std::string filter = witness::capture_filter(options.ports, options.addresses);
   bpf_program program{};
   if (pcap_compile(p, &program, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0 ||
       pcap_setfilter(p, &program) != 0) {
@@ -460,7 +557,16 @@ std::unique_ptr<PacketWitness> PacketWitness::open(const Options& options, std::
     return nullptr;
   }
   pcap_freecode(&program);
-  return std::make_unique<PcapWitness>(p, std::vector<std::uint16_t>{});  // every port
+  const auto flows = std::max<std::size_t>(1, options.max_flows);
+  std::string description =
+      "on " + interface + " (" +
+      (options.addresses.empty()
+           ? "every address"
+           : std::to_string(options.addresses.size()) + " service address(es)") +
+      "), a " + std::to_string(limits::witness_ring_bytes / 1024) + " KiB TPACKET_V3 ring, " +
+      std::to_string(flows) + " flows at most, filter: SYN and RST on any port, pure ACKs to " +
+      "the service ports (BPF: " + filter + ")";
+  return std::make_unique<PcapWitness>(p, flows, options.addresses, std::move(description));
 }
 
 }  // namespace egress25::reflector

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "control_protocol.hpp"
+#include "limits.hpp"
 
 namespace egress25::reflector {
 
@@ -28,6 +29,13 @@ class PacketWitness {
   struct Options {
     std::vector<std::uint16_t> ports;  // the service ports to watch (after offset)
     std::string interface = "any";
+    // The addresses the services listen on; empty: every address (a wildcard listener).
+    // With them, the kernel passes only their packets, and "any" narrows to lo when they
+    // are all loopback addresses.
+    std::vector<std::string> addresses;
+    // Flows the table holds at most (oldest evicted first): sized by the caller to its
+    // session table (limits::witness_flows_per_session a session).
+    std::size_t max_flows = limits::max_sessions * limits::witness_flows_per_session;
   };
 
   // Opens the capture. Needs CAP_NET_RAW: call before dropping privileges. On failure
@@ -48,6 +56,13 @@ class PacketWitness {
   // Thread-safe. The drops are as of the capture thread's last pcap_stats, at most a
   // second old.
   virtual WitnessCounts counts() const { return {}; }
+  // What it captures, for the log: interface, filter, ring, table size.
+  virtual std::string description() const { return {}; }
+  // Thread-safe: true once every packet the capture took before `unix_ms` is in the
+  // table, as far as it can tell: true once a packet captured at or after `unix_ms` was
+  // handled (blocks come in order). The kernel hands packets over in blocks, a few
+  // milliseconds late (limits::witness_block_timeout, rounded up to its timer's ticks).
+  virtual bool caught_up(std::int64_t /*unix_ms*/) const { return true; }
 };
 
 // The witness's logic without a capture, so it can be fed recorded packets.
@@ -83,6 +98,14 @@ std::optional<TcpSegment> parse_frame(int linktype, std::span<const std::uint8_t
 
 // True for the link types parse_frame understands.
 bool supported_linktype(int linktype);
+
+// The BPF filter (pcap-filter(7) syntax) that passes what the flow table uses, and no
+// more: SYNs and resets on any port (a probe of a port with no service shows only as the
+// kernel's reset), and on the service `ports` the client's pure ACKs (no payload, no
+// other flag): the one completing a handshake is among them. Not the segments carrying
+// data, nor FINs. With `addresses`, only packets to or from them.
+std::string capture_filter(const std::vector<std::uint16_t>& ports,
+                           const std::vector<std::string>& addresses);
 
 // Per-flow record of what crossed the tap for the watched ports: bounded (oldest
 // evicted) and expiring. Not thread-safe: the capture wraps it in a mutex.

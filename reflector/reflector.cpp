@@ -145,6 +145,18 @@ void Reflector::start() {
     for (auto p : options_.bound_smtp_ports()) wo.ports.push_back(p);
     for (auto p : options_.bound_tls_ports()) wo.ports.push_back(p);
     wo.interface = options_.witness_interface;
+    // Specific listen addresses narrow the capture to their packets; a wildcard takes all.
+    for (const auto& a : options_.listen) {
+      boost::system::error_code ec;
+      const auto address = net::ip::make_address(a, ec);
+      if (ec || address.is_unspecified()) {
+        wo.addresses.clear();
+        break;
+      }
+      wo.addresses.push_back(unmapped(address).to_string());
+    }
+    // Sized at start-up to the session table (a reload keeps the witness as it is).
+    wo.max_flows = options_.limits.max_sessions * limits::witness_flows_per_session;
     witness_ = PacketWitness::open(wo, error);
     if (!witness_) {
       if (options_.witness == WitnessMode::on)
@@ -153,6 +165,7 @@ void Reflector::start() {
       LOG(warning) << "packet witness inactive: " << error;
     } else {
       witness_status_ = {true, ""};
+      LOG(info) << "packet witness " << witness_->description();
     }
   }
 

@@ -217,7 +217,10 @@ int cmd_privdrop(int argc, char** argv) {
   tcp::acceptor acceptor(io, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
   const auto port = acceptor.local_endpoint().port();
   std::string error;
-  auto witness = egress25::reflector::PacketWitness::open({{port}, "lo"}, error);
+  egress25::reflector::PacketWitness::Options options;
+  options.ports.push_back(port);
+  options.interface = "lo";
+  auto witness = egress25::reflector::PacketWitness::open(options, error);
   if (!witness) {
     std::cout << "FAIL open: " << error << "\n";
     return 1;
@@ -240,8 +243,7 @@ int cmd_privdrop(int argc, char** argv) {
   cap_free(caps);
   cap_free(none);
   std::string reopen_error;
-  const bool refused =
-      egress25::reflector::PacketWitness::open({{port}, "lo"}, reopen_error) == nullptr;
+  const bool refused = egress25::reflector::PacketWitness::open(options, reopen_error) == nullptr;
   check(refused && reopen_error.find("CAP_NET_RAW") != std::string::npos,
         "a new capture is refused, saying why: " + reopen_error);
   witness->start();

@@ -448,6 +448,87 @@ BOOST_AUTO_TEST_CASE(port_reuse_after_completion_starts_a_new_flow) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
+// The capture filter, compiled by libpcap and run on the recorded frames: what the flow
+// table needs passes, the rest of a session's segments stay in the kernel.
+BOOST_AUTO_TEST_SUITE(witness_filter)
+
+namespace {
+
+bool passes(const std::string& filter, const Bytes& frame, int linktype = DLT_LINUX_SLL) {
+  pcap_t* dead = pcap_open_dead(linktype, 256);
+  BOOST_REQUIRE(dead != nullptr);
+  bpf_program program{};
+  const bool compiled = pcap_compile(dead, &program, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) == 0;
+  BOOST_TEST_REQUIRE(compiled, pcap_geterr(dead));
+  pcap_pkthdr header{};
+  header.caplen = header.len = static_cast<bpf_u_int32>(frame.size());
+  const bool match = pcap_offline_filter(&program, &header, frame.data()) != 0;
+  pcap_freecode(&program);
+  pcap_close(dead);
+  return match;
+}
+
+// The recorded pure ACK (to port 7025) with `flags` and `payload` bytes of data.
+Bytes v4_segment(std::uint8_t flags, std::size_t payload) {
+  Bytes f = v4_ack;
+  f[16 + 3] = static_cast<std::uint8_t>(f[16 + 3] + payload);  // IPv4 total length
+  f[36 + 13] = flags;
+  f.insert(f.end(), payload, 'x');
+  return f;
+}
+
+Bytes v6_segment(std::uint8_t flags, std::size_t payload) {
+  Bytes f = v6_ack;
+  f[16 + 5] = static_cast<std::uint8_t>(f[16 + 5] + payload);  // IPv6 payload length
+  f[56 + 13] = flags;
+  f.insert(f.end(), payload, 'x');
+  return f;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(passes_what_the_flow_table_uses) {
+  using egress25::reflector::witness::capture_filter;
+  const auto f = capture_filter({7025, 25}, {});
+  for (const auto* frame :
+       {&v4_syn, &v4_synack, &v4_ack, &v4_syn_closed, &v4_rst, &v6_syn, &v6_synack, &v6_ack,
+        &v6_syn_closed, &v6_rst, &lo_v4_syn, &lo_v4_rst, &lo_v6_syn, &lo_v6_rst})
+    BOOST_TEST(passes(f, *frame));
+  BOOST_TEST(passes(f, eth_syn, DLT_EN10MB));
+  BOOST_TEST(passes(f, eth_rst, DLT_EN10MB));
+  // ECN's flags beside a pure ACK change nothing.
+  BOOST_TEST(passes(f, v4_segment(0x10 | 0x80, 0)));
+}
+
+BOOST_AUTO_TEST_CASE(keeps_the_rest_of_a_session_in_the_kernel) {
+  using egress25::reflector::witness::capture_filter;
+  const auto f = capture_filter({7025, 25}, {});
+  BOOST_TEST(!passes(f, v4_segment(0x18, 6)));  // data (PSH, ACK)
+  BOOST_TEST(!passes(f, v4_segment(0x10, 6)));  // data without PSH
+  BOOST_TEST(!passes(f, v4_segment(0x11, 0)));  // FIN
+  BOOST_TEST(!passes(f, v6_segment(0x18, 6)));
+  BOOST_TEST(!passes(f, v6_segment(0x10, 6)));
+  BOOST_TEST(!passes(f, v6_segment(0x11, 0)));
+  // A pure ACK to a port that is not a service's (here: the server's own ACK, or any
+  // ACK once port 7025 is not watched).
+  BOOST_TEST(!passes(capture_filter({25}, {}), v4_ack));
+  BOOST_TEST(!passes(capture_filter({25}, {}), v6_ack));
+  // SYNs and resets pass on any port.
+  BOOST_TEST(passes(capture_filter({25}, {}), v4_syn));
+  BOOST_TEST(passes(capture_filter({25}, {}), v6_rst));
+}
+
+BOOST_AUTO_TEST_CASE(only_the_service_addresses) {
+  using egress25::reflector::witness::capture_filter;
+  BOOST_TEST(passes(capture_filter({7025}, {"198.51.100.10"}), v4_syn));
+  BOOST_TEST(passes(capture_filter({7025}, {"198.51.100.10"}), v4_synack));
+  BOOST_TEST(!passes(capture_filter({7025}, {"198.51.100.99"}), v4_syn));
+  BOOST_TEST(passes(capture_filter({7025}, {"198.51.100.10", "2001:db8:1::10"}), v6_ack));
+  BOOST_TEST(!passes(capture_filter({7025}, {"198.51.100.10"}), v6_syn));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 BOOST_AUTO_TEST_SUITE(icmp_descriptions)
 
 BOOST_AUTO_TEST_CASE(words_an_operator_reads) {
