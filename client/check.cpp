@@ -339,9 +339,9 @@ class Check {
       co_return Unreachable{failure, true};
     primary->hello = std::get<control::HelloResponse>(std::get<control::Response>(answer));
     hello_ = *primary->hello;
-    // The smaller of two samples: a connect may have waited for neighbour discovery or ARP,
-    // a request for the reflector's own work; neither is the path.
-    rtt_ms_ = std::min(primary->control->connect_ms(), primary->control->last_request_ms());
+    // The smallest of several samples (ControlClient::path_rtt_ms): a connect may have
+    // waited for neighbour discovery or ARP, a request for the reflector's own work.
+    rtt_ms_ = primary->control->path_rtt_ms();
     hello_timing_ = HelloTiming{hello_sent_ms, rtt_ms_, hello_.server_time_unix_ms};
     report_.control_reached = true;
     report_.control_rtt_ms = rtt_ms_;

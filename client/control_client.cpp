@@ -5,10 +5,12 @@
 #include <boost/asio/write.hpp>
 #include <boost/log/trivial.hpp>
 #include <cctype>
+#include <cmath>
 
 #include "control_errors.hpp"
 #include "deadline.hpp"
 #include "limits.hpp"
+#include "tcp_min_rtt.hpp"
 
 namespace egress25::client {
 
@@ -81,6 +83,18 @@ net::awaitable<std::string> ControlClient::connect(std::vector<tcp::endpoint> en
   }
   close();
   co_return error;
+}
+
+double ControlClient::kernel_min_rtt_ms() const {
+  if (!socket_.is_open()) return 0;
+  return tcp_min_rtt_ms(const_cast<net::ip::tcp::socket&>(socket_).native_handle());
+}
+
+double ControlClient::smallest_rtt_sample(const std::vector<double>& samples) {
+  double best = 0;
+  for (double s : samples)
+    if (s > 0 && std::isfinite(s) && (best == 0 || s < best)) best = s;
+  return best;
 }
 
 net::awaitable<ControlClient::Answer> ControlClient::request(control::Request request,

@@ -40,6 +40,18 @@ class ControlClient {
   double connect_ms() const { return connect_ms_; }
   // The round trip of the last request, in milliseconds.
   double last_request_ms() const { return last_request_ms_; }
+  // The kernel's smallest round trip on this connection so far (TCP_INFO tcpi_min_rtt,
+  // from every ACK it timed: the handshake's, the requests'), 0 when it cannot say.
+  double kernel_min_rtt_ms() const;
+  // The path's round trip: the smallest of the samples above (the connect, the last
+  // request, the kernel's). A connect may have waited for neighbour discovery or ARP, a
+  // request for the reflector's own work; the kernel times the ACK of the request's
+  // first segment, which a peer in quick-ACK mode sends at once.
+  double path_rtt_ms() const {
+    return smallest_rtt_sample({connect_ms_, last_request_ms_, kernel_min_rtt_ms()});
+  }
+  // The smallest positive sample; 0 when there is none.
+  static double smallest_rtt_sample(const std::vector<double>& samples);
   // What the peer speaks when its answer was not the control protocol ("speaks SMTP (it
   // greeted with '220 ...'), not ..."); nullopt otherwise.
   const std::optional<std::string>& foreign() const { return foreign_; }

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "check.hpp"
+#include "control_client.hpp"
 #include "destination.hpp"
 #include "limits.hpp"
 
@@ -19,6 +20,17 @@ BOOST_AUTO_TEST_CASE(timeout_follows_the_rtt_within_bounds) {
   BOOST_TEST(timeout_from_rtt(0.2).count() == milliseconds(limits::min_probe_timeout).count());
   BOOST_TEST(timeout_from_rtt(300).count() == 2200);
   BOOST_TEST(timeout_from_rtt(60000).count() == milliseconds(limits::max_probe_timeout).count());
+}
+
+BOOST_AUTO_TEST_CASE(control_rtt_is_the_smallest_sample) {
+  // A connect that waited 40 ms for neighbour discovery does not set the probe timeout;
+  // a sample the kernel could not give (0) is no sample.
+  BOOST_TEST(ControlClient::smallest_rtt_sample({41.0, 1.3, 1.1}) == 1.1);
+  BOOST_TEST(ControlClient::smallest_rtt_sample({41.0, 1.3, 0.0}) == 1.3);
+  BOOST_TEST(ControlClient::smallest_rtt_sample({0.0, 0.0}) == 0.0);
+  // Whatever the samples, the timeout never undercuts one SYN retransmission.
+  BOOST_TEST(timeout_from_rtt(ControlClient::smallest_rtt_sample({0.0})).count() ==
+             milliseconds(limits::min_probe_timeout).count());
 }
 
 BOOST_AUTO_TEST_CASE(exit_status_per_contract) {
