@@ -180,6 +180,40 @@ net::awaitable<void> probe_and_trace(ClientProbe& probe, ProbeSpec spec, net::ss
   co_await run_all(std::move(jobs));
 }
 
+// A REPORT asked while the probes still wait. When every reflector probe still running
+// waits for an answer to its SYN (none is in a dialogue, whose record would be missing),
+// the REPORT is asked one round trip before they give up, so that its answer is there
+// when they do: a silently dropped port then costs control connect, HELLO and the probe
+// timeout, not one round trip more. A probe that connects after it was asked makes it
+// stale, and the REPORT is asked again once every probe is done.
+struct EarlyReport {
+  explicit EarlyReport(const net::any_io_executor& executor) : due(executor) {}
+  net::steady_timer due;
+  std::size_t running = 0;      // reflector probes not done
+  std::size_t in_dialogue = 0;  // connected and not done
+  bool asked = false;
+  bool stale = false;
+  std::int64_t asked_unix_ms = 0;
+  std::optional<ReportOutcome> outcome;
+};
+
+// `inner`, and what `early` needs to know of one reflector probe.
+ProbeWatch watch_for_early_report(const std::shared_ptr<EarlyReport>& early, ProbeWatch inner) {
+  ++early->running;
+  auto connected = std::make_shared<bool>(false);
+  return {[early, connected, tell = inner.connected] {
+            *connected = true;
+            ++early->in_dialogue;
+            if (early->asked) early->stale = true;
+            if (tell) tell();
+          },
+          [early, connected, tell = inner.done] {
+            if (*connected) --early->in_dialogue;
+            if (--early->running == 0) early->due.cancel();
+            if (tell) tell();
+          }};
+}
+
 // The REPORT, reconnecting once when the reflector closed the idle control connection.
 net::awaitable<ReportOutcome> fetch_report(ControlClient& control, std::string token,
                                            milliseconds control_timeout) {
@@ -429,14 +463,17 @@ class Check {
   // sees them too), so the witness's view of the port is the same either way.
   net::awaitable<void> run_probes_and_early_traces() {
     auto tls = make_probe_tls_context();
-    const std::int64_t probes_started_ms = unix_ms_now();
+    probes_started_ms_ = unix_ms_now();
+    const auto probes_started = steady_clock::now();
+    early_report_ = std::make_shared<EarlyReport>(executor_);
     const milliseconds trace_after =
         std::max(milliseconds(150), milliseconds(static_cast<long long>(3 * rtt_ms_)));
     std::vector<net::awaitable<void>> jobs;
     ProgressEvent started{ProgressEvent::Kind::probes_started, {}, {}, timeouts_.connect, 0};
     for (auto& p : probes_) {
       if (!p.spec) continue;
-      auto watch = watch_for(progress_, started.labels.size(), p.probe);
+      auto watch = watch_for_early_report(early_report_,
+                                          watch_for(progress_, started.labels.size(), p.probe));
       started.labels.push_back(probe_label(p.probe, false));
       if (options_.trace)
         jobs.push_back(probe_and_trace(p.probe, *p.spec, tls, p.trace, trace_after,
@@ -450,20 +487,48 @@ class Check {
         started.labels.push_back(probe_label(p.probe, true));
         jobs.push_back(probe_into(p.probe, *p.spec, tls, std::move(watch)));
       }
+    // Asked early when it is due: one round trip, and the reflector's wait for its packet
+    // witness, before the probes' connect timeout. Not when that is so soon that a SYN
+    // could not have been answered yet (a --timeout shorter than a few round trips).
+    const auto rtt = milliseconds(static_cast<long long>(rtt_ms_ + 1));
+    const auto due = probes_started + timeouts_.connect - rtt - limits::witness_report_wait;
+    if (early_report_->running > 0 && due >= probes_started + 2 * rtt) {
+      early_report_->due.expires_at(due);
+      jobs.push_back(ask_report_early(early_report_));
+    }
     if (progress_) progress_(started);
     co_await run_all(std::move(jobs));
-    // The REPORT that follows travels behind every SYN the probes sent, so the witness has
-    // seen them all by the time it is asked; the window still takes the clock offset.
-    set_witness_window(session_, hello_timing_, probes_started_ms, unix_ms_now());
+  }
+
+  net::awaitable<void> ask_report_early(std::shared_ptr<EarlyReport> early) {
+    if (early->running > 0) co_await early->due.async_wait(as_result);
+    if (early->running == 0 || early->in_dialogue > 0) co_return;
+    early->asked = true;
+    early->asked_unix_ms = unix_ms_now();
+    BOOST_LOG_TRIVIAL(debug) << "control: asking the REPORT early, " << early->running
+                             << " probe(s) still waiting for an answer to their SYN";
+    auto& primary = primary_control();
+    early->outcome = co_await fetch_report(*primary.control, hello_.token, control_timeout_);
   }
 
   // ---- REPORT, reconnecting when the reflector closed the idle connection ------------
   net::awaitable<void> fetch_the_report() {
-    tell_phase(progress_, "asking the reflector what it saw");
-    auto& primary = *std::find_if(families_.begin(), families_.end(), [&](const FamilyControl& fc) {
-      return fc.resolved.family == primary_family_;
-    });
-    report_outcome_ = co_await fetch_report(*primary.control, hello_.token, control_timeout_);
+    auto& primary = primary_control();
+    const bool early = early_report_ && early_report_->outcome && !early_report_->stale &&
+                       early_report_->outcome->report.has_value();
+    // The REPORT travels behind every SYN the probes sent before it was asked, so the
+    // witness has seen them all by then; the window still takes the clock offset.
+    set_witness_window(session_, hello_timing_, probes_started_ms_,
+                       early ? early_report_->asked_unix_ms : unix_ms_now());
+    if (early) {
+      report_outcome_ = std::move(*early_report_->outcome);
+    } else {
+      if (early_report_ && early_report_->stale)
+        BOOST_LOG_TRIVIAL(debug)
+            << "control: a probe connected after the early REPORT; asking again";
+      tell_phase(progress_, "asking the reflector what it saw");
+      report_outcome_ = co_await fetch_report(*primary.control, hello_.token, control_timeout_);
+    }
     primary.control->close();
     if (report_outcome_.report) {
       report_.witness_active = report_outcome_.report->witness.active;
@@ -524,6 +589,12 @@ class Check {
   }
 
   // ---- Helpers -----------------------------------------------------------------------
+  FamilyControl& primary_control() {
+    return *std::find_if(families_.begin(), families_.end(), [&](const FamilyControl& fc) {
+      return fc.resolved.family == primary_family_;
+    });
+  }
+
   static bool is_address_literal(const std::string& host) {
     boost::system::error_code not_literal;
     net::ip::make_address(host, not_literal);
@@ -562,6 +633,8 @@ class Check {
   std::vector<PlannedProbe> probes_;        // the reflector's, in report order
   std::vector<PlannedProbe> destinations_;  // --target's, after them
   ReportOutcome report_outcome_;
+  std::int64_t probes_started_ms_ = 0;
+  std::shared_ptr<EarlyReport> early_report_;  // set when the probes start
 };
 
 }  // namespace
