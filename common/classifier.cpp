@@ -9,6 +9,7 @@
 #include "classifier.hpp"
 
 #include "attribution.hpp"
+#include "end_reason.hpp"
 
 #include <fmt/format.h>
 #include <algorithm>
@@ -194,11 +195,11 @@ std::optional<Classification> refused_by_reflector(const Facts& facts) {
 Classification reset_before_ehlo(const Facts& facts) {
   const ClientProbe& probe = facts.probe;
   const auto& ends = facts.reflector.untagged_end_reasons;
-  // The endings the reflector itself decides (reflector/smtp_session.cpp): its timeouts
-  // and its limits. Anything else ("reset by peer", "peer closed") came from the other end.
+  // The endings the reflector itself decides (common/end_reason.hpp): its timeouts, its
+  // limits, its shutdown. Anything else ("reset by peer", "peer closed") came from the
+  // other end.
   const bool reflector_closed = std::any_of(ends.begin(), ends.end(), [](const std::string& end) {
-    return end == "idle timeout" || end == "session time limit" || end == "write timeout" ||
-           end.starts_with("too many") || end.starts_with("shutting down");
+    return end_reason::decided_by_reflector(end);
   });
   const std::string when = std::string(probe.banner_code ? " after the reflector's greeting" : "") +
                            (sent_ehlo(probe) ? ", once the EHLO was sent" : "");

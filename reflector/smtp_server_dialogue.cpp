@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "end_reason.hpp"
 #include "limits.hpp"
 
 namespace egress25::reflector {
@@ -58,14 +59,14 @@ SmtpServerDialogue::Answer SmtpServerDialogue::refuse_mail() const {
 SmtpServerDialogue::Answer SmtpServerDialogue::answer_too_long() {
   if (++long_lines_ >= max_long_lines)
     return Answer{"421 4.7.0 " + config_.hostname + " too many over-long lines, closing\r\n",
-                  After::close, std::nullopt, "too many over-long lines"};
+                  After::close, std::nullopt, std::string(end_reason::too_many_long_lines)};
   return Answer{"500 5.5.2 line too long\r\n", After::read, std::nullopt, {}};
 }
 
 SmtpServerDialogue::Answer SmtpServerDialogue::answer(std::string_view line) {
   if (++commands_ > limits::max_smtp_commands)
     return Answer{"421 4.7.0 " + config_.hostname + " too many commands, closing\r\n", After::close,
-                  std::nullopt, "too many commands"};
+                  std::nullopt, std::string(end_reason::too_many_commands)};
 
   // RFC 5321 2.4: verbs are case-insensitive; the verb ends at the first space.
   const auto space = line.find(' ');
@@ -241,14 +242,15 @@ smtp::Action SmtpServerDialogue::on_failure(const smtp::Event& event) {
   }
   if (pending_ == smtp::Action::Kind::read) {
     if (event.kind == Kind::timed_out) {
-      end_reason_ = event.detail.empty() ? "idle timeout" : event.detail;
+      end_reason_ = event.detail.empty() ? std::string(end_reason::idle_timeout) : event.detail;
       return write("421 4.4.2 " + config_.hostname + " " + end_reason_ + ", closing\r\n",
                    After::close, true);
     }
     return finish(words_for(event));
   }
   // A farewell or a final reply keeps the reason it was said for.
-  return finish(event.kind == Kind::timed_out ? "write timeout" : words_for(event));
+  return finish(event.kind == Kind::timed_out ? std::string(end_reason::write_timeout)
+                                              : words_for(event));
 }
 
 smtp::Action SmtpServerDialogue::stop(std::string_view farewell, std::string reason) {

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "control_protocol.hpp"
+#include "end_reason.hpp"
 #include "limits.hpp"
 #include "listener.hpp"
 #include "logging.hpp"
@@ -121,11 +122,11 @@ std::string describe(const error_code& ec) {
 std::string end_reason_for(CloseReason why) {
   switch (why) {
     case CloseReason::shed:
-      return "closed to make room (reflector busy)";
+      return std::string(end_reason::shed);
     case CloseReason::stress:
-      return "closed under load (stress timeouts)";
+      return std::string(end_reason::stress);
     case CloseReason::shutdown:
-      return "reflector shutting down";
+      return std::string(end_reason::shutdown);
   }
   return "closed";
 }
@@ -251,10 +252,10 @@ class SmtpSession {
     auto r = co_await stream_.read_some(tls, wait);
     if (closing_) co_return stop();
     if (!r) {
-      const char* why = !last_read ? "idle timeout"
-                        : tag_due  ? "no session tag in time"
-                                   : "session time limit";
-      co_return dialogue_.resume(smtp::Event::timed_out(in_ms(wait), why));
+      const std::string_view why = !last_read ? end_reason::idle_timeout
+                                   : tag_due  ? end_reason::no_tag_in_time
+                                              : end_reason::session_time_limit;
+      co_return dialogue_.resume(smtp::Event::timed_out(in_ms(wait), std::string(why)));
     }
     const auto [ec, bytes] = *r;
     if (!bytes.empty() && slot_) slot_->note_active(steady_ms_now());

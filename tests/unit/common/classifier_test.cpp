@@ -2,6 +2,7 @@
 #include "classifier.hpp"
 
 #include "attribution.hpp"
+#include "end_reason.hpp"
 
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
@@ -833,6 +834,21 @@ BOOST_AUTO_TEST_CASE(reasons_name_only_what_happened) {
   c = classify(open_probe());
   BOOST_TEST(!any_reason_contains(c, "STARTTLS was not completed"));
   BOOST_TEST(any_reason_contains(c, "TLS TLSv1.3 with the reflector's own certificate"));
+}
+
+// A reset after the reflector itself ended the connection (any of the endings it decides,
+// in the words it writes them) is not evidence against the path; the peer's endings are.
+BOOST_AUTO_TEST_CASE(a_reset_after_the_reflectors_own_ending_is_not_the_paths) {
+  for (const auto reason : end_reason::decided_by_reflector_list) {
+    const auto c = classify(reset_after_ehlo(std::string(reason).c_str()));
+    BOOST_TEST_INFO("ending: " << reason);
+    BOOST_TEST(c.verdict == Verdict::inconclusive);
+    BOOST_TEST(any_reason_contains(c, "ended it itself"));
+  }
+  for (const char* peer : {"peer closed", "reset by peer", "quit", "Broken pipe"}) {
+    BOOST_TEST_INFO("ending: " << peer);
+    BOOST_TEST(classify(reset_after_ehlo(peer)).verdict == Verdict::reset);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(the_reflectors_distance_is_where_the_reference_is_answered) {
