@@ -408,7 +408,7 @@ class Check {
       }
       fc.control->close();  // only the first family's connection carries the REPORT
       if (!error.empty())
-        BOOST_LOG_TRIVIAL(debug) << "control over " << family_words(fc.resolved.family) << ": "
+        BOOST_LOG_TRIVIAL(debug) << "control over " << family_label(fc.resolved.family) << ": "
                                  << error;
     }
     // With --family auto a family this host cannot reach the reflector over is left out;

@@ -36,10 +36,6 @@ Family family_of(const net::ip::address& address) {
   return address.is_v4() ? Family::ipv4 : Family::ipv6;
 }
 
-std::string family_words(Family family) {
-  return family == Family::ipv4 ? "IPv4" : "IPv6";
-}
-
 bool family_wanted(FamilyChoice choice, Family family) {
   switch (choice) {
     case FamilyChoice::ipv4:
@@ -90,7 +86,7 @@ std::vector<NotProbed> drop_unusable(std::vector<ResolvedFamily>& families,
   std::erase_if(families, [&](const ResolvedFamily& rf) {
     std::optional<std::string> why;
     if (rf.endpoints.empty())
-      why = "the reflector's name " + reflector_host + " has no " + family_words(rf.family) +
+      why = "the reflector's name " + reflector_host + " has no " + family_label(rf.family) +
             " address";
     else
       why = unusable(rf.endpoints.front().address());
@@ -185,8 +181,8 @@ DestinationPlan plan_destination_probes(const DestinationTarget& target, std::ui
             family,
             {port},
             address != host.addresses.end()
-                ? host.name + " is an " + family_words(family) + " address, which --family excludes"
-                : host.name + " has no " + family_words(family) + " address"});
+                ? host.name + " is an " + family_label(family) + " address, which --family excludes"
+                : host.name + " has no " + family_label(family) + " address"});
         continue;
       } else {
         p.probe.connect = ConnectOutcome::not_attempted;

@@ -27,7 +27,6 @@ inline const std::vector<std::uint16_t> standard_ports{25, 465, 587};
 // ---- Planning ---------------------------------------------------------------------
 
 Family family_of(const net::ip::address& address);
-std::string family_words(Family family);  // "IPv4", "IPv6"
 
 // Whether --family lets `family` be probed.
 bool family_wanted(FamilyChoice choice, Family family);

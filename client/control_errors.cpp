@@ -24,10 +24,6 @@ std::string lower_first(std::string text) {
   return text;
 }
 
-std::string family_word(Family f) {
-  return f == Family::ipv4 ? "IPv4" : "IPv6";
-}
-
 // The next step after reaching some other service: where the control port usually is.
 const std::string control_port_hint = "The control port is " +
                                       std::to_string(control::default_control_port) +
@@ -68,8 +64,8 @@ std::string resolve_failure(const std::string& host, const boost::system::error_
 
 std::string family_missing(const std::string& host, Family asked,
                            const std::vector<std::string>& other_addresses, bool literal) {
-  const std::string want = family_word(asked);
-  const std::string other = family_word(asked == Family::ipv4 ? Family::ipv6 : Family::ipv4);
+  const std::string want = family_label(asked);
+  const std::string other = family_label(asked == Family::ipv4 ? Family::ipv6 : Family::ipv4);
   const std::string other_option = asked == Family::ipv4 ? "6" : "4";
   if (literal)
     return host + " is an " + other + " address, and --family " +

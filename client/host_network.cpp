@@ -109,7 +109,7 @@ HostNetwork read_host_network(Family family) {
 }
 
 std::optional<std::string> family_unusable(const ip::address& target) {
-  const std::string family = target.is_v4() ? "IPv4" : "IPv6";
+  const std::string family = family_label(target.is_v4() ? Family::ipv4 : Family::ipv6);
   boost::asio::io_context io;
   ip::udp::socket socket(io);
   boost::system::error_code ec;

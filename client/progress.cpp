@@ -36,7 +36,7 @@ std::string fit(std::string s, std::size_t width) {
 }  // namespace
 
 std::string probe_label(const ClientProbe& probe, bool destination) {
-  return std::to_string(probe.port) + "/" + (probe.family == Family::ipv4 ? "IPv4" : "IPv6") + " " +
+  return std::to_string(probe.port) + "/" + family_label(probe.family) + " " +
          terminal_text(destination ? probe.host : probe.service, 80);
 }
 

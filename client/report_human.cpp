@@ -15,10 +15,6 @@
 namespace egress25::client {
 namespace {
 
-std::string family_name(Family f) {
-  return f == Family::ipv4 ? "IPv4" : "IPv6";
-}
-
 std::string pad(std::string s, std::size_t width) {
   if (s.size() < width) s.append(width - s.size(), ' ');
   return s;
@@ -270,7 +266,7 @@ Columns columns_for(const CheckReport& report) {
   for (const auto& result : report.probes) {
     const ClientProbe& probe = result.evidence.client;
     columns.cells.push_back(
-        {std::to_string(probe.port), safe(probe.service), family_name(probe.family),
+        {std::to_string(probe.port), safe(probe.service), family_label(probe.family),
          std::string(to_string(result.classification.verdict)), where_word(result.classification)});
   }
   for (std::size_t k = 0; k < Columns::count; ++k) {
@@ -284,7 +280,7 @@ Columns columns_for(const CheckReport& report) {
 
 // "25/IPv4", as drawings and transcripts are titled.
 std::string probe_name(const ClientProbe& probe) {
-  return std::to_string(probe.port) + "/" + family_name(probe.family);
+  return std::to_string(probe.port) + "/" + family_label(probe.family);
 }
 
 // The probe's path as traced, titled; "" when it was not traced.
@@ -348,7 +344,7 @@ std::string render_human(const CheckReport& report, const HumanOptions& options)
   for (const auto& n : report.not_probed) {
     std::string row = pad("", widths[0]);
     row += pad(n.target == Target::reflector ? "" : safe(n.host), widths[1]);
-    row += pad(family_name(n.family), widths[2]);
+    row += pad(family_label(n.family), widths[2]);
     out += wrap("not checked: " + safe(n.reason), width, row,
                 row.size() < width / 2 ? std::string(row.size() + 2, ' ') : under_row);
   }

@@ -14,6 +14,7 @@
 #include "control_client.hpp"
 #include "control_protocol.hpp"
 #include "deadline.hpp"
+#include "hex.hpp"
 #include "icmp_error_queue.hpp"
 #include "limits.hpp"
 #include "mail_stream.hpp"
@@ -25,17 +26,6 @@ namespace {
 
 using net::ip::tcp;
 
-std::string hex(const unsigned char* data, unsigned length) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(length * 2);
-  for (unsigned i = 0; i < length; ++i) {
-    out += digits[data[i] >> 4];
-    out += digits[data[i] & 0xf];
-  }
-  return out;
-}
-
 // The negotiated TLS parameters and the peer's leaf certificate: SHA-256 of its DER
 // (what the reflector pins over the control connection) and its subject.
 void record_tls(SSL* ssl, ClientProbe& probe) {
@@ -46,7 +36,7 @@ void record_tls(SSL* ssl, ClientProbe& probe) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned length = 0;
   if (X509_digest(cert.get(), EVP_sha256(), digest.data(), &length) == 1)
-    probe.peer_cert_sha256 = hex(digest.data(), length);
+    probe.peer_cert_sha256 = to_hex(digest.data(), length);
   std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), BIO_free);
   if (bio &&
       X509_NAME_print_ex(bio.get(), X509_get_subject_name(cert.get()), 0, XN_FLAG_RFC2253) >= 0) {

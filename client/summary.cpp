@@ -68,10 +68,6 @@ Kind kind_of(Verdict v) {
   }
 }
 
-std::string family_name(Family f) {
-  return f == Family::ipv4 ? "IPv4" : "IPv6";
-}
-
 std::string port_name(std::uint16_t port, const std::string& service) {
   return std::to_string(port) + " (" + service + ")";
 }
@@ -97,7 +93,7 @@ struct PortState {
 
 std::string families_text(const std::vector<Family>& families) {
   std::vector<std::string> names;
-  for (auto f : families) names.push_back(family_name(f));
+  for (auto f : families) names.push_back(family_label(f));
   return join(names, "and");
 }
 
@@ -421,9 +417,7 @@ std::string destination_sentence(const std::string& target, std::uint16_t port,
                                  const std::vector<DestinationRow>& rows) {
   if (rows.empty()) return "";
   const std::string port_text = "port " + std::to_string(port);
-  auto who = [](const DestinationRow& r) {
-    return r.host + " over " + (r.family == Family::ipv4 ? "IPv4" : "IPv6");
-  };
+  auto who = [](const DestinationRow& r) { return r.host + " over " + family_label(r.family); };
   std::vector<std::string> open_hosts;
   const DestinationRow* at_destination = nullptr;
   const DestinationRow* elsewhere = nullptr;

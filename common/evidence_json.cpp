@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "control_protocol.hpp"
+#include "hex.hpp"
 
 namespace egress25 {
 
@@ -117,16 +118,12 @@ std::size_t utf8_sequence(std::string_view s) {
 }  // namespace
 
 std::string json_safe(std::string_view text) {
-  static constexpr char hex[] = "0123456789abcdef";
   std::string out;
   out.reserve(text.size());
   while (!text.empty()) {
     const auto n = utf8_sequence(text);
     if (n == 0) {
-      const auto c = static_cast<unsigned char>(text[0]);
-      out += "\\x";
-      out += hex[c >> 4];
-      out += hex[c & 0xf];
+      append_hex_escape(out, static_cast<unsigned char>(text[0]));
       text.remove_prefix(1);
     } else {
       out.append(text.substr(0, n));

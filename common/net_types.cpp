@@ -9,6 +9,10 @@ std::string_view to_string(Family f) {
   return f == Family::ipv4 ? "ipv4" : "ipv6";
 }
 
+std::string family_label(Family f) {
+  return f == Family::ipv4 ? "IPv4" : "IPv6";
+}
+
 std::optional<Family> family_from_string(std::string_view s) {
   if (s == "ipv4") return Family::ipv4;
   if (s == "ipv6") return Family::ipv6;

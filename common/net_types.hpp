@@ -13,8 +13,10 @@ enum class Family { ipv4, ipv6 };
 // smtp: plain SMTP that offers STARTTLS (25, 587). smtps: implicit TLS (465, RFC 8314).
 enum class ServiceKind { smtp, smtps };
 
-std::string_view to_string(Family f);
+std::string_view to_string(Family f);                          // "ipv4" / "ipv6": JSON, wire
 std::optional<Family> family_from_string(std::string_view s);  // "ipv4" / "ipv6"
+// "IPv4" / "IPv6": the family in the words a person reads (reports, summaries, errors).
+std::string family_label(Family f);
 std::string_view to_string(ServiceKind k);
 std::optional<ServiceKind> service_kind_from_string(std::string_view s);
 

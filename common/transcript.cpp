@@ -1,6 +1,8 @@
 // Capped byte transcripts, their comparison across both ends, and safe quoting of peer bytes.
 #include "transcript.hpp"
 
+#include "hex.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <optional>
@@ -13,7 +15,6 @@ void CappedBytes::append(std::string_view bytes) {
 }
 
 std::string printable(std::string_view bytes, std::size_t max) {
-  static constexpr char hex[] = "0123456789abcdef";
   std::string out;
   out.reserve(std::min(bytes.size(), max) + 3);
   for (std::size_t i = 0; i < bytes.size(); ++i) {
@@ -27,9 +28,7 @@ std::string printable(std::string_view bytes, std::size_t max) {
     if (plain) {
       out += static_cast<char>(c);
     } else {
-      out += "\\x";
-      out += hex[c >> 4];
-      out += hex[c & 0xf];
+      append_hex_escape(out, c);
     }
   }
   return out;

@@ -213,7 +213,7 @@ class ControlConnection {
                     std::optional<ConnectionTable::Slot> slot)
       : socket_(std::move(socket)),
         service_(service),
-        deadline_(std::chrono::steady_clock::now() + lifetime),
+        clock_{std::chrono::steady_clock::now(), lifetime, limits::control_idle_timeout},
         read_deadline_(socket_.get_executor()),
         slot_(std::move(slot)) {
     error_code ec;
@@ -271,11 +271,8 @@ class ControlConnection {
         }
         continue;
       }
-      const auto left = deadline_ - std::chrono::steady_clock::now();
-      const bool last_read = left < limits::control_idle_timeout;
-      read_deadline_.arm(
-          socket_, last_read ? std::max(left, std::chrono::steady_clock::duration::zero())
-                             : std::chrono::steady_clock::duration(limits::control_idle_timeout));
+      const auto wait = clock_.next_wait();
+      read_deadline_.arm(socket_, wait.timeout);
       auto [wait_ec] =
           co_await socket_.async_wait(tcp::socket::wait_read, net::as_tuple(net::use_awaitable));
       const bool timed_out = read_deadline_.disarm();
@@ -283,7 +280,7 @@ class ControlConnection {
       if (timed_out) {
         LOG_EVERY(debug, "control connections closed idle")
             << "control " << peer_text_
-            << " closed: " << (last_read ? "connection time limit" : "idle");
+            << " closed: " << (wait.last ? "connection time limit" : "idle");
         co_return;
       }
       if (wait_ec) co_return;
@@ -341,7 +338,7 @@ class ControlConnection {
   ControlService::Peer peer_;
   std::string peer_text_;
   std::string prefix_;
-  std::chrono::steady_clock::time_point deadline_;
+  io::SessionClock clock_;  // idle: control_idle_timeout; lifetime: as given
   Deadline read_deadline_;
   control::FrameDecoder decoder_{limits::max_request_frame};
   int requests_ = 0;

@@ -3,6 +3,8 @@
 // reflector refused for its own limits.
 #include "session_store.hpp"
 
+#include "hex.hpp"
+
 #include <openssl/rand.h>
 
 #include <algorithm>
@@ -15,13 +17,7 @@ std::string random_hex(std::size_t bits) {
   std::vector<unsigned char> bytes((bits + 7) / 8);
   if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1)
     throw std::runtime_error("the OpenSSL random generator failed");
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  for (auto b : bytes) {
-    out.push_back(digits[b >> 4]);
-    out.push_back(digits[b & 0x0f]);
-  }
-  return out;
+  return to_hex(bytes.data(), bytes.size());
 }
 
 SessionStore::SessionStore(Limits limits)

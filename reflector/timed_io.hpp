@@ -1,32 +1,22 @@
-// Deadlines for single I/O steps, and a close that lets the last reply arrive.
-//
-// Boost 1.81 has no cancel_after: each step races a timer with the experimental
-// awaitable operators. Steps are taken with as_tuple, so a failed step is an answer that
-// ends the race, not an exception that makes `||` wait for the timer.
+// The reflector's deadlines: within() from the shared timing layer (common/io_deadline.hpp),
+// a per-connection Deadline that costs no coroutine, and a close that lets the last reply
+// arrive.
 #pragma once
 
 #include <array>
 #include <boost/asio.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
 
+#include "io_deadline.hpp"
+
 namespace egress25::reflector {
 
 namespace net = boost::asio;
 
-// The result of `op`, or nullopt when `timeout` passed first (`op` is then cancelled).
-template <typename T>
-net::awaitable<std::optional<T>> within(net::awaitable<T> op,
-                                        std::chrono::steady_clock::duration timeout) {
-  using namespace net::experimental::awaitable_operators;
-  net::steady_timer timer(co_await net::this_coro::executor, timeout);
-  auto result = co_await (std::move(op) || timer.async_wait(net::as_tuple(net::use_awaitable)));
-  if (result.index() == 0) co_return std::get<0>(std::move(result));
-  co_return std::nullopt;
-}
+using io::within;
 
 // A deadline for the waits of one connection, one at a time, that costs no coroutine: a
 // timer that cancels the socket's pending operations when it expires. within() runs its

@@ -2,6 +2,8 @@
 // server context, and the SHA-256 fingerprint the control service advertises.
 #include "tls_identity.hpp"
 
+#include "hex.hpp"
+
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -22,17 +24,6 @@ struct X509Free {
 struct X509ExtFree {
   void operator()(X509_EXTENSION* p) const { X509_EXTENSION_free(p); }
 };
-
-std::string hex(const unsigned char* data, std::size_t size) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(size * 2);
-  for (std::size_t i = 0; i < size; ++i) {
-    out.push_back(digits[data[i] >> 4]);
-    out.push_back(digits[data[i] & 0x0f]);
-  }
-  return out;
-}
 
 bool add_extension(X509* cert, int nid, const char* value) {
   X509V3_CTX ctx;
@@ -147,7 +138,7 @@ bool TlsIdentity::finish(std::string& error) {
     error = "cannot compute the certificate fingerprint: " + openssl_error_text();
     return false;
   }
-  fingerprint_ = hex(digest, digest_size);
+  fingerprint_ = to_hex(digest, digest_size);
   char subject[256];
   X509_NAME_oneline(X509_get_subject_name(leaf), subject, sizeof subject);
   subject_ = subject;
