@@ -19,6 +19,8 @@
 #include "destination.hpp"
 #include "evidence_assembly.hpp"
 #include "host_network.hpp"
+#include "inbound.hpp"
+#include "inbound_judgement.hpp"
 #include "limits.hpp"
 #include "smtp_probe.hpp"
 #include "summary.hpp"
@@ -283,12 +285,14 @@ class Check {
                                    std::move(stop->error), stop->self_explained);
     co_await join_other_families();
     plan_probes();
+    open_inbound_listeners();
     co_await plan_destinations();
     co_await run_probes_and_early_traces();
     co_await fetch_the_report();
     judge_untraced();
     co_await trace_what_is_not_open();
     judge_all();
+    judge_inbound_probes();
     co_return std::move(report_);
   }
 
@@ -496,6 +500,10 @@ class Check {
       early_report_->due.expires_at(due);
       jobs.push_back(ask_report_early(early_report_));
     }
+    // --inbound: the reflector connects back while the probes run, over each family's
+    // own control connection (its source address is the only target).
+    for (auto& ib : inbound_) jobs.push_back(ask_connect_back(ib));
+    if (!inbound_.empty()) tell_phase(progress_, "the reflector connects back (--inbound)");
     if (progress_) progress_(started);
     co_await run_all(std::move(jobs));
   }
@@ -588,6 +596,91 @@ class Check {
     }
   }
 
+  // ---- --inbound: the ports, this computer's listeners (a reference port always) -----
+  void open_inbound_listeners() {
+    if (!options_.inbound) return;
+    inbound_ports_ = options_.inbound_ports;
+    if (inbound_ports_.empty()) {
+      // The reflector's smtp port: 25, or 25 plus its --port-offset.
+      inbound_ports_.push_back(25);
+      for (const auto& s : hello_.services)
+        if (s.name == "smtp") inbound_ports_.front() = s.port;
+    }
+    for (const auto& fc : families_) {
+      if (!fc.hello || !fc.control) continue;
+      InboundFamily ib;
+      ib.family = fc.resolved.family;
+      ib.endpoint = fc.control->remote();
+      ib.public_address = fc.hello->client_address;
+      ib.listeners = std::make_unique<InboundListeners>(executor_, ib.family, inbound_ports_,
+                                                        options_.inbound_listen, hello_.probe_id);
+      inbound_.push_back(std::move(ib));
+    }
+  }
+
+  struct InboundFamily {
+    Family family = Family::ipv4;
+    tcp::endpoint endpoint;  // the reflector's control port over this family
+    std::string public_address;
+    std::unique_ptr<InboundListeners> listeners;
+    ConnectBackOutcome outcome;
+  };
+
+  net::awaitable<void> ask_connect_back(InboundFamily& ib) {
+    std::vector<tcp::endpoint> endpoints{ib.endpoint};
+    const auto reference = ib.listeners ? ib.listeners->reference_port() : std::nullopt;
+    ib.outcome =
+        co_await request_connect_back(executor_, std::move(endpoints), ib.family, hello_.token,
+                                      inbound_ports_, reference, control_timeout_);
+    if (!ib.outcome.error.empty())
+      BOOST_LOG_TRIVIAL(debug) << "connect-back over " << family_words(ib.family) << ": "
+                               << ib.outcome.error;
+  }
+
+  // ---- Inbound probes: one per port and family, judged from the reflector's side -----
+  void judge_inbound_probes() {
+    std::vector<InboundRow> rows;
+    for (auto& ib : inbound_) {
+      if (ib.listeners) ib.listeners->close();
+      for (const auto port : inbound_ports_) {
+        auto evidence = inbound_evidence(port, ib.outcome, ib.listeners.get(),
+                                         host_of(ib.family).local_addresses);
+        ProbeResult result;
+        ProbeEvidence& e = result.evidence;
+        e.client.host = ib.public_address;
+        e.client.address = ib.public_address;
+        e.client.port = port;
+        e.client.family = ib.family;
+        e.client.kind = ServiceKind::smtp;
+        e.client.service = service_name(port, ServiceKind::smtp);
+        for (const auto& s : hello_.services)
+          if (s.port == port) {
+            e.client.kind = s.kind;
+            e.client.service = s.name;
+          }
+        e.host = host_of(ib.family);
+        result.inbound =
+            ProbeResult::Inbound{evidence.attempt, evidence.unavailable, evidence.listen_note};
+        if (evidence.attempt) e.client.elapsed_ms = evidence.attempt->elapsed_ms;
+        result.classification = judge_inbound(evidence);
+        InboundRow row;
+        row.port = port;
+        row.family = ib.family;
+        row.address = ib.public_address;
+        row.classification = result.classification;
+        if (evidence.attempt && evidence.attempt->banner_code) {
+          const auto& b = evidence.attempt->banner;
+          row.banner = b.substr(0, std::min(b.find_first_of("\r\n"), std::size_t{120}));
+        }
+        row.reached_this_machine = evidence.reached_this_machine;
+        rows.push_back(std::move(row));
+        report_.probes.push_back(std::move(result));
+      }
+    }
+    auto sentences = inbound_sentences(rows);
+    if (!sentences.empty()) report_.summary += (report_.summary.empty() ? "" : " ") + sentences;
+  }
+
   // ---- Helpers -----------------------------------------------------------------------
   FamilyControl& primary_control() {
     return *std::find_if(families_.begin(), families_.end(), [&](const FamilyControl& fc) {
@@ -635,6 +728,10 @@ class Check {
   ReportOutcome report_outcome_;
   std::int64_t probes_started_ms_ = 0;
   std::shared_ptr<EarlyReport> early_report_;  // set when the probes start
+
+  // --inbound.
+  std::vector<std::uint16_t> inbound_ports_;
+  std::vector<InboundFamily> inbound_;
 };
 
 }  // namespace

@@ -19,6 +19,16 @@ namespace net = boost::asio;
 struct ProbeResult {
   ProbeEvidence evidence;
   Classification classification;
+  // An inbound probe (check --inbound, `"target": "inbound"`): what the reflector met
+  // when it connected back to this line's public address (its trace counts hops from the
+  // reflector), or why it did not, and this computer's listener on the port. nullopt for
+  // a probe this host sent.
+  struct Inbound {
+    std::optional<InboundAttempt> attempt;
+    std::string unavailable;
+    std::string listener;
+  };
+  std::optional<Inbound> inbound;
 };
 
 // What was not probed for a reason that is not a block: an address family this host

@@ -56,6 +56,12 @@ po::options_description check_options() {
     ("target-port", po::value<unsigned>()->value_name("PORT"),
      "advanced: the destination's port instead of 25 (for testing, or a destination "
      "listening elsewhere)")
+    ("inbound", po::value<std::string>()->value_name("PORTS")->implicit_value(""),
+     "also ask the reflector to connect back to this line's public address on PORTS "
+     "(default: its smtp port, 25 on a standard install): can mail reach you?")
+    ("inbound-listen", po::bool_switch(),
+     "with --inbound: listen on those ports here during the check, to tell whether the "
+     "connect-back reached this machine")
     ("show-transcript", po::bool_switch(),
      "print each probe's SMTP dialogue, escaped, beside what the reflector recorded")
     ("quiet,q", po::bool_switch(), "no progress; print only the summary")
@@ -298,8 +304,19 @@ std::optional<UsageError> store_check_arguments(int argc, const char* const argv
     desc.add_options()("stray", po::value<std::vector<std::string>>());
     po::positional_options_description positional;
     positional.add("stray", -1);
+    // --inbound takes an optional list: "--inbound 25,587" as well as "--inbound=25,587"
+    // (Program_options gives an option with an implicit value only the "=" form), so a
+    // port list right after it is joined to it; any other word stays a word of its own.
+    // (argv[1] is the command, "check".)
+    std::vector<std::string> args(argv + 2, argv + argc);
+    for (std::size_t i = 0; i + 1 < args.size(); ++i)
+      if (args[i] == "--inbound" && !args[i + 1].empty() &&
+          args[i + 1].find_first_not_of("0123456789,") == std::string::npos) {
+        args[i] += "=" + args[i + 1];
+        args.erase(args.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+      }
     po::store(
-        po::command_line_parser(argc - 1, argv + 1)
+        po::command_line_parser(args)
             .options(desc)
             .positional(positional)
             .style(po::command_line_style::default_style & ~po::command_line_style::allow_guessing)
@@ -394,6 +411,24 @@ std::optional<UsageError> read_target(const po::variables_map& vm, CheckOptions&
   return std::nullopt;
 }
 
+// --inbound [PORTS] and --inbound-listen.
+std::optional<UsageError> read_inbound(const po::variables_map& vm, CheckOptions& options) {
+  std::string error;
+  if (vm.count("inbound")) {
+    options.inbound = true;
+    const auto text = vm["inbound"].as<std::string>();
+    if (!text.empty()) {
+      auto ports = parse_port_list(text, error);
+      if (!ports) return UsageError{"--inbound: " + error};
+      options.inbound_ports = std::move(*ports);
+    }
+  }
+  options.inbound_listen = vm["inbound-listen"].as<bool>();
+  if (options.inbound_listen && !options.inbound)
+    return UsageError{"--inbound-listen needs --inbound"};
+  return std::nullopt;
+}
+
 }  // namespace
 
 CommandLine parse_command_line(int argc, const char* const argv[]) {
@@ -415,6 +450,7 @@ CommandLine parse_command_line(int argc, const char* const argv[]) {
   if (!error) error = read_family(vm, options);
   if (!error) error = read_how(vm, options);
   if (!error) error = read_target(vm, options);
+  if (!error) error = read_inbound(vm, options);
   if (error) return *error;
   return options;
 }

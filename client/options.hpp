@@ -32,6 +32,11 @@ struct CheckOptions {
   std::optional<std::string> secret_file;
   std::optional<DestinationTarget> target;
   std::uint16_t target_port = 25;  // --target-port: for tests, or a destination elsewhere
+  // --inbound [PORTS]: the reflector connects back to this line's public address on
+  // these ports (empty: the reflector's smtp port); --inbound-listen: listen on them here.
+  bool inbound = false;
+  std::vector<std::uint16_t> inbound_ports;
+  bool inbound_listen = false;
 };
 
 // What the command line asked for.

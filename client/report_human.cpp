@@ -198,6 +198,12 @@ std::vector<std::string> notes_for(const ProbeResult& result) {
   const ClientProbe& probe = result.evidence.client;
   const Classification& c = result.classification;
   std::vector<std::string> notes;
+  if (result.inbound) {
+    notes.push_back("inbound: the reflector connected back to " + safe(probe.address) +
+                    (c.blocking_hop || !c.blocking_candidates.empty()
+                         ? " (hops counted from the reflector)"
+                         : ""));
+  }
   if (result.evidence.target == Target::destination) {
     std::string note = "destination " + safe(probe.host);
     if (!probe.address.empty() && probe.address != probe.host)

@@ -75,7 +75,7 @@ json::object probe_json(const ProbeResult& result) {
   const ClientProbe& probe = evidence.client;
   const Classification& c = result.classification;
   json::object o;
-  o["target"] = target_word(evidence.target);
+  o["target"] = result.inbound ? "inbound" : target_word(evidence.target);
   o["host"] = probe.host;
   o["address"] = string_or_null(probe.address);
   o["port"] = probe.port;
@@ -102,6 +102,12 @@ json::object probe_json(const ProbeResult& result) {
     ev["reference_verdict"] = evidence.reference_verdict
                                   ? json::value(to_string(*evidence.reference_verdict))
                                   : json::value(nullptr);
+  if (result.inbound) {  // what the reflector met when it connected back
+    const auto& in = *result.inbound;
+    ev["inbound"] = in.attempt ? json::value(to_json(*in.attempt)) : json::value(nullptr);
+    ev["inbound_unavailable"] = string_or_null(in.unavailable);
+    ev["listener"] = string_or_null(in.listener);
+  }
   o["evidence"] = std::move(ev);
   return o;
 }

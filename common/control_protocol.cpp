@@ -140,6 +140,30 @@ std::string encode_message(const ReportRequest& r) {
   return json::serialize(o);
 }
 
+std::string encode_message(const ConnectBackRequest& r) {
+  auto o = envelope("connect_back");
+  json::array ports;
+  for (const auto p : r.ports) ports.push_back(p);
+  o["token"] = json_safe(r.token);
+  o["ports"] = std::move(ports);
+  if (r.reference_port) o["reference_port"] = *r.reference_port;
+  return json::serialize(o);
+}
+
+std::string encode_message(const ConnectBackResponse& r) {
+  auto o = envelope("connect_back_ok");
+  json::array attempts;
+  for (const auto& a : r.attempts) attempts.push_back(egress25::to_json(a));
+  json::array refused;
+  for (const auto& x : r.refused)
+    refused.push_back({{"port", x.port}, {"reason", json_safe(x.reason)}});
+  o["address"] = json_safe(r.address);
+  o["family"] = to_string(r.family);
+  o["attempts"] = std::move(attempts);
+  o["refused"] = std::move(refused);
+  return json::serialize(o);
+}
+
 std::string encode_message(const HelloResponse& r) {
   auto o = envelope("hello_ok");
   json::array services;
@@ -353,6 +377,64 @@ std::variant<Request, ErrorResponse> decode_report_request(const json::object& o
   return Request{std::move(r)};
 }
 
+// Ports a CONNECT_BACK may name: more than the mail ports is a scan, not a check. The
+// reflector judges each against its own list; this only bounds the array.
+constexpr std::size_t max_connect_back_items = 8;
+
+std::variant<Request, ErrorResponse> decode_connect_back_request(const json::object& o) {
+  std::string error;
+  FieldReader f(o, "", error);
+  ConnectBackRequest r;
+  if (!read_token(f, "token", r.token)) return malformed(error);
+  const auto* ports = f.array("ports", max_connect_back_items);
+  if (!ports) return malformed(error);
+  if (ports->empty()) {
+    f.fail("ports", "must name at least one port");
+    return malformed(error);
+  }
+  for (std::size_t i = 0; i < ports->size(); ++i) {
+    const auto* n = (*ports)[i].if_int64();
+    const auto* u = (*ports)[i].if_uint64();
+    const std::int64_t v = n ? *n : u && *u <= 65535 ? static_cast<std::int64_t>(*u) : -1;
+    if (v < 1 || v > 65535) {
+      f.fail(item_path("ports", i), "must be a port number (1 to 65535)");
+      return malformed(error);
+    }
+    r.ports.push_back(static_cast<std::uint16_t>(v));
+  }
+  if (o.contains("reference_port") && !o.at("reference_port").is_null()) {
+    std::uint16_t port = 0;
+    if (!f.port("reference_port", port)) return malformed(error);
+    r.reference_port = port;
+  }
+  return Request{std::move(r)};
+}
+
+std::variant<Response, ErrorResponse> decode_connect_back_response(const json::object& o) {
+  std::string error;
+  FieldReader f(o, "", error);
+  ConnectBackResponse r;
+  const bool ok =
+      read_address(f, "address", r.address) && read_family(f, "family", r.family) &&
+      read_items(f, "attempts", limits::max_connect_back_ports, error,
+                 [&](FieldReader&, const json::value& v, const std::string& path) {
+                   InboundAttempt a;
+                   if (!from_json(v, a, error, path)) return false;
+                   r.attempts.push_back(std::move(a));
+                   return true;
+                 }) &&
+      read_items(f, "refused", max_connect_back_items, error,
+                 [&](FieldReader& item, const json::value&, const std::string&) {
+                   ConnectBackRefusal x;
+                   if (!item.port("port", x.port) || !item.string("reason", x.reason, max_text))
+                     return false;
+                   r.refused.push_back(std::move(x));
+                   return true;
+                 });
+  if (!ok) return malformed(error);
+  return Response{std::move(r)};
+}
+
 std::variant<Response, ErrorResponse> decode_hello_response(const json::object& o) {
   std::string error;
   FieldReader f(o, "", error);
@@ -498,6 +580,7 @@ std::variant<Request, ErrorResponse> decode_request(std::string_view payload) {
   return guarded<Result>(payload, [](const std::string& type, const json::object& o) -> Result {
     if (type == "hello") return decode_hello_request(o);
     if (type == "report") return decode_report_request(o);
+    if (type == "connect_back") return decode_connect_back_request(o);
     return unknown_type(type);
   });
 }
@@ -507,6 +590,7 @@ std::variant<Response, ErrorResponse> decode_response(std::string_view payload) 
   return guarded<Result>(payload, [](const std::string& type, const json::object& o) -> Result {
     if (type == "hello_ok") return decode_hello_response(o);
     if (type == "report_ok") return decode_report_response(o);
+    if (type == "connect_back_ok") return decode_connect_back_response(o);
     if (type == "error") return decode_error_response(o);
     return unknown_type(type);
   });

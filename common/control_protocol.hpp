@@ -149,6 +149,33 @@ struct ReportResponse {
   std::vector<RefusedConnection> refused;
 };
 
+// Client → reflector (`egress25 check --inbound`): connect back to the address this
+// control connection comes from, on these mail ports. There is no address field: the
+// reflector connects only to the control connection's own source, which must be one of
+// the session's public addresses. Ports are the reflector's mail ports (25, 465, 587,
+// shifted by its --port-offset); each is connected back at most once per family and
+// session. The reference port (≥ limits::min_reference_port, the client's own listener)
+// is only traced, beside a port whose connection got no banner.
+struct ConnectBackRequest {
+  std::string token;
+  std::vector<std::uint16_t> ports;
+  std::optional<std::uint16_t> reference_port;
+};
+
+// A port of a CONNECT_BACK the reflector did not connect back to, and why.
+struct ConnectBackRefusal {
+  std::uint16_t port = 0;
+  std::string reason;
+};
+
+// What the reflector met on each port it connected back to, in the order asked.
+struct ConnectBackResponse {
+  std::string address;  // the address it connected to: the control connection's source
+  Family family = Family::ipv4;
+  std::vector<InboundAttempt> attempts;
+  std::vector<ConnectBackRefusal> refused;
+};
+
 enum class ErrorCode {
   malformed,  // not JSON, not an object, a field of the wrong type
   too_large,  // frame over the cap
@@ -167,8 +194,8 @@ struct ErrorResponse {
   std::string message;
 };
 
-using Request = std::variant<HelloRequest, ReportRequest>;
-using Response = std::variant<HelloResponse, ReportResponse, ErrorResponse>;
+using Request = std::variant<HelloRequest, ReportRequest, ConnectBackRequest>;
+using Response = std::variant<HelloResponse, ReportResponse, ConnectBackResponse, ErrorResponse>;
 
 // Encode to a JSON payload (not framed).
 std::string encode(const Request& r);

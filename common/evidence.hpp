@@ -152,6 +152,42 @@ struct PathTrace {
 };
 
 // ---------------------------------------------------------------------------------
+// What the reflector met when it connected back to the client's public address on one
+// port (`egress25 check --inbound`): the same facts a probe records, seen from the
+// reflector, and its trace toward that address when the connection did not get a banner.
+
+struct InboundAttempt {
+  std::string address;        // the client's public address: the control connection's own
+  std::string local_address;  // the reflector's end, when it connected
+  std::uint16_t port = 0;
+  ServiceKind kind = ServiceKind::smtp;  // smtps on 465: implicit TLS
+  Family family = Family::ipv4;
+
+  ConnectOutcome connect = ConnectOutcome::not_attempted;
+  std::string connect_error;
+  std::optional<IcmpReport> icmp;
+  double connect_ms = 0;
+
+  DialogueEnd end = DialogueEnd::none;
+  std::string end_detail;
+  std::optional<int> banner_code;
+  std::string banner;  // the greeting as received, capped
+  std::optional<int> ehlo_code;
+  std::optional<int> quit_code;
+  bool tls_attempted = false;
+  bool tls_completed = false;
+  std::string tls_error;
+  std::string tls_version;
+
+  // Toward `address`: this port beside the client's reference port, from the reflector.
+  std::optional<PathTrace> trace;
+  std::string trace_unavailable;  // why there is none, when there is none
+
+  std::int64_t started_unix_ms = 0;
+  double elapsed_ms = 0;
+};
+
+// ---------------------------------------------------------------------------------
 // All evidence about one probe.
 
 enum class Target { reflector, destination };

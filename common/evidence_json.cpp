@@ -365,6 +365,44 @@ json::object to_json(const TraceHop& h) {
           {"icmp_code", h.icmp_code}};
 }
 
+namespace {
+
+json::value icmp_json(const std::optional<IcmpReport>& icmp) {
+  if (!icmp) return nullptr;
+  return json::object{{"sender", json_safe(icmp->sender)},
+                      {"type", icmp->type},
+                      {"code", icmp->code},
+                      {"description", json_safe(icmp->description)}};
+}
+
+}  // namespace
+
+json::object to_json(const InboundAttempt& a) {
+  return {{"address", json_safe(a.address)},
+          {"local_address", json_safe(a.local_address)},
+          {"port", a.port},
+          {"kind", to_string(a.kind)},
+          {"family", to_string(a.family)},
+          {"connect", to_string(a.connect)},
+          {"connect_error", json_safe(a.connect_error)},
+          {"icmp", icmp_json(a.icmp)},
+          {"connect_ms", a.connect_ms},
+          {"end", to_string(a.end)},
+          {"end_detail", json_safe(a.end_detail)},
+          {"banner_code", optional_int(a.banner_code)},
+          {"banner", json_safe(a.banner)},
+          {"ehlo_code", optional_int(a.ehlo_code)},
+          {"quit_code", optional_int(a.quit_code)},
+          {"tls_attempted", a.tls_attempted},
+          {"tls_completed", a.tls_completed},
+          {"tls_error", json_safe(a.tls_error)},
+          {"tls_version", json_safe(a.tls_version)},
+          {"trace", a.trace ? json::value(to_json(*a.trace)) : json::value(nullptr)},
+          {"trace_unavailable", json_safe(a.trace_unavailable)},
+          {"started_unix_ms", a.started_unix_ms},
+          {"elapsed_ms", a.elapsed_ms}};
+}
+
 json::object to_json(const control::WitnessFlow& f) {
   return {{"family", to_string(f.family)},
           {"source_address", json_safe(f.source_address)},
@@ -451,7 +489,157 @@ bool read_transcript(const json::value& v, const std::string& path, Transcript& 
   return tls && read_phase(*tls, join_path(path, "tls"), out.tls, error);
 }
 
+// The word `text` names among `values` (by their to_string), if any.
+template <class Enum, std::size_t N>
+std::optional<Enum> enum_from_string(std::string_view text, const std::array<Enum, N>& values) {
+  for (const auto e : values)
+    if (to_string(e) == text) return e;
+  return std::nullopt;
+}
+
+constexpr std::array hop_kinds{HopKind::time_exceeded, HopKind::unreachable, HopKind::reached,
+                               HopKind::reset, HopKind::silent};
+constexpr std::array connect_outcomes{ConnectOutcome::not_attempted, ConnectOutcome::connected,
+                                      ConnectOutcome::refused,       ConnectOutcome::timed_out,
+                                      ConnectOutcome::icmp_error,    ConnectOutcome::local_error};
+constexpr std::array dialogue_ends{DialogueEnd::none,         DialogueEnd::completed,
+                                   DialogueEnd::reset,        DialogueEnd::timed_out,
+                                   DialogueEnd::closed_early, DialogueEnd::protocol_error,
+                                   DialogueEnd::tls_failed};
+// A trace has one hop per TTL, and TTLs stop at 255.
+constexpr std::size_t max_trace_hops = 255;
+
+bool read_port_trace(const json::value& v, const std::string& path, PortTrace& out,
+                     std::string& error) {
+  const auto* o = as_object(v, path, error);
+  if (!o) return false;
+  FieldReader f(*o, path, error);
+  if (!f.port("port", out.port)) return false;
+  const auto* hops = f.array("hops", max_trace_hops);
+  if (!hops) return false;
+  for (std::size_t i = 0; i < hops->size(); ++i) {
+    const auto item_path = join_path(path, "hops") + "[" + std::to_string(i) + "]";
+    const auto* h = as_object((*hops)[i], item_path, error);
+    if (!h) return false;
+    FieldReader hf(*h, item_path, error);
+    TraceHop hop;
+    std::string kind;
+    if (!(hf.int32("ttl", hop.ttl, 1, 255) && hf.string("address", hop.address, max_address_text) &&
+          hf.string("kind", kind, max_short_text) && hf.int32("icmp_type", hop.icmp_type, 0, 255) &&
+          hf.int32("icmp_code", hop.icmp_code, 0, 255)))
+      return false;
+    const auto k = enum_from_string(kind, hop_kinds);
+    if (!k) return hf.fail("kind", "is not a known hop kind");
+    hop.kind = *k;
+    out.hops.push_back(std::move(hop));
+  }
+  return true;
+}
+
+bool read_path_trace(const json::value& v, const std::string& path, PathTrace& out,
+                     std::string& error) {
+  const auto* o = as_object(v, path, error);
+  if (!o) return false;
+  FieldReader f(*o, path, error);
+  const auto* probed = f.value("probed");
+  if (!probed || !read_port_trace(*probed, join_path(path, "probed"), out.probed, error))
+    return false;
+  const auto* reference = f.value("reference");
+  return reference &&
+         read_port_trace(*reference, join_path(path, "reference"), out.reference, error);
+}
+
+bool read_optional_code(FieldReader& f, const json::object& o, std::string_view key,
+                        std::optional<int>& out) {
+  const auto* v = o.if_contains(key);
+  if (!v || v->is_null()) {
+    out.reset();
+    return true;
+  }
+  int code = 0;
+  if (!f.int32(key, code, 100, 599)) return false;
+  out = code;
+  return true;
+}
+
 }  // namespace
+
+bool from_json(const json::value& v, PathTrace& out, std::string& error, std::string_view path) {
+  error.clear();
+  PathTrace t;
+  if (!read_path_trace(v, std::string(path), t, error)) return false;
+  out = std::move(t);
+  return true;
+}
+
+bool from_json(const json::value& v, InboundAttempt& out, std::string& error,
+               std::string_view path_view) {
+  error.clear();
+  const std::string path(path_view);
+  const auto* o = as_object(v, path, error);
+  if (!o) return false;
+  FieldReader f(*o, path, error);
+  InboundAttempt a;
+  std::string kind, family, connect, end;
+  const auto milliseconds = [&](std::string_view key, double& out_ms) {
+    const auto* x = f.value(key);
+    if (!x) return false;
+    if (!x->is_number()) return f.fail(key, "must be a number");
+    const double d = x->to_number<double>();
+    if (!(d >= 0 && d < 1e9)) return f.fail(key, "must be between 0 and 1e9");
+    out_ms = d;
+    return true;
+  };
+  if (!(f.string("address", a.address, max_address_text) &&
+        f.string("local_address", a.local_address, max_address_text) && f.port("port", a.port) &&
+        f.string("kind", kind, max_short_text) && f.string("family", family, max_short_text) &&
+        f.string("connect", connect, max_short_text) &&
+        f.string("connect_error", a.connect_error, max_reason_text) &&
+        milliseconds("connect_ms", a.connect_ms) && f.string("end", end, max_short_text) &&
+        f.string("end_detail", a.end_detail, max_reason_text) &&
+        read_optional_code(f, *o, "banner_code", a.banner_code) &&
+        f.string("banner", a.banner, 4 * limits::max_connect_back_banner) &&
+        read_optional_code(f, *o, "ehlo_code", a.ehlo_code) &&
+        read_optional_code(f, *o, "quit_code", a.quit_code) &&
+        f.boolean("tls_attempted", a.tls_attempted) &&
+        f.boolean("tls_completed", a.tls_completed) &&
+        f.string("tls_error", a.tls_error, max_reason_text) &&
+        f.string("tls_version", a.tls_version, max_short_text) &&
+        f.string("trace_unavailable", a.trace_unavailable, max_reason_text) &&
+        f.integer("started_unix_ms", a.started_unix_ms, 0, max_time_ms) &&
+        milliseconds("elapsed_ms", a.elapsed_ms)))
+    return false;
+  const auto k = service_kind_from_string(kind);
+  if (!k) return f.fail("kind", "must be \"smtp\" or \"smtps\"");
+  a.kind = *k;
+  const auto fam = family_from_string(family);
+  if (!fam) return f.fail("family", "must be \"ipv4\" or \"ipv6\"");
+  a.family = *fam;
+  const auto c = enum_from_string(connect, connect_outcomes);
+  if (!c) return f.fail("connect", "is not a known connect outcome");
+  a.connect = *c;
+  const auto e = enum_from_string(end, dialogue_ends);
+  if (!e) return f.fail("end", "is not a known dialogue end");
+  a.end = *e;
+  if (const auto* icmp = o->if_contains("icmp"); icmp && !icmp->is_null()) {
+    const auto* io = as_object(*icmp, join_path(path, "icmp"), error);
+    if (!io) return false;
+    FieldReader fi(*io, join_path(path, "icmp"), error);
+    IcmpReport r;
+    if (!(fi.string("sender", r.sender, max_address_text) && fi.int32("type", r.type, 0, 255) &&
+          fi.int32("code", r.code, 0, 255) &&
+          fi.string("description", r.description, max_short_text)))
+      return false;
+    a.icmp = std::move(r);
+  }
+  if (const auto* trace = o->if_contains("trace"); trace && !trace->is_null()) {
+    PathTrace t;
+    if (!read_path_trace(*trace, join_path(path, "trace"), t, error)) return false;
+    a.trace = std::move(t);
+  }
+  out = std::move(a);
+  return true;
+}
 
 bool from_json(const json::value& v, CappedBytes& out, std::string& error, std::string_view path) {
   error.clear();

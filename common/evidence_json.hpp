@@ -24,6 +24,7 @@ boost::json::object to_json(const ConnectionRecord& r);
 boost::json::object to_json(const ClientProbe& p);
 boost::json::object to_json(const PathTrace& t);
 boost::json::object to_json(const TraceHop& h);
+boost::json::object to_json(const InboundAttempt& a);
 // One packet-witness flow, as a REPORT carries it.
 boost::json::object to_json(const control::WitnessFlow& f);
 
@@ -35,6 +36,10 @@ bool from_json(const boost::json::value& v, CappedBytes& out, std::string& error
 bool from_json(const boost::json::value& v, Transcript& out, std::string& error,
                std::string_view path = {});
 bool from_json(const boost::json::value& v, ConnectionRecord& out, std::string& error,
+               std::string_view path = {});
+bool from_json(const boost::json::value& v, PathTrace& out, std::string& error,
+               std::string_view path = {});
+bool from_json(const boost::json::value& v, InboundAttempt& out, std::string& error,
                std::string_view path = {});
 
 // RFC 4648 base64 with padding. base64_decode is strict (alphabet, padding, no spare

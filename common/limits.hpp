@@ -105,6 +105,35 @@ inline constexpr std::size_t max_refused_per_report = 64;
 // warning per refused connection would let one busy NAT flood the log.
 inline constexpr auto refusal_log_interval = 10s;
 
+// --- Connect-back (reflector, `egress25 check --inbound`) -----------------------------
+// The reflector connects back to a session's own control address (never one a client
+// names), on the mail ports and one reference port, speaking EHLO and QUIT only. Each
+// bound keeps it from being anyone's port scanner or a flood source.
+// Mail ports one request may name: 25, 465 and 587 are all there are.
+inline constexpr std::size_t max_connect_back_ports = 3;
+// Connect-backs (one port, one family: a connect, its dialogue, a trace when it failed)
+// begun a minute by the whole reflector, as a token bucket of a minute's worth: a check
+// asks for 1 to 3 ports over 2 families; 60 a minute serve a busy public reflector and
+// keep its outbound SYNs (up to max_trace_ttl × 2 per traced port) far from a scan.
+inline constexpr double connect_back_rate = 60;
+// Connect-backs under way at once, reflector-wide: each holds a socket, and while it
+// traces up to 2 × trace_parallelism more.
+inline constexpr std::size_t max_concurrent_connect_backs = 8;
+// The TCP handshake, then each reply (banner, EHLO, QUIT) and a TLS handshake on 465: a
+// mail server greets within seconds (RFC 5321 4.5.3.2 lets it take 5 min; a test need not).
+inline constexpr auto connect_back_connect_timeout = 5s;
+inline constexpr auto connect_back_reply_timeout = 5s;
+// The trace of a connect-back that did not reach a server: all TTLs at once.
+inline constexpr auto connect_back_trace_budget = 3s;
+// A whole connect-back request, every port in parallel: connect, three replies and a TLS
+// handshake, then a trace. The client waits this long for the answer, plus its RTT.
+inline constexpr auto connect_back_request_budget = 30s;
+// The banner kept for the report: one greeting, its lines capped like any reply.
+inline constexpr std::size_t max_connect_back_banner = 1024;
+// The reference port the client names must be unprivileged (≥ 1024): it is the client's
+// own listener, which needs no privilege, so it can never aim the reflector at a service.
+inline constexpr unsigned min_reference_port = 1024;
+
 // --- Metrics endpoint (reflector --metrics) -------------------------------------------
 // A scrape is "GET /metrics" and a few headers: Prometheus sends about 300 bytes.
 inline constexpr std::size_t max_metrics_request = 4 * 1024;

@@ -6,6 +6,7 @@
 #include <openssl/sha.h>
 
 #include <array>
+#include <boost/asio/experimental/parallel_group.hpp>
 
 #include "limits.hpp"
 #include "listener.hpp"
@@ -101,7 +102,119 @@ std::pair<std::string, std::string> ControlService::refusal_words(CreateRefusal 
 ControlService::Handled ControlService::handle(const control::Request& request, const Peer& peer,
                                                std::int64_t now_ms) {
   if (const auto* h = std::get_if<control::HelloRequest>(&request)) return hello(*h, peer, now_ms);
-  return report(std::get<control::ReportRequest>(request), now_ms);
+  if (const auto* r = std::get_if<control::ReportRequest>(&request)) return report(*r, now_ms);
+  // Only its rules can be judged without I/O: the connection serves it with connect_back().
+  auto start = begin_connect_back(std::get<control::ConnectBackRequest>(request), peer, now_ms);
+  if (start.answer) return std::move(*start.answer);
+  if (config_.connect_back) config_.connect_back->release(start.plan.connect.size());
+  return {error(control::ErrorCode::internal, "connect-back is served on a control connection"),
+          "CONNECT_BACK outside a control connection"};
+}
+
+ControlService::ConnectBackStart ControlService::begin_connect_back(
+    const control::ConnectBackRequest& request, const Peer& peer, std::int64_t now_ms) {
+  ConnectBackStart start;
+  if (!config_.connect_back || !config_.connect_back->rules().enabled) {
+    start.answer =
+        Handled{error(control::ErrorCode::forbidden,
+                      "this reflector does not connect back (its operator set --connect-back off)"),
+                "CONNECT_BACK refused: --connect-back off"};
+    return start;
+  }
+  const Session* session = store_.find_by_token(request.token, now_ms);
+  auto* claimed = store_.connect_back_claims(request.token, now_ms);
+  if (!session || !claimed) {
+    start.answer =
+        Handled{error(control::ErrorCode::unknown_token, "unknown or expired session token"),
+                "CONNECT_BACK refused: unknown token"};
+    return start;
+  }
+  // The only target is the address this request comes from, and only when it is the
+  // session's own: a token alone never points the reflector anywhere.
+  const auto& own = peer.family == Family::ipv4 ? session->public_ipv4 : session->public_ipv6;
+  if (!own || *own != peer.address) {
+    start.answer =
+        Handled{error(control::ErrorCode::forbidden,
+                      "this control connection comes from " + peer.address +
+                          ", which is not the session's address over " +
+                          (peer.family == Family::ipv4 ? "IPv4" : "IPv6") +
+                          ": the reflector connects back only to the address that opened or joined "
+                          "the session, over its own control connection"),
+                "CONNECT_BACK refused: " + peer.address + " is not the session's address"};
+    return start;
+  }
+  if (request.reference_port && *request.reference_port < limits::min_reference_port) {
+    start.answer =
+        Handled{error(control::ErrorCode::forbidden,
+                      "the reference port must be " + std::to_string(limits::min_reference_port) +
+                          " or above (the client's own listener, which needs no privilege)"),
+                "CONNECT_BACK refused: reference port " + std::to_string(*request.reference_port)};
+    return start;
+  }
+  start.probe_id = session->probe_id;
+  start.plan = config_.connect_back->plan(request, peer.family, *claimed, now_ms);
+  if (start.plan.connect.empty()) {
+    control::ConnectBackResponse r;
+    r.address = peer.address;
+    r.family = peer.family;
+    r.refused = start.plan.refused;
+    std::string line =
+        "CONNECT_BACK: session " + session->probe_id + ", nothing to connect back to";
+    for (const auto& x : r.refused) line += "; " + std::to_string(x.port) + ": " + x.reason;
+    start.answer = Handled{std::move(r), std::move(line)};
+  }
+  return start;
+}
+
+net::awaitable<ControlService::Handled> ControlService::connect_back(
+    const control::ConnectBackRequest& request, Peer peer, std::int64_t now_ms) {
+  auto start = begin_connect_back(request, peer, now_ms);
+  if (start.answer) co_return std::move(*start.answer);
+  // The ports claimed in the gate are released however this ends.
+  struct Release {
+    ConnectBackGate& gate;
+    std::size_t n;
+    ~Release() { gate.release(n); }
+  } release{*config_.connect_back, start.plan.connect.size()};
+
+  boost::system::error_code ec;
+  const auto target = net::ip::make_address(peer.address, ec);
+  control::ConnectBackResponse r;
+  r.address = peer.address;
+  r.family = peer.family;
+  r.refused = start.plan.refused;
+  if (ec) {
+    co_return Handled{error(control::ErrorCode::internal, "the peer's address did not parse"),
+                      "CONNECT_BACK failed: " + peer.address + " did not parse"};
+  }
+  auto ex = co_await net::this_coro::executor;
+  static const ConnectBackIo default_io;
+  const ConnectBackIo& io = config_.connect_back_io ? *config_.connect_back_io : default_io;
+  const control::Service some_service;
+  const std::optional<std::uint16_t> some_port;
+  using Op = decltype(net::co_spawn(
+      ex, egress25::reflector::connect_back(target, some_service, some_port, io), net::deferred));
+  std::vector<Op> ops;
+  for (const auto& service : start.plan.connect)
+    ops.push_back(net::co_spawn(
+        ex, egress25::reflector::connect_back(target, service, start.plan.reference_port, io),
+        net::deferred));
+  auto [order, exceptions, attempts] =
+      co_await net::experimental::make_parallel_group(std::move(ops))
+          .async_wait(net::experimental::wait_for_all(), net::use_awaitable);
+  (void)order;
+  for (std::size_t i = 0; i < attempts.size(); ++i) {
+    if (exceptions[i]) continue;  // a bug, not a network failure: the port is left out
+    // Every connect-back is named in the log, unsummarised: the gate's rate bounds them.
+    const net::ip::tcp::endpoint to(target, attempts[i].port);
+    LOG(info) << "connect-back to " << endpoint_text(to) << " (session " << start.probe_id
+              << "): " << describe(attempts[i]);
+    r.attempts.push_back(std::move(attempts[i]));
+  }
+  std::string line = "CONNECT_BACK: session " + start.probe_id + ", " +
+                     std::to_string(r.attempts.size()) + " ports connected back to, " +
+                     std::to_string(r.refused.size()) + " refused";
+  co_return Handled{std::move(r), std::move(line)};
 }
 
 ControlService::Handled ControlService::hello(const control::HelloRequest& request,
@@ -258,7 +371,11 @@ class ControlConnection {
         if (std::holds_alternative<control::ReportRequest>(request))
           co_await wait_for_witness(unix_ms_now());
         if (closed_by_table_) co_return;
-        auto handled = service_.handle(request, peer_, unix_ms_now());
+        ControlService::Handled handled;
+        if (const auto* cb = std::get_if<control::ConnectBackRequest>(&request))
+          handled = co_await service_.connect_back(*cb, peer_, unix_ms_now());
+        else
+          handled = service_.handle(request, peer_, unix_ms_now());
         const bool refused = std::holds_alternative<control::ErrorResponse>(handled.response);
         if (!refused && slot_) slot_->note_useful();
         LOG_EVERY(info, "control requests from " + prefix_)

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "connect_back.hpp"
 #include "control_protocol.hpp"
 #include "fair_share.hpp"
 #include "limits.hpp"
@@ -30,6 +31,10 @@ struct ControlConfig {
   std::optional<std::string> secret;              // --secret-file: HELLO must carry it
   const PacketWitness* packet_witness = nullptr;  // when active
   Metrics* metrics = nullptr;                     // when --metrics
+  // CONNECT_BACK (check --inbound): the rules and what a connect-back needs; without a
+  // gate the reflector answers that it does not connect back.
+  ConnectBackGate* connect_back = nullptr;
+  const ConnectBackIo* connect_back_io = nullptr;
 };
 
 class ControlService {
@@ -48,7 +53,23 @@ class ControlService {
     std::string log_line;  // what happened, for the one log line per request (no secrets)
   };
 
+  // HELLO and REPORT, answered at once. A CONNECT_BACK goes to connect_back().
   Handled handle(const control::Request& request, const Peer& peer, std::int64_t now_ms);
+
+  // CONNECT_BACK's rules (no I/O): `answer` when there is nothing to connect back to (an
+  // error, or every port refused), else the plan, its ports claimed for the session and
+  // counted in the gate (connect_back() releases them).
+  struct ConnectBackStart {
+    std::optional<Handled> answer;
+    ConnectBackGate::Plan plan;
+    std::string probe_id;  // the session's, for the log
+  };
+  ConnectBackStart begin_connect_back(const control::ConnectBackRequest& request, const Peer& peer,
+                                      std::int64_t now_ms);
+  // The rules, then each planned port in parallel (connect, EHLO/QUIT, a trace when no
+  // connection was made), one log line each, and the answer.
+  net::awaitable<Handled> connect_back(const control::ConnectBackRequest& request, Peer peer,
+                                       std::int64_t now_ms);
 
   // A reload (SIGHUP): the fingerprint HELLO advertises and the secret it requires. The
   // sessions and the rest of the configuration stay.

@@ -142,6 +142,8 @@ po::options_description file_options() {
      "packet witness that sees SYNs before the host firewall (needs CAP_NET_RAW)")
     ("witness-interface", po::value<std::string>()->value_name("IFACE")->default_value("any"),
      "interface the packet witness captures on")
+    ("connect-back", po::value<std::string>()->value_name("on|off")->default_value("on"),
+     "connect back to a client's own address on 25, 465, 587 when it asks (check --inbound)")
     ("secret-file", po::value<std::string>()->value_name("FILE"),
      "serve only clients that hold the secret in FILE")
     ("user", po::value<std::string>()->value_name("NAME"),
@@ -323,6 +325,10 @@ std::string read_identity(const po::variables_map& vm, Options& opt) {
     return "--witness: '" + witness + "' is not one of auto, on, off";
   }
   opt.witness_interface = vm["witness-interface"].as<std::string>();
+  const auto connect_back = vm["connect-back"].as<std::string>();
+  if (connect_back != "on" && connect_back != "off")
+    return "--connect-back: '" + connect_back + "' is not one of on, off";
+  opt.connect_back = connect_back == "on";
   if (vm.count("secret-file")) opt.secret_file = vm["secret-file"].as<std::string>();
   if (vm.count("user")) opt.user = vm["user"].as<std::string>();
   if (vm.count("hostname")) {

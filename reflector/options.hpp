@@ -54,6 +54,7 @@ struct Options {
   std::string key_file;
   WitnessMode witness = WitnessMode::automatic;
   std::string witness_interface = "any";
+  bool connect_back = true;  // --connect-back on|off
   std::string secret_file;
   std::string user;      // drop to this user after binding, when root; "" = stay
   std::string hostname;  // for the greeting and the self-signed certificate; "" = system's

@@ -191,6 +191,17 @@ void Reflector::start() {
   cc.secret = secret;
   cc.packet_witness = witness_.get();
   cc.metrics = &metrics_;
+  ConnectBackRules cb_rules;
+  cb_rules.enabled = options_.connect_back;
+  cb_rules.port_offset = options_.port_offset;
+  connect_back_ = std::make_unique<ConnectBackGate>(cb_rules);
+  connect_back_tls_.emplace(net::ssl::context::tls_client);
+  connect_back_tls_->set_verify_mode(net::ssl::verify_none);
+  connect_back_io_ = std::make_unique<ConnectBackIo>();
+  connect_back_io_->tls = &*connect_back_tls_;
+  connect_back_io_->ehlo_name = hostname_;
+  cc.connect_back = connect_back_.get();
+  cc.connect_back_io = connect_back_io_.get();
   control_ = std::make_unique<ControlService>(store_, std::move(cc));
   smtp_context_ = std::make_unique<SmtpContext>(SmtpContext{store_, identity_, hostname_});
   smtp_context_->untagged_lifetime =
@@ -200,7 +211,8 @@ void Reflector::start() {
   LOG(info) << version_string() << " starting as " << hostname_ << "; TLS certificate "
             << identity_text(*identity_) << (secret ? "; secret required" : "")
             << "; packet witness "
-            << (witness_status_.active ? "on" : "off (" + witness_status_.reason + ")");
+            << (witness_status_.active ? "on" : "off (" + witness_status_.reason + ")")
+            << "; connect-back " << (options_.connect_back ? "on" : "off");
   for (auto& l : listeners_) serve_listener(l);
   net::co_spawn(io_context_, tick(), log_escape("the reflector's clock"));
   if (metrics_acceptor_) {

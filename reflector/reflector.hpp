@@ -59,6 +59,9 @@ class Reflector {
   std::shared_ptr<TlsIdentity> identity_;
   std::unique_ptr<PacketWitness> witness_;
   control::WitnessStatus witness_status_;
+  std::unique_ptr<ConnectBackGate> connect_back_;
+  std::unique_ptr<ConnectBackIo> connect_back_io_;
+  std::optional<net::ssl::context> connect_back_tls_;
   std::unique_ptr<ControlService> control_;
   std::unique_ptr<SmtpContext> smtp_context_;
   Metrics metrics_;

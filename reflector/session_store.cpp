@@ -161,6 +161,12 @@ const Session* SessionStore::find_by_token(const std::string& token, std::int64_
   return live(token, now_ms);
 }
 
+std::set<std::pair<std::uint16_t, Family>>* SessionStore::connect_back_claims(
+    const std::string& token, std::int64_t now_ms) {
+  auto* s = live(token, now_ms);
+  return s ? &s->connected_back : nullptr;
+}
+
 bool SessionStore::is_live_probe_id(const std::string& probe_id, std::int64_t now_ms) {
   expire(now_ms);
   return by_probe_id_.count(probe_id) > 0;

@@ -40,6 +40,8 @@ struct Session {
   bool counted = false;
   bool probed = false;    // a probe carrying its tag arrived: it lives session_lifetime
   bool reported = false;  // a REPORT was answered: it lingers, then goes
+  // Ports the reflector connected back to (check --inbound), each once per family.
+  std::set<std::pair<std::uint16_t, Family>> connected_back;
 };
 
 // Why create() gave no session.
@@ -90,6 +92,11 @@ class SessionStore {
   const Session* join(const std::string& token, const std::string& address, Family family,
                       std::int64_t now_ms);
   const Session* find_by_token(const std::string& token, std::int64_t now_ms);
+  // The ports the live session holding `token` had connected back, for the connect-back
+  // rules to claim from (at most once per port and family). nullptr when the token is
+  // unknown or expired.
+  std::set<std::pair<std::uint16_t, Family>>* connect_back_claims(const std::string& token,
+                                                                  std::int64_t now_ms);
   // A REPORT was answered for `token`: the session has served its client. It lingers
   // limits().reported_linger_ms (in case the answer was lost) and stops counting toward
   // its source's caps.

@@ -3,15 +3,20 @@
 //
 //   reflector_ctl PORT hello [--token T] [--secret S]
 //   reflector_ctl PORT report TOKEN
+//   reflector_ctl PORT connect-back TOKEN PORT[,PORT...] [REFERENCE_PORT]
+//   reflector_ctl PORT raw JSON        (one frame of JSON as given: hostile requests)
 //
-// The address is 127.0.0.1, or $REFLECTOR_CTL_HOST (e.g. ::1).
+// The address is 127.0.0.1, or $REFLECTOR_CTL_HOST (e.g. ::1); the connection comes from
+// $REFLECTOR_CTL_BIND when set (e.g. 127.0.0.2, to be another client on loopback).
 // Exit 0 with the answer, 1 with "error=<code> <message>", 2 on bad usage or no answer.
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include "control_protocol.hpp"
@@ -67,12 +72,27 @@ void print(const control::ReportResponse& r) {
             << "\nwitness_flows=" << r.witness_flows.size() << "\n";
 }
 
+void print(const control::ConnectBackResponse& r) {
+  std::cout << "address=" << r.address << "\nfamily=" << to_string(r.family) << "\n";
+  for (const auto& a : r.attempts)
+    std::cout << "attempt port=" << a.port << " to=" << a.address
+              << " connect=" << to_string(a.connect)
+              << " banner=" << (a.banner_code ? std::to_string(*a.banner_code) : "-")
+              << " ehlo=" << (a.ehlo_code ? std::to_string(*a.ehlo_code) : "-")
+              << " quit=" << (a.quit_code ? std::to_string(*a.quit_code) : "-")
+              << " end=" << to_string(a.end) << " trace=" << (a.trace ? "yes" : "no")
+              << " banner_text=" << printable(a.banner, 200) << "\n";
+  for (const auto& x : r.refused)
+    std::cout << "refused port=" << x.port << " reason=" << x.reason << "\n";
+}
+
 void print(const control::ErrorResponse& e) {
   std::cout << "error=" << to_string(e.code) << " " << e.message << "\n";
 }
 
 int usage() {
-  std::cerr << "usage: reflector_ctl PORT hello [--token T] [--secret S] | PORT report TOKEN\n";
+  std::cerr << "usage: reflector_ctl PORT hello [--token T] [--secret S] | PORT report TOKEN"
+               " | PORT connect-back TOKEN PORTS [REFERENCE] | PORT raw JSON\n";
   return 2;
 }
 
@@ -82,6 +102,7 @@ int main(int argc, char* argv[]) {
   if (argc < 3) return usage();
   const std::string command = argv[2];
   control::Request request;
+  std::optional<std::string> raw;
   if (command == "hello") {
     control::HelloRequest hello;
     hello.client_version = "reflector_ctl";
@@ -98,6 +119,19 @@ int main(int argc, char* argv[]) {
     request = hello;
   } else if (command == "report" && argc == 4) {
     request = control::ReportRequest{argv[3]};
+  } else if (command == "connect-back" && (argc == 5 || argc == 6)) {
+    control::ConnectBackRequest cb;
+    cb.token = argv[3];
+    std::string list = argv[4];
+    for (std::size_t at = 0; at <= list.size();) {
+      const auto comma = std::min(list.find(',', at), list.size());
+      cb.ports.push_back(static_cast<std::uint16_t>(std::stoi(list.substr(at, comma - at))));
+      at = comma + 1;
+    }
+    if (argc == 6) cb.reference_port = static_cast<std::uint16_t>(std::stoi(argv[5]));
+    request = cb;
+  } else if (command == "raw" && argc == 4) {
+    raw = argv[3];
   } else {
     return usage();
   }
@@ -105,12 +139,18 @@ int main(int argc, char* argv[]) {
     net::io_context io;
     net::ip::tcp::socket socket(io);
     const char* host = std::getenv("REFLECTOR_CTL_HOST");
-    socket.connect({net::ip::make_address(host ? host : "127.0.0.1"),
-                    static_cast<unsigned short>(std::stoi(argv[1]))});
-    // A blocking helper: a receive timeout keeps a silent reflector from hanging a test.
-    timeval tv{5, 0};
+    const net::ip::tcp::endpoint to(net::ip::make_address(host ? host : "127.0.0.1"),
+                                    static_cast<unsigned short>(std::stoi(argv[1])));
+    socket.open(to.protocol());
+    if (const char* bind = std::getenv("REFLECTOR_CTL_BIND"))
+      socket.bind({net::ip::make_address(bind), 0});
+    socket.connect(to);
+    // A blocking helper: a receive timeout keeps a silent reflector from hanging a test
+    // (a connect-back takes up to limits::connect_back_request_budget).
+    timeval tv{command == "connect-back" || command == "raw" ? 40 : 5, 0};
     ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    net::write(socket, net::buffer(control::encode_frame(control::encode(request))));
+    const auto payload = raw ? *raw : control::encode(request);
+    net::write(socket, net::buffer(control::encode_frame(payload)));
     control::FrameDecoder decoder(limits::max_response_frame);
     std::array<char, 65536> buffer;
     for (;;) {

@@ -32,7 +32,8 @@ ALL_SCENARIOS=(all_open isp_drop isp_reset isp_icmp isp_redirect starttls_strip 
   tls_intercept v6_open_v4_dropped homer_drop vps_firewall_drop vps_firewall_reset reply_dropped
   control_blocked not_listening destination_blocked client_firewall vps_provider_drop
   silent_router_drop silent_router_drop_first isp_relay reset_after_ehlo cap_full no_ipv6_route
-  benign_middlebox)
+  benign_middlebox inbound_home_mx inbound_no_forward inbound_isp_drop inbound_vps_provider_drop
+  inbound_listen)
 
 CLIENT="" REFLECTOR="" FIXTURES="" EVIDENCE=basic
 SCENARIOS=()
@@ -721,6 +722,119 @@ scenario_benign_middlebox() {
   expect_exit 0
   expect_rest_open "$PORTS" "$BOTH"
   expect_summary
+}
+
+# ---------------------------------------------------------------------------------
+# Inbound (issue 9): `--inbound`, the reflector connecting back to the home's public
+# address. Seen from the VPS: the VPS's provider (the last ISP router) is hop 1, the
+# ISP's routers follow, the home router's WAN address (the home's public IPv4 address)
+# comes last; over IPv6 there is no NAT and the home itself is the public address.
+
+# The address router isp$I answers the VPS from (its interface towards the VPS).
+vps_side_addr4() {
+  if (($1 == ROUTERS)); then printf 203.0.113.1; else lab_isp_link4 "$1" 1; fi
+}
+# The TTL of router isp$I counted from the VPS, and of the home router.
+vps_ttl() { printf '%d' $((ROUTERS - $1 + 1)); }
+HOMER_FROM_VPS=$((ROUTERS + 1))
+
+# The one inbound probe of PORT and FAMILY, as compact JSON ("" if not exactly one).
+inbound_json() {
+  jq -c --argjson port "$1" --arg family "$2" \
+    '[.probes[] | select(.target == "inbound" and .port == $port and .family == $family)]
+     | if length == 1 then .[0] else empty end' "$CHECK_JSON" 2>/dev/null
+}
+
+# expect_inbound PORT FAMILY "verdict/location|..." [segment=WORD] [hop=TTL@ADDR|none]
+#   [reason~=TEXT] [summary~=TEXT]
+expect_inbound() {
+  local port=$1 family=$2 allowed=$3 p got arg text
+  shift 3
+  p=$(inbound_json "$port" "$family")
+  if [[ -z $p ]]; then
+    fail "inbound $port/$family: not exactly one inbound probe in the report"
+    return
+  fi
+  got=$(jq -r '"\(.verdict)/\(.location)"' <<<"$p")
+  [[ "|$allowed|" == *"|$got|"* ]] ||
+    fail "inbound $port/$family: got $got, expected $allowed; reasons: $(jq -c .reasons <<<"$p")"
+  jq -e '.evidence | has("inbound") and has("inbound_unavailable") and has("listener")' \
+    <<<"$p" >/dev/null || fail "inbound $port/$family: no inbound evidence"
+  for arg in "$@"; do
+    case $arg in
+      segment=*)
+        text=$(jq -r '.segment' <<<"$p")
+        [[ $text == "${arg#segment=}" ]] || fail "inbound $port/$family: segment $text, expected ${arg#segment=}"
+        ;;
+      hop=*)
+        text=$(jq -r 'if .blocking_hop then "\(.blocking_hop.ttl)@\(.blocking_hop.address)" else "none" end' <<<"$p")
+        [[ $text == "${arg#hop=}" ]] || fail "inbound $port/$family: blocking_hop $text, expected ${arg#hop=}; reasons: $(jq -c .reasons <<<"$p")"
+        ;;
+      reason~=*)
+        jq -e --arg t "${arg#reason~=}" 'any(.reasons[]; ascii_downcase | contains($t | ascii_downcase))' \
+          <<<"$p" >/dev/null || fail "inbound $port/$family: no reason contains \"${arg#reason~=}\"; reasons: $(jq -c .reasons <<<"$p")"
+        ;;
+      summary~=*) expect_summary_says "${arg#summary~=}" ;;
+      *) fail "expect_inbound: unknown argument $arg (a bug in the scenario)" ;;
+    esac
+  done
+}
+
+# The home router forwards port 25 to the home, where a mail server (smtp-sink) runs.
+forward_to_home() { # PORT
+  lab_exec homer nft add rule inet e25lab prerouting iifname wan meta nfproto ipv4 \
+    tcp dport "$1" dnat ip to "$LAB_HOME4" || lab_die "port forward on homer failed"
+}
+scenario_inbound_home_mx() {
+  lab_start_smtp_sink home 25
+  SCENARIO_PIDS+=("${LAB_LAST_PIDS[@]}")
+  forward_to_home 25
+  run_check --family both --inbound || return
+  expect_exit 0
+  expect_inbound 25 ipv4 open/none "reason~=relay.isp.example" "summary~=mail can reach you"
+  expect_inbound 25 ipv6 open/none "reason~=relay.isp.example"
+  expect_rest_open "$PORTS" "$BOTH"
+}
+
+# No port forward: the home router itself refuses port 25 (nothing listens on it).
+scenario_inbound_no_forward() {
+  run_check --family both --inbound || return
+  expect_exit 1
+  expect_inbound 25 ipv4 not_listening/path segment=local_network \
+    "hop=$HOMER_FROM_VPS@$LAB_HOMER_WAN4" "summary~=forwards nothing on port 25"
+  # Over IPv6 the home has a public address of its own: it refuses, nothing listens.
+  expect_inbound 25 ipv6 not_listening/client_host
+  expect_rest_open "$PORTS" "$BOTH"
+}
+
+# The ISP drops port 25 both ways at isp$ISP_N: inbound dies there, seen from the VPS.
+scenario_inbound_isp_drop() {
+  lab_block "$ISP" drop tcp dport 25 >/dev/null
+  run_check --family 4 --inbound || return
+  expect_exit 1
+  expect_inbound 25 ipv4 dropped/path segment=upstream \
+    "hop=$(vps_ttl "$ISP_N")@$(vps_side_addr4 "$ISP_N")" "summary~=your isp"
+}
+
+# The VPS's provider drops port 25 in front of the VPS: the connect-back cannot get out,
+# and the report puts it on the reflector's side, not the home's.
+scenario_inbound_vps_provider_drop() {
+  lab_block "$PROVIDER" drop tcp dport 25 >/dev/null
+  run_check --family 4 --inbound || return
+  expect_exit 1
+  expect_inbound 25 ipv4 dropped/path segment=reflector_network "hop=1@203.0.113.1" \
+    "summary~=hosting provider" "summary~=says nothing about your line"
+  expect_summary_never_says "your isp .*inbound"
+}
+
+# --inbound-listen on 587: forwarded to the home over IPv4, public over IPv6; the
+# client's own listener answers and the report says the connect-back reached it.
+scenario_inbound_listen() {
+  forward_to_home 587
+  run_check --family both --inbound 587 --inbound-listen || return
+  expect_inbound 587 ipv4 open/none "reason~=this computer's own listener"
+  expect_inbound 587 ipv6 open/none "reason~=this computer's own listener" \
+    "summary~=this machine"
 }
 
 # ---------------------------------------------------------------------------------

@@ -21,8 +21,8 @@
 #include <thread>
 #include <vector>
 
-#include "client/tracer.hpp"
 #include "common/evidence_json.hpp"
+#include "common/tracer.hpp"
 #include "reflector/packet_witness.hpp"
 #include "reflector/privileges.hpp"
 
@@ -59,13 +59,13 @@ int cmd_trace(int argc, char** argv) {
   const auto target = net::ip::make_address(argv[2]);
   const auto port = static_cast<std::uint16_t>(std::stoi(argv[3]));
   const auto ref = static_cast<std::uint16_t>(std::stoi(argv[4]));
-  egress25::client::TraceOptions options;
+  egress25::TraceOptions options;
   options.budget = std::chrono::milliseconds(std::stoi(argv[5]));
   if (argc > 6) options.max_ttl = std::stoi(argv[6]);
   net::io_context io;
   egress25::PathTrace result;
   const auto start = Clock::now();
-  net::co_spawn(io, egress25::client::trace_path(target, port, ref, options),
+  net::co_spawn(io, egress25::trace_path(target, port, ref, options),
                 [&](std::exception_ptr e, egress25::PathTrace t) {
                   if (e) std::rethrow_exception(e);
                   result = std::move(t);

@@ -9,7 +9,7 @@
 #include <tuple>
 #include <vector>
 
-#include "client/icmp_error_queue.hpp"
+#include "common/icmp_error_queue.hpp"
 #include "reflector/packet_witness.hpp"
 
 using egress25::Family;
@@ -532,7 +532,7 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(icmp_descriptions)
 
 BOOST_AUTO_TEST_CASE(words_an_operator_reads) {
-  using egress25::client::icmp_description;
+  using egress25::icmp_description;
   BOOST_TEST(icmp_description(Family::ipv4, 3, 13) == "communication administratively prohibited");
   BOOST_TEST(icmp_description(Family::ipv4, 3, 9) == "network administratively prohibited");
   BOOST_TEST(icmp_description(Family::ipv4, 3, 10) == "host administratively prohibited");

@@ -160,6 +160,66 @@ int main(int argc, char* argv[]) {
     write(dir, "locations", r);
   }
 
+  // Inbound (--inbound): the reflector connected back; one open with a banner, one
+  // dropped at the ISP with the connect-back's trace, one the reflector did not make.
+  {
+    CheckReport r = reachable_report();
+    const auto inbound = [](Verdict v, Location l) {
+      ProbeResult p;
+      ClientProbe& c = p.evidence.client;
+      c.host = "198.51.100.7";
+      c.address = "198.51.100.7";
+      c.port = 25;
+      c.service = "smtp";
+      c.family = Family::ipv4;
+      p.evidence.trace_unavailable = "";
+      p.classification.verdict = v;
+      p.classification.location = l;
+      p.classification.reasons = {"a reason"};
+      p.inbound = ProbeResult::Inbound{};
+      return p;
+    };
+    auto open = inbound(Verdict::open, Location::none);
+    InboundAttempt a;
+    a.address = "198.51.100.7";
+    a.local_address = "192.0.2.10";
+    a.port = 25;
+    a.connect = ConnectOutcome::connected;
+    a.banner_code = 220;
+    a.banner = "220 mx.home.example ESMTP\r\n";
+    a.ehlo_code = 250;
+    a.quit_code = 221;
+    a.end = DialogueEnd::completed;
+    open.inbound->attempt = a;
+    open.inbound->listener = "this computer listened on port 25 during the check";
+    r.probes.push_back(open);
+    auto dropped = inbound(Verdict::dropped, Location::path);
+    dropped.classification.segment = Segment::upstream;
+    dropped.classification.blocking_hop =
+        BlockingHop{2, "198.51.100.5", "ISP or transit network", Segment::upstream};
+    InboundAttempt d;
+    d.address = "198.51.100.7";
+    d.port = 25;
+    d.connect = ConnectOutcome::timed_out;
+    d.connect_error = "no answer within 5000 ms";
+    PathTrace t;
+    t.probed.port = 25;
+    t.probed.hops = {{1, "203.0.113.1", HopKind::time_exceeded, 11, 0},
+                     {2, "198.51.100.5", HopKind::time_exceeded, 11, 0},
+                     {3, "", HopKind::silent, 0, 0}};
+    t.reference.port = 40123;
+    t.reference.hops = {{1, "203.0.113.1", HopKind::time_exceeded, 11, 0},
+                        {2, "198.51.100.5", HopKind::time_exceeded, 11, 0},
+                        {3, "198.51.100.1", HopKind::time_exceeded, 11, 0}};
+    d.trace = t;
+    dropped.inbound->attempt = d;
+    r.probes.push_back(dropped);
+    auto refused = inbound(Verdict::inconclusive, Location::unknown);
+    refused.inbound->unavailable = "the reflector did not connect back: --connect-back off";
+    r.probes.push_back(refused);
+    write(dir, "inbound", r);
+  }
+
   // The reflector could not be reached.
   {
     CheckReport r;

@@ -235,4 +235,33 @@ BOOST_AUTO_TEST_CASE(target_options) {
   BOOST_TEST(!usage_error({"check", "--reflector", "r", "--target"}).empty());
 }
 
+BOOST_AUTO_TEST_CASE(inbound_options) {
+  const auto options = [](std::vector<const char*> args) {
+    args.insert(args.begin(), {"check", "--reflector", "r.example"});
+    auto result = parse(std::move(args));
+    auto* o = std::get_if<CheckOptions>(&result);
+    BOOST_TEST_REQUIRE(o != nullptr);
+    return *o;
+  };
+  auto none = options({});
+  BOOST_TEST(!none.inbound);
+  auto plain = options({"--inbound"});
+  BOOST_TEST(plain.inbound);
+  BOOST_TEST(plain.inbound_ports.empty());  // the reflector's smtp port
+  BOOST_TEST(!plain.inbound_listen);
+  // The list after a space, as after "=", and an option right after --inbound is one.
+  auto listed = options({"--inbound", "25,587", "--inbound-listen"});
+  BOOST_TEST((listed.inbound_ports == std::vector<std::uint16_t>{25, 587}));
+  BOOST_TEST(listed.inbound_listen);
+  auto equals = options({"--inbound=465"});
+  BOOST_TEST((equals.inbound_ports == std::vector<std::uint16_t>{465}));
+  auto then_json = options({"--inbound", "--json"});
+  BOOST_TEST(then_json.inbound);
+  BOOST_TEST(then_json.json);
+  BOOST_TEST(usage_error({"check", "--reflector", "r.example", "--inbound-listen"}) ==
+             "--inbound-listen needs --inbound");
+  BOOST_TEST(
+      usage_error({"check", "--reflector", "r.example", "--inbound=25,x"}).find("--inbound") == 0u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -655,4 +655,73 @@ BOOST_AUTO_TEST_CASE(anything_else_is_not_a_tag) {
   BOOST_TEST(*probe_id_from_tag("p0-" + probe_id) == probe_id);
 }
 
+BOOST_AUTO_TEST_CASE(connect_back_round_trips) {
+  ConnectBackRequest q;
+  q.token = token;
+  q.ports = {25, 465};
+  q.reference_port = 40123;
+  auto decoded = decode_request(encode(Request{q}));
+  BOOST_TEST_REQUIRE(std::holds_alternative<Request>(decoded));
+  const auto& back = std::get<ConnectBackRequest>(std::get<Request>(decoded));
+  BOOST_TEST((back.ports == std::vector<std::uint16_t>{25, 465}));
+  BOOST_TEST((back.reference_port == std::optional<std::uint16_t>(40123)));
+
+  ConnectBackResponse r;
+  r.address = "198.51.100.7";
+  r.family = Family::ipv4;
+  InboundAttempt open;
+  open.address = "198.51.100.7";
+  open.port = 25;
+  open.connect = ConnectOutcome::connected;
+  open.banner_code = 220;
+  open.banner = "220 mx.example.org ESMTP\r\n";
+  open.ehlo_code = 250;
+  open.quit_code = 221;
+  open.end = DialogueEnd::completed;
+  InboundAttempt dropped;
+  dropped.address = "198.51.100.7";
+  dropped.port = 465;
+  dropped.kind = ServiceKind::smtps;
+  dropped.connect = ConnectOutcome::icmp_error;
+  dropped.icmp = IcmpReport{"198.51.100.1", 3, 13, "communication administratively prohibited"};
+  PathTrace trace;
+  trace.probed.port = 465;
+  trace.probed.hops = {{1, "203.0.113.1", HopKind::time_exceeded, 11, 0},
+                       {2, "198.51.100.1", HopKind::unreachable, 3, 13}};
+  trace.reference.port = 40123;
+  trace.reference.hops = {{1, "203.0.113.1", HopKind::time_exceeded, 11, 0},
+                          {2, "", HopKind::silent, 0, 0}};
+  dropped.trace = trace;
+  r.attempts = {open, dropped};
+  r.refused = {{587, "already connected back"}};
+  auto got = decode_response(encode(Response{r}));
+  BOOST_TEST_REQUIRE(std::holds_alternative<Response>(got));
+  const auto& rr = std::get<ConnectBackResponse>(std::get<Response>(got));
+  BOOST_TEST_REQUIRE(rr.attempts.size() == 2u);
+  BOOST_TEST(rr.attempts[0].banner == open.banner);
+  BOOST_TEST((rr.attempts[0].quit_code == std::optional<int>(221)));
+  BOOST_TEST(!rr.attempts[1].banner_code.has_value());
+  BOOST_TEST_REQUIRE(rr.attempts[1].icmp.has_value());
+  BOOST_TEST(rr.attempts[1].icmp->sender == "198.51.100.1");
+  BOOST_TEST_REQUIRE(rr.attempts[1].trace.has_value());
+  BOOST_TEST(rr.attempts[1].trace->probed.hops.size() == 2u);
+  BOOST_TEST((rr.attempts[1].trace->probed.hops[1].kind == HopKind::unreachable));
+  BOOST_TEST(rr.attempts[1].trace->reference.port == 40123);
+  BOOST_TEST(rr.refused.size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(connect_back_requests_are_checked) {
+  const auto request = [](const std::string& ports) {
+    return R"({"v":1,"type":"connect_back","token":")" + token + R"(","ports":)" + ports + "}";
+  };
+  for (const auto* bad :
+       {"[]", "[0]", "[70000]", "[\"25\"]", "25", "[25,25,25,25,25,25,25,25,25]"}) {
+    auto d = decode_request(request(bad));
+    BOOST_TEST_REQUIRE(std::holds_alternative<ErrorResponse>(d), bad);
+    BOOST_TEST((std::get<ErrorResponse>(d).code == ErrorCode::malformed));
+  }
+  auto d = decode_request(request("[587]"));
+  BOOST_TEST(std::holds_alternative<Request>(d));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -11,7 +11,7 @@
 #include <cerrno>
 #include <cstring>
 
-namespace egress25::client {
+namespace egress25 {
 
 namespace {
 
@@ -202,4 +202,4 @@ std::string icmp_description(Family family, int type, int code) {
   }
 }
 
-}  // namespace egress25::client
+}  // namespace egress25

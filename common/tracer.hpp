@@ -9,7 +9,7 @@
 #include "evidence.hpp"
 #include "limits.hpp"
 
-namespace egress25::client {
+namespace egress25 {
 
 struct TraceOptions {
   int max_ttl = limits::max_trace_ttl;
@@ -28,4 +28,4 @@ boost::asio::awaitable<PathTrace> trace_path(boost::asio::ip::address target,
                                              std::uint16_t probed_port,
                                              std::uint16_t reference_port, TraceOptions options);
 
-}  // namespace egress25::client
+}  // namespace egress25

@@ -8,7 +8,7 @@
 #include "evidence.hpp"
 #include "net_types.hpp"
 
-namespace egress25::client {
+namespace egress25 {
 
 // Turns on IP_RECVERR (IPv4) or IPV6_RECVERR (IPv6) on `fd`. Call before connect().
 bool enable_error_queue(int fd, Family family, std::string& error);
@@ -20,4 +20,4 @@ std::optional<IcmpReport> read_error_queue(int fd, Family family);
 // "administratively prohibited", "host unreachable", "time exceeded", ...
 std::string icmp_description(Family family, int type, int code);
 
-}  // namespace egress25::client
+}  // namespace egress25

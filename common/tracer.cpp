@@ -23,7 +23,7 @@
 
 #include "icmp_error_queue.hpp"
 
-namespace egress25::client {
+namespace egress25 {
 
 namespace net = boost::asio;
 using net::ip::tcp;
@@ -234,4 +234,4 @@ net::awaitable<PathTrace> trace_path(net::ip::address target, std::uint16_t prob
                                    net::use_awaitable);
 }
 
-}  // namespace egress25::client
+}  // namespace egress25

@@ -1,0 +1,389 @@
+// The inbound judgement: the connect-back's outcome and its trace, read from the reflector's side.
+#include "inbound_judgement.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+
+#include "attribution.hpp"
+
+namespace egress25 {
+namespace {
+
+// The two traces from the reflector, by TTL.
+class ReverseMap {
+ public:
+  ReverseMap(const PathTrace& trace, std::string public_address)
+      : public_address_(std::move(public_address)) {
+    for (const auto& h : trace.probed.hops) {
+      probed_[h.ttl] = h;
+      if (!h.address.empty() && h.kind != HopKind::reached && h.kind != HopKind::reset)
+        address_[h.ttl] = h.address;
+    }
+    for (const auto& h : trace.reference.hops) {
+      reference_[h.ttl] = h;
+      if (!h.address.empty() && h.kind != HopKind::reached && h.kind != HopKind::reset &&
+          !address_.count(h.ttl))
+        address_[h.ttl] = h.address;
+    }
+    // The reflector's own network: TTL 1, and private or link-local hops right after it
+    // (a provider's internal routers), up to the first public or shared address.
+    for (const auto& [ttl, address] : address_) {
+      const auto c = address_class(address);
+      if (ttl == 1 || c == AddressClass::private_use || c == AddressClass::link_local) {
+        if (ttl == own_network_end_ + 1) own_network_end_ = ttl;
+        continue;
+      }
+      break;
+    }
+    if (own_network_end_ == 0) own_network_end_ = 1;
+  }
+
+  std::optional<TraceHop> probed(int ttl) const { return at(probed_, ttl); }
+  std::optional<TraceHop> reference(int ttl) const { return at(reference_, ttl); }
+
+  // The last TTL the probed port drew an answer at (0: none).
+  int last_probed_answer() const {
+    int last = 0;
+    for (const auto& [ttl, h] : probed_)
+      if (h.kind != HopKind::silent) last = std::max(last, ttl);
+    return last;
+  }
+  // The first TTL above `ttl` the reference port drew any answer at.
+  std::optional<int> reference_answer_after(int ttl) const {
+    for (const auto& [t, h] : reference_)
+      if (t > ttl && h.kind != HopKind::silent) return t;
+    return std::nullopt;
+  }
+  bool reference_answered(int ttl) const {
+    auto h = reference(ttl);
+    return h && h.value().kind != HopKind::silent;
+  }
+
+  BlockingHop hop(int ttl) const {
+    BlockingHop h;
+    h.ttl = ttl;
+    if (auto it = address_.find(ttl); it != address_.end()) h.address = it->second;
+    if (h.address.empty()) {
+      h.role = "a router that does not answer traceroute";
+      const auto before = ttl > 1 ? segment_of(ttl - 1) : Segment::reflector_network;
+      const auto after = segment_of(ttl + 1);
+      h.segment = before == after ? before : Segment::unknown;
+      return h;
+    }
+    h.segment = segment_of(ttl);
+    h.role = role_of(h.address, h.segment);
+    return h;
+  }
+
+ private:
+  static std::optional<TraceHop> at(const std::map<int, TraceHop>& m, int ttl) {
+    auto it = m.find(ttl);
+    if (it == m.end()) return std::nullopt;
+    return it->second;
+  }
+
+  Segment segment_of(int ttl) const {
+    auto it = address_.find(ttl);
+    if (it == address_.end()) return Segment::unknown;
+    if (it->second == public_address_) return Segment::local_network;
+    if (ttl <= own_network_end_) return Segment::reflector_network;
+    return Segment::upstream;
+  }
+
+  std::string role_of(const std::string& address, Segment segment) const {
+    if (segment == Segment::local_network) return "your router (your public address)";
+    if (segment == Segment::reflector_network)
+      return "the reflector's own network (its hosting provider)";
+    if (address_class(address) == AddressClass::shared)
+      return "your ISP's carrier-grade NAT (shared address space)";
+    return "ISP or transit network";
+  }
+
+  std::string public_address_;
+  std::map<int, TraceHop> probed_;
+  std::map<int, TraceHop> reference_;
+  std::map<int, std::string> address_;
+  int own_network_end_ = 0;
+};
+
+std::string where(const InboundAttempt& a) {
+  return a.family == Family::ipv6 ? fmt::format("[{}]:{}", a.address, a.port)
+                                  : fmt::format("{}:{}", a.address, a.port);
+}
+
+std::string first_line(const std::string& banner) {
+  return printable(banner.substr(0, banner.find_first_of("\r\n")), 160);
+}
+
+Classification inconclusive(std::vector<std::string> reasons,
+                            Location location = Location::unknown) {
+  Classification c;
+  c.verdict = Verdict::inconclusive;
+  c.location = location;
+  c.reasons = std::move(reasons);
+  return c;
+}
+
+void place(Classification& c, BlockingHop hop) {
+  c.location = Location::path;
+  c.segment = hop.segment;
+  c.blocking_hop = std::move(hop);
+}
+
+void place(Classification& c, std::vector<BlockingHop> candidates) {
+  c.location = Location::path;
+  Segment common = candidates.empty() ? Segment::unknown : candidates.front().segment;
+  for (const auto& h : candidates)
+    if (h.segment != common) common = Segment::unknown;
+  c.segment = common;
+  c.blocking_candidates = std::move(candidates);
+}
+
+std::string list_words(const std::vector<BlockingHop>& hops) {
+  std::string out;
+  for (std::size_t i = 0; i < hops.size(); ++i) {
+    if (i > 0) out += i + 1 == hops.size() ? " or " : ", ";
+    out += hop_words(hops[i]);
+  }
+  return out;
+}
+
+void note_listener(Classification& c, const InboundEvidence& e) {
+  if (!e.listen_note.empty()) c.reasons.push_back(e.listen_note);
+}
+
+bool is_local(const InboundEvidence& e, const std::string& address) {
+  return std::find(e.local_addresses.begin(), e.local_addresses.end(), address) !=
+         e.local_addresses.end();
+}
+
+Classification connected(const InboundEvidence& e, const InboundAttempt& a) {
+  if (a.tls_attempted && !a.tls_completed) {
+    auto c = inconclusive({fmt::format(
+        "the reflector connected back to {}, but the TLS handshake failed ({}): something "
+        "accepts connections there, not a mail server that speaks implicit TLS",
+        where(a), a.tls_error)});
+    note_listener(c, e);
+    return c;
+  }
+  if (!a.banner_code) {
+    auto c = inconclusive({fmt::format(
+        "the reflector connected back to {}, but no SMTP greeting came ({}): something "
+        "accepts connections on port {}, not a mail server",
+        where(a), a.end_detail.empty() ? std::string(to_string(a.end)) : a.end_detail, a.port)});
+    note_listener(c, e);
+    return c;
+  }
+  Classification c;
+  c.verdict = Verdict::open;
+  c.location = Location::none;
+  std::string dialogue;
+  if (a.ehlo_code) dialogue += fmt::format(", EHLO {}", *a.ehlo_code);
+  if (a.quit_code) dialogue += fmt::format(", QUIT {}", *a.quit_code);
+  c.reasons.push_back(fmt::format("the reflector connected back to {}{} and was greeted: \"{}\"{}",
+                                  where(a),
+                                  a.tls_completed ? " (implicit TLS, " + a.tls_version + ")" : "",
+                                  first_line(a.banner), dialogue));
+  if (*a.banner_code != 220)
+    c.reasons.push_back(
+        fmt::format("the greeting's code is {}, not 220: the server there refuses mail for now",
+                    *a.banner_code));
+  if (e.reached_this_machine && !*e.reached_this_machine)
+    c.reasons.push_back(fmt::format(
+        "this computer's listener on port {} saw nothing of it: your router forwards port {} "
+        "to another machine, whose greeting is above",
+        a.port, a.port));
+  else
+    note_listener(c, e);
+  return c;
+}
+
+Classification refused(const InboundEvidence& e, const InboundAttempt& a) {
+  Classification c;
+  c.verdict = Verdict::reset;
+  c.location = Location::unknown;
+  if (!a.trace) {
+    c.reasons.push_back(fmt::format(
+        "a TCP reset answered the reflector's connection to {}; without a trace it cannot "
+        "tell whether your router, a machine behind it or a network on the way sent it{}",
+        where(a), a.trace_unavailable.empty() ? "" : " (" + a.trace_unavailable + ")"));
+    note_listener(c, e);
+    return c;
+  }
+  ReverseMap map(*a.trace, a.address);
+  int k = 0;
+  for (const auto& h : a.trace->probed.hops)
+    if (h.kind == HopKind::reset) {
+      k = h.ttl;
+      break;
+    }
+  if (k == 0) {
+    c.reasons.push_back(fmt::format(
+        "a TCP reset answered the reflector's connection to {}, but its trace drew none: the "
+        "evidence does not say who sent it",
+        where(a)));
+    note_listener(c, e);
+    return c;
+  }
+  const auto before = k > 1 ? map.probed(k - 1) : std::nullopt;
+  const bool passed_router =
+      before && before->kind == HopKind::time_exceeded && before->address == a.address;
+  if (passed_router) {
+    // The public address expired the SYN's TTL: it forwarded it, into the client's network.
+    c.verdict = Verdict::not_listening;
+    c.location = Location::client_host;
+    c.reasons.push_back(fmt::format(
+        "from the reflector, port {} passed your router ({}, hop {}), which forwards it to a "
+        "machine behind it (hop {}) that refuses it: nothing listens on port {} there",
+        a.port, a.address, k - 1, k, a.port));
+    note_listener(c, e);
+    return c;
+  }
+  const auto ref = map.reference(k);
+  if (ref && ref->kind == HopKind::time_exceeded) {
+    // The reference port went on past TTL k: the reset came from hop k-1's filter.
+    if (k == 1) {
+      c.location = Location::reflector_host;
+      c.reasons.push_back(fmt::format(
+          "the reflector's own TTL-1 connect on port {} was reset while the reference port's "
+          "went on: the reflector host itself refuses outbound port {}",
+          a.port, a.port));
+    } else {
+      place(c, map.hop(k - 1));
+      c.reasons.push_back(
+          fmt::format("from the reflector, a reset for port {} first came back at TTL {} while the "
+                      "reference port went on: {} resets inbound port {}",
+                      a.port, k, hop_words(*c.blocking_hop), a.port));
+    }
+    note_listener(c, e);
+    return c;
+  }
+  // The public address itself refused, at its own distance.
+  c.verdict = Verdict::not_listening;
+  if (is_local(e, a.address)) {
+    c.location = Location::client_host;
+    c.reasons.push_back(fmt::format(
+        "the reflector reached this computer ({}, hop {}), which refused port {}: nothing "
+        "listens on it",
+        a.address, k, a.port));
+  } else {
+    BlockingHop hop;
+    hop.ttl = k;
+    hop.address = a.address;
+    hop.segment = Segment::local_network;
+    hop.role = "your router (your public address)";
+    place(c, hop);
+    c.reasons.push_back(fmt::format(
+        "the reflector's connection reached your public address {} (hop {}), which refused "
+        "it: your router forwards nothing on port {}",
+        a.address, k, a.port));
+  }
+  note_listener(c, e);
+  return c;
+}
+
+Classification silent(const InboundEvidence& e, const InboundAttempt& a) {
+  Classification c;
+  c.verdict = Verdict::dropped;
+  c.location = Location::unknown;
+  c.reasons.push_back(fmt::format("the reflector's connection to {} got no answer ({})", where(a),
+                                  a.connect_error));
+  if (!a.trace) {
+    c.reasons.push_back("no trace to say where it died" +
+                        (a.trace_unavailable.empty() ? "" : ": " + a.trace_unavailable));
+    note_listener(c, e);
+    return c;
+  }
+  ReverseMap map(*a.trace, a.address);
+  const int last = map.last_probed_answer();
+  const auto next_ref = map.reference_answer_after(last);
+  if (last == 0 && map.reference_answered(1)) {
+    c.location = Location::reflector_host;
+    c.reasons.push_back(fmt::format(
+        "the reflector's TTL-1 connect on port {} drew nothing while the reference port's "
+        "did: the reflector host itself stops outbound port {} (its own firewall)",
+        a.port, a.port));
+  } else if (last > 0 && next_ref && *next_ref == last + 1) {
+    place(c, map.hop(last));
+    c.reasons.push_back(fmt::format(
+        "the reflector's trace: port {} was answered up to hop {}, the reference port also at "
+        "hop {}: {} drops port {} (a router expires a packet's TTL before its filter sees it)",
+        a.port, last, last + 1, hop_words(*c.blocking_hop), a.port));
+  } else if (last > 0) {
+    std::vector<BlockingHop> candidates{map.hop(last)};
+    const int end = next_ref ? *next_ref - 1 : last + 1;
+    for (int t = last + 1; t <= end; ++t) candidates.push_back(map.hop(t));
+    place(c, candidates);
+    c.reasons.push_back(fmt::format(
+        "the reflector's trace: port {} was answered up to hop {}{}; it died at {}", a.port, last,
+        next_ref ? fmt::format(", the reference port again at hop {}", *next_ref)
+                 : std::string(", and the reference port no further: whatever comes next drops "
+                               "unsolicited connections on both ports"),
+        list_words(c.blocking_candidates)));
+  } else {
+    c.reasons.push_back("the reflector's trace drew no answer on either port");
+  }
+  note_listener(c, e);
+  return c;
+}
+
+Classification icmp(const InboundEvidence& e, const InboundAttempt& a) {
+  Classification c;
+  c.verdict = Verdict::icmp_unreachable;
+  c.location = Location::unknown;
+  const auto& r = *a.icmp;
+  const auto sender = r.sender.empty() ? std::string("an unnamed sender") : r.sender;
+  std::optional<BlockingHop> hop;
+  if (a.trace) {
+    ReverseMap map(*a.trace, a.address);
+    for (const auto* t : {&a.trace->probed, &a.trace->reference})
+      for (const auto& h : t->hops)
+        if (!hop && !r.sender.empty() && h.address == r.sender) hop = map.hop(h.ttl);
+  }
+  if (hop) {
+    place(c, *hop);
+  } else if (!r.sender.empty() && r.sender == a.address) {
+    c.location = Location::path;
+    c.segment = Segment::local_network;
+  }
+  c.reasons.push_back(
+      fmt::format("the reflector's connection to {} drew an ICMP error ({}) from {}{}", where(a),
+                  r.description, sender,
+                  hop                     ? " (" + hop_words(*hop) + ")"
+                  : r.sender == a.address ? " (your public address: your router)"
+                                          : ""));
+  note_listener(c, e);
+  return c;
+}
+
+}  // namespace
+
+Classification judge_inbound(const InboundEvidence& e) {
+  if (!e.attempt) {
+    auto c = inconclusive(
+        {e.unavailable.empty() ? "the reflector did not connect back" : e.unavailable});
+    c.refused_by_reflector = e.refused_by_reflector;
+    return c;
+  }
+  const auto& a = *e.attempt;
+  switch (a.connect) {
+    case ConnectOutcome::connected:
+      return connected(e, a);
+    case ConnectOutcome::refused:
+      return refused(e, a);
+    case ConnectOutcome::timed_out:
+      return silent(e, a);
+    case ConnectOutcome::icmp_error:
+      if (a.icmp) return icmp(e, a);
+      return silent(e, a);
+    case ConnectOutcome::local_error:
+    case ConnectOutcome::not_attempted:
+      break;
+  }
+  return inconclusive({fmt::format("the reflector could not send its connection to {}: {}",
+                                   where(a), a.connect_error)});
+}
+
+}  // namespace egress25
