@@ -633,7 +633,7 @@ class Check {
         co_await request_connect_back(executor_, std::move(endpoints), ib.family, hello_.token,
                                       inbound_ports_, reference, control_timeout_);
     if (!ib.outcome.error.empty())
-      BOOST_LOG_TRIVIAL(debug) << "connect-back over " << family_words(ib.family) << ": "
+      BOOST_LOG_TRIVIAL(debug) << "connect-back over " << family_label(ib.family) << ": "
                                << ib.outcome.error;
   }
 

@@ -1,5 +1,6 @@
 // `check --inbound`: this computer's listeners, the CONNECT_BACK request, the inbound evidence.
 #include "inbound.hpp"
+#include "net_types.hpp"
 
 #include <algorithm>
 #include <array>
@@ -250,10 +251,6 @@ InboundEvidence inbound_evidence(std::uint16_t port, const ConnectBackOutcome& o
 
 namespace {
 
-std::string family_words(Family f) {
-  return f == Family::ipv4 ? "IPv4" : "IPv6";
-}
-
 std::string hops_words(const Classification& c) {
   if (c.blocking_hop) return "at " + hop_words(*c.blocking_hop);
   std::string list;
@@ -265,7 +262,7 @@ std::string hops_words(const Classification& c) {
 std::string inbound_sentence(const InboundRow& r) {
   const auto& c = r.classification;
   const std::string what = "inbound port " + std::to_string(r.port) + " over " +
-                           family_words(r.family) +
+                           family_label(r.family) +
                            (r.address.empty() ? "" : " (to " + r.address + ")");
   const auto hops = hops_words(c);
   const std::string seen = hops.empty() ? "" : " (" + hops + ", counted from the reflector)";
@@ -310,12 +307,12 @@ std::string inbound_sentence(const InboundRow& r) {
     }
     case Verdict::inconclusive:
       return "The inbound test of port " + std::to_string(r.port) + " over " +
-             family_words(r.family) + " decided nothing: " +
+             family_label(r.family) + " decided nothing: " +
              (c.reasons.empty() ? std::string("no evidence") : c.reasons.front()) + ".";
     default:
       break;
   }
-  return "Inbound port " + std::to_string(r.port) + " over " + family_words(r.family) + ": " +
+  return "Inbound port " + std::to_string(r.port) + " over " + family_label(r.family) + ": " +
          std::string(to_string(c.verdict)) + ".";
 }
 

@@ -1,5 +1,6 @@
 // Connect-back: the rules (which ports, how often) and the EHLO/QUIT dialogue with a trace.
 #include "connect_back.hpp"
+#include "net_types.hpp"
 
 #include <openssl/ssl.h>
 
@@ -28,10 +29,6 @@ constexpr std::array<std::pair<std::uint16_t, ServiceKind>, 3> mail_ports{{
     {465, ServiceKind::smtps},
     {587, ServiceKind::smtp},
 }};
-
-std::string family_words(Family f) {
-  return f == Family::ipv4 ? "IPv4" : "IPv6";
-}
 
 double ms_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
@@ -75,7 +72,7 @@ ConnectBackGate::Plan ConnectBackGate::plan(const control::ConnectBackRequest& r
     }
     if (claimed.count({port, family})) {
       refuse("already connected back to port " + std::to_string(port) + " over " +
-             family_words(family) + " in this session (once per port and family)");
+             family_label(family) + " in this session (once per port and family)");
       continue;
     }
     if (in_flight_ >= rules_.max_concurrent) {
