@@ -18,10 +18,12 @@
 #include "deadline.hpp"
 #include "destination.hpp"
 #include "evidence_assembly.hpp"
+#include "gateway_query.hpp"
 #include "host_network.hpp"
 #include "inbound.hpp"
 #include "inbound_judgement.hpp"
 #include "limits.hpp"
+#include "nat.hpp"
 #include "smtp_probe.hpp"
 #include "summary.hpp"
 #include "tracer.hpp"
@@ -292,6 +294,7 @@ class Check {
     judge_untraced();
     co_await trace_what_is_not_open();
     judge_all();
+    judge_nat_of_line();
     judge_inbound_probes();
     co_return std::move(report_);
   }
@@ -503,6 +506,10 @@ class Check {
     // --inbound: the reflector connects back while the probes run, over each family's
     // own control connection (its source address is the only target).
     for (auto& ib : inbound_) jobs.push_back(ask_connect_back(ib));
+    if (options_.inbound) {
+      jobs.push_back(ask_router_for_its_address());
+      jobs.push_back(trace_for_nat());
+    }
     if (!inbound_.empty()) tell_phase(progress_, "the reflector connects back (--inbound)");
     if (progress_) progress_(started);
     co_await run_all(std::move(jobs));
@@ -645,6 +652,8 @@ class Check {
       for (const auto port : inbound_ports_) {
         auto evidence = inbound_evidence(port, ib.outcome, ib.listeners.get(),
                                          host_of(ib.family).local_addresses);
+        evidence.public_address_is_isp_nat =
+            ib.family == Family::ipv4 && report_.nat.public_address_is_isp_nat;
         ProbeResult result;
         ProbeEvidence& e = result.evidence;
         e.client.host = ib.public_address;
@@ -679,6 +688,78 @@ class Check {
     }
     auto sentences = inbound_sentences(rows);
     if (!sentences.empty()) report_.summary += (report_.summary.empty() ? "" : " ") + sentences;
+  }
+
+  // ---- Carrier-grade NAT: the router's external address beside what the reflector saw --
+  // Asked only for --inbound, where it decides whether mail can come in at all, and only
+  // when a NAT router can be in the way: this host's IPv4 default gateway, when this host
+  // reaches the reflector from a non-public address through it.
+  net::awaitable<void> ask_router_for_its_address() {
+    const auto fc = std::find_if(families_.begin(), families_.end(), [](const FamilyControl& f) {
+      return f.resolved.family == Family::ipv4 && f.control && f.hello;
+    });
+    if (fc == families_.end()) co_return;  // judge_nat says why without an IPv4 view
+    const auto local = fc->control->local().address();
+    const auto remote = fc->control->remote().address();
+    if (remote.is_loopback() || remote == local) {
+      gateway_not_asked_ = "the reflector runs on this computer: there is no router to ask";
+      co_return;
+    }
+    if (fc->hello->client_address == local.to_string()) {
+      gateway_not_asked_ =
+          "this computer holds the address the reflector saw: there is no NAT router to ask";
+      co_return;
+    }
+    const auto gateway = read_host_network(Family::ipv4).gateway;
+    if (gateway.empty()) {
+      gateway_not_asked_ = "this computer has no IPv4 default gateway to ask";
+      co_return;
+    }
+    tell_phase(progress_, "asking the home router for its external address (--inbound)");
+    gateway_answers_ = co_await ask_gateway(local.to_string(), gateway);
+  }
+
+  // The first routers toward the reflector over IPv4, on the control port (which works):
+  // the first one past the local network tells whether the home router's WAN side is in
+  // the shared space of carrier-grade NAT. Only the nearest hops matter.
+  net::awaitable<void> trace_for_nat() {
+    const auto fc = std::find_if(families_.begin(), families_.end(), [](const FamilyControl& f) {
+      return f.resolved.family == Family::ipv4 && f.control && f.hello;
+    });
+    if (fc == families_.end()) co_return;
+    const auto remote = fc->control->remote().address();
+    if (remote.is_loopback() || remote == fc->control->local().address()) co_return;
+    TraceOptions options;
+    options.max_ttl = limits::nat_trace_max_ttl;
+    options.budget =
+        std::max(limits::min_nat_trace_budget, milliseconds(static_cast<long long>(4 * rtt_ms_)));
+    nat_trace_ = co_await trace_path(remote, options_.control_port, options_.control_port, options);
+  }
+
+  void judge_nat_of_line() {
+    NatEvidence e;
+    e.public_ipv4 = report_.public_ipv4;
+    for (const auto& fc : families_)
+      if (fc.resolved.family == Family::ipv4 && fc.control && fc.hello)
+        e.local_ipv4.push_back(fc.control->local().address().to_string());
+    e.gateway = host_of(Family::ipv4).gateway;
+    for (const auto& p : report_.probes) {
+      const auto& ev = p.evidence;
+      if (p.inbound || ev.target != Target::reflector || ev.client.family != Family::ipv4 ||
+          !ev.trace)
+        continue;
+      e.traces.push_back(ev.trace->probed);
+      e.traces.push_back(ev.trace->reference);
+    }
+    if (nat_trace_) e.traces.push_back(nat_trace_->reference);
+    e.gateway_answers = gateway_answers_;
+    e.gateway_not_asked =
+        !gateway_not_asked_.empty() || options_.inbound
+            ? gateway_not_asked_
+            : "your router was not asked for its external address (check --inbound asks it)";
+    report_.nat = judge_nat(e);
+    auto sentence = nat_sentence(report_.nat, options_.inbound);
+    if (!sentence.empty()) report_.summary += (report_.summary.empty() ? "" : " ") + sentence;
   }
 
   // ---- Helpers -----------------------------------------------------------------------
@@ -732,6 +813,11 @@ class Check {
   // --inbound.
   std::vector<std::uint16_t> inbound_ports_;
   std::vector<InboundFamily> inbound_;
+
+  // Carrier-grade NAT.
+  std::vector<GatewayAnswer> gateway_answers_;
+  std::string gateway_not_asked_;
+  std::optional<PathTrace> nat_trace_;
 };
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "evidence.hpp"
+#include "nat.hpp"
 #include "options.hpp"
 #include "progress.hpp"
 #include "summary.hpp"
@@ -67,6 +68,9 @@ struct CheckReport {
   // blocks.
   std::optional<HostNetwork> host_ipv4;
   std::optional<HostNetwork> host_ipv6;
+  // Carrier-grade NAT in front of this line (IPv4), and the home router's own external
+  // address where it gave it (asked only with --inbound).
+  NatFinding nat;
   std::string summary;
 };
 

@@ -280,6 +280,10 @@ std::string inbound_sentence(const InboundRow& r) {
         return "Your router forwards " + what +
                " to a machine that refuses it: nothing listens on port " + std::to_string(r.port) +
                " there; start the mail server, or forward the port to the right machine.";
+      if (c.location == Location::path && c.segment == Segment::upstream)
+        return "Your ISP's carrier-grade NAT holds " + what + " and forwards nothing on port " +
+               std::to_string(r.port) + seen +
+               ": only your ISP can give this line a public address or forward the port to it.";
       return "Your router receives " + what + " but forwards nothing on port " +
              std::to_string(r.port) + ": add a port forward to your mail server" +
              " (or the router's firewall refuses it)" + seen + ".";

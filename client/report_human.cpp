@@ -244,6 +244,15 @@ std::string header(const CheckReport& report, std::size_t width) {
     publics += (publics.empty() ? "" : ", ") + *report.public_ipv6 + " (IPv6)";
   if (publics.empty()) publics = report.public_address.empty() ? "-" : report.public_address;
   field("public address:", publics + "  (as the reflector saw it)");
+  if (report.nat.cgnat || report.nat.gateway_external_address) {
+    std::string nat = report.nat.cgnat == true    ? "behind carrier-grade NAT"
+                      : report.nat.cgnat == false ? "no carrier-grade NAT"
+                                                  : "carrier-grade NAT cannot be told";
+    if (report.nat.gateway_external_address)
+      nat += "; your router's external address " + *report.nat.gateway_external_address;
+    if (!report.nat.reasons.empty()) nat += " (" + report.nat.reasons.back() + ")";
+    field("NAT:", nat);
+  }
   field("packet witness:",
         report.witness_active
             ? "on"

@@ -66,6 +66,14 @@ json::value host_network_json(const std::optional<HostNetwork>& host) {
                       {"local_addresses", std::move(addresses)}};
 }
 
+json::value nat_json(const NatFinding& nat) {
+  json::array reasons;
+  for (const auto& r : nat.reasons) reasons.push_back(json::string(r));
+  return json::object{{"cgnat", nat.cgnat ? json::value(*nat.cgnat) : json::value(nullptr)},
+                      {"gateway_external_address", optional_or_null(nat.gateway_external_address)},
+                      {"reasons", std::move(reasons)}};
+}
+
 std::string_view target_word(Target t) {
   return t == Target::reflector ? "reflector" : "destination";
 }
@@ -133,6 +141,7 @@ json::object report_to_json(const CheckReport& report) {
                                         {"ipv6", optional_or_null(report.public_ipv6)}}},
       {"networks", json::object{{"ipv4", host_network_json(report.host_ipv4)},
                                 {"ipv6", host_network_json(report.host_ipv6)}}},
+      {"nat", nat_json(report.nat)},
       {"control_rtt_ms", rounded_ms(report.control_rtt_ms)},
       {"probe_timeout_ms", rounded_ms(report.probe_timeout_ms)},
   };

@@ -11,11 +11,20 @@
 namespace egress25 {
 namespace {
 
+// Who holds the client's public address: its router, or its ISP's carrier-grade NAT.
+std::string public_address_role(bool isp_nat) {
+  return isp_nat ? "your ISP's carrier-grade NAT (your public address)"
+                 : "your router (your public address)";
+}
+std::string public_address_holder(bool isp_nat) {
+  return isp_nat ? "your ISP's carrier-grade NAT" : "your router";
+}
+
 // The two traces from the reflector, by TTL.
 class ReverseMap {
  public:
-  ReverseMap(const PathTrace& trace, std::string public_address)
-      : public_address_(std::move(public_address)) {
+  ReverseMap(const PathTrace& trace, std::string public_address, bool isp_nat)
+      : public_address_(std::move(public_address)), isp_nat_(isp_nat) {
     for (const auto& h : trace.probed.hops) {
       probed_[h.ttl] = h;
       if (!h.address.empty() && h.kind != HopKind::reached && h.kind != HopKind::reset)
@@ -87,13 +96,13 @@ class ReverseMap {
   Segment segment_of(int ttl) const {
     auto it = address_.find(ttl);
     if (it == address_.end()) return Segment::unknown;
-    if (it->second == public_address_) return Segment::local_network;
+    if (it->second == public_address_) return isp_nat_ ? Segment::upstream : Segment::local_network;
     if (ttl <= own_network_end_) return Segment::reflector_network;
     return Segment::upstream;
   }
 
   std::string role_of(const std::string& address, Segment segment) const {
-    if (segment == Segment::local_network) return "your router (your public address)";
+    if (address == public_address_) return public_address_role(isp_nat_);
     if (segment == Segment::reflector_network)
       return "the reflector's own network (its hosting provider)";
     if (address_class(address) == AddressClass::shared)
@@ -102,6 +111,7 @@ class ReverseMap {
   }
 
   std::string public_address_;
+  bool isp_nat_ = false;
   std::map<int, TraceHop> probed_;
   std::map<int, TraceHop> reference_;
   std::map<int, std::string> address_;
@@ -212,7 +222,7 @@ Classification refused(const InboundEvidence& e, const InboundAttempt& a) {
     note_listener(c, e);
     return c;
   }
-  ReverseMap map(*a.trace, a.address);
+  ReverseMap map(*a.trace, a.address, e.public_address_is_isp_nat);
   int k = 0;
   for (const auto& h : a.trace->probed.hops)
     if (h.kind == HopKind::reset) {
@@ -235,9 +245,9 @@ Classification refused(const InboundEvidence& e, const InboundAttempt& a) {
     c.verdict = Verdict::not_listening;
     c.location = Location::client_host;
     c.reasons.push_back(fmt::format(
-        "from the reflector, port {} passed your router ({}, hop {}), which forwards it to a "
+        "from the reflector, port {} passed {} ({}, hop {}), which forwards it to a "
         "machine behind it (hop {}) that refuses it: nothing listens on port {} there",
-        a.port, a.address, k - 1, k, a.port));
+        a.port, public_address_holder(e.public_address_is_isp_nat), a.address, k - 1, k, a.port));
     note_listener(c, e);
     return c;
   }
@@ -272,13 +282,13 @@ Classification refused(const InboundEvidence& e, const InboundAttempt& a) {
     BlockingHop hop;
     hop.ttl = k;
     hop.address = a.address;
-    hop.segment = Segment::local_network;
-    hop.role = "your router (your public address)";
+    hop.segment = e.public_address_is_isp_nat ? Segment::upstream : Segment::local_network;
+    hop.role = public_address_role(e.public_address_is_isp_nat);
     place(c, hop);
     c.reasons.push_back(fmt::format(
         "the reflector's connection reached your public address {} (hop {}), which refused "
-        "it: your router forwards nothing on port {}",
-        a.address, k, a.port));
+        "it: {} forwards nothing on port {}",
+        a.address, k, public_address_holder(e.public_address_is_isp_nat), a.port));
   }
   note_listener(c, e);
   return c;
@@ -296,7 +306,7 @@ Classification silent(const InboundEvidence& e, const InboundAttempt& a) {
     note_listener(c, e);
     return c;
   }
-  ReverseMap map(*a.trace, a.address);
+  ReverseMap map(*a.trace, a.address, e.public_address_is_isp_nat);
   const int last = map.last_probed_answer();
   const auto next_ref = map.reference_answer_after(last);
   if (last == 0 && map.reference_answered(1)) {
@@ -337,7 +347,7 @@ Classification icmp(const InboundEvidence& e, const InboundAttempt& a) {
   const auto sender = r.sender.empty() ? std::string("an unnamed sender") : r.sender;
   std::optional<BlockingHop> hop;
   if (a.trace) {
-    ReverseMap map(*a.trace, a.address);
+    ReverseMap map(*a.trace, a.address, e.public_address_is_isp_nat);
     for (const auto* t : {&a.trace->probed, &a.trace->reference})
       for (const auto& h : t->hops)
         if (!hop && !r.sender.empty() && h.address == r.sender) hop = map.hop(h.ttl);
@@ -346,14 +356,15 @@ Classification icmp(const InboundEvidence& e, const InboundAttempt& a) {
     place(c, *hop);
   } else if (!r.sender.empty() && r.sender == a.address) {
     c.location = Location::path;
-    c.segment = Segment::local_network;
+    c.segment = e.public_address_is_isp_nat ? Segment::upstream : Segment::local_network;
   }
-  c.reasons.push_back(
-      fmt::format("the reflector's connection to {} drew an ICMP error ({}) from {}{}", where(a),
-                  r.description, sender,
-                  hop                     ? " (" + hop_words(*hop) + ")"
-                  : r.sender == a.address ? " (your public address: your router)"
-                                          : ""));
+  c.reasons.push_back(fmt::format(
+      "the reflector's connection to {} drew an ICMP error ({}) from {}{}", where(a), r.description,
+      sender,
+      hop ? " (" + hop_words(*hop) + ")"
+      : r.sender == a.address
+          ? " (your public address: " + public_address_holder(e.public_address_is_isp_nat) + ")"
+          : ""));
   note_listener(c, e);
   return c;
 }

@@ -34,6 +34,9 @@ struct InboundEvidence {
   // This computer's addresses of the family: the public address being one of them means
   // no NAT in front of it.
   std::vector<std::string> local_addresses;
+  // The public address is the ISP's carrier-grade NAT, not the client's router (the
+  // client's NAT judgement says so): what answers there is the ISP, segment `upstream`.
+  bool public_address_is_isp_nat = false;
   // --inbound-listen: whether this computer's own listener on the port accepted a
   // connection from the reflector during the check; nullopt without a listener.
   std::optional<bool> reached_this_machine;

@@ -211,4 +211,20 @@ inline constexpr auto witness_report_wait = 10ms;
 // the witness cannot tell this client's flows apart, rather than sending a part.
 inline constexpr std::size_t max_witness_flows_per_report = 2048;
 
+// --- The home router's external address (check --inbound, client/gateway_query.cpp) ----
+// SSDP's MX of 1 lets a device wait up to a second before it answers discovery (UPnP
+// Device Architecture 1.1, 1.3.2); miniupnpc waits that long for each device type.
+inline constexpr auto upnp_discovery_wait = 1s;
+// NAT-PMP is one datagram to the gateway, retried by libnatpmp after 250 ms, 500 ms, 1 s
+// (RFC 6886, 3.1): three tries.
+inline constexpr auto natpmp_budget = 2s;
+// The whole query, both protocols at once, beside the probes and the connect-back (which
+// take longer): what does not answer by then is named as silent.
+inline constexpr auto gateway_query_budget = 3s;
+// The short trace toward the reflector that finds the first router past the local
+// network (its address in shared space or not): a few TTLs, each a connect to the
+// control port; a budget of 4 RTTs, never below what a LAN's slowest router needs.
+inline constexpr int nat_trace_max_ttl = 6;
+inline constexpr auto min_nat_trace_budget = 500ms;
+
 }  // namespace egress25::limits

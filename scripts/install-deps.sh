@@ -8,8 +8,12 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libboost1.81-dev libboost-program-options1.81-dev libboost-log1.81-dev
   libboost-test1.81-dev libboost-json1.81-dev libssl-dev libpcap-dev libcap-dev libfmt-dev
+  # the home router's external address (check --inbound): UPnP-IGD and NAT-PMP clients
+  libminiupnpc-dev libnatpmp-dev
   # run and test: third-party SMTP peers, the namespace lab, report checks
   openssl swaks libnet-ssleay-perl libio-socket-ssl-perl postfix nftables iproute2 jq procps
+  # the lab's home router answering UPnP-IGD and NAT-PMP
+  miniupnpd-nftables
   # bench/: nmap -sT is one of the peers egress25 is measured beside
   nmap
   # man pages (scdoc), the report's JSON Schema checks, man -l, the Debian package test

@@ -33,7 +33,7 @@ ALL_SCENARIOS=(all_open isp_drop isp_reset isp_icmp isp_redirect starttls_strip 
   control_blocked not_listening destination_blocked client_firewall vps_provider_drop
   silent_router_drop silent_router_drop_first isp_relay reset_after_ehlo cap_full no_ipv6_route
   benign_middlebox inbound_home_mx inbound_no_forward inbound_isp_drop inbound_vps_provider_drop
-  inbound_listen)
+  inbound_listen inbound_cgnat inbound_upnp)
 
 CLIENT="" REFLECTOR="" FIXTURES="" EVIDENCE=basic
 SCENARIOS=()
@@ -835,6 +835,96 @@ scenario_inbound_listen() {
   expect_inbound 587 ipv4 open/none "reason~=this computer's own listener"
   expect_inbound 587 ipv6 open/none "reason~=this computer's own listener" \
     "summary~=this machine"
+}
+
+# The home router answers UPnP-IGD and NAT-PMP: Debian's miniupnpd (nftables) on homer,
+# its LAN side the home's. It asks nothing of the kernel until a mapping is requested,
+# which the client never does.
+start_miniupnpd() {
+  local conf="$LAB_DIR/miniupnpd.conf" deadline
+  cat >"$conf" <<CONF
+ext_ifname=wan
+listening_ip=lan
+port=5000
+enable_natpmp=yes
+enable_upnp=yes
+secure_mode=yes
+system_uptime=yes
+uuid=e25e25e2-5e25-4e25-8e25-e25e25e25e25
+allow 1024-65535 192.0.2.0/25 1024-65535
+deny 0-65535 0.0.0.0/0 0-65535
+CONF
+  lab_spawn homer miniupnpd /usr/sbin/miniupnpd -d -f "$conf" -P "$LAB_DIR/miniupnpd.pid"
+  SCENARIO_PIDS+=("$LAB_LAST_PID")
+  wait_for_port homer "$LAB_HOMER_LAN4" 5000 "$LAB_LAST_PID" || {
+    lab_show_log miniupnpd
+    lab_die "miniupnpd did not come up"
+  }
+  deadline=$((SECONDS + LAB_WAIT_SECONDS))
+  until [[ -n $(lab_exec homer ss -Hlun 'sport = :5351') && -n $(lab_exec homer ss -Hlun 'sport = :1900') ]]; do
+    ((SECONDS < deadline)) || lab_die "miniupnpd does not listen for NAT-PMP and SSDP"
+    sleep 0.1
+  done
+}
+
+# The ISP's carrier-grade NAT: isp1 translates the shared addresses of its customers
+# (the home router's WAN side) to its own public address towards the VPS.
+isp_cgnat_off() { lab_exec isp1 nft delete table ip e25cgnat 2>/dev/null || true; }
+isp_cgnat_on() {
+  lab_exec isp1 nft -f - <<'NFT' || lab_die "CGNAT on isp1 failed"
+table ip e25cgnat {
+  chain postrouting { type nat hook postrouting priority srcnat; oifname "to_vps" ip saddr 100.64.0.0/10 masquerade; }
+}
+NFT
+  SCENARIO_UNDO+=(isp_cgnat_off)
+}
+
+# The .client.nat finding: "cgnat=true|false|null ext=ADDR|null", and its reasons.
+nat_found() { jq -r '.client.nat | "cgnat=\(.cgnat) ext=\(.gateway_external_address)"' "$CHECK_JSON"; }
+expect_nat_reason() { # TEXT...
+  local t
+  for t in "$@"; do
+    jq -e --arg t "$t" 'any(.client.nat.reasons[]; ascii_downcase | contains($t | ascii_downcase))' \
+      "$CHECK_JSON" >/dev/null || fail "no NAT reason contains \"$t\": $(jq -c .client.nat.reasons "$CHECK_JSON")"
+  done
+}
+
+# The home behind the ISP's carrier-grade NAT, its router answering UPnP-IGD and NAT-PMP
+# (miniupnpd reports no external address for a shared one). The reflector sees the ISP's
+# address, not the home router's; the first router past the home's network answers from
+# shared space. The report must say carrier-grade NAT, and that mail cannot come in.
+scenario_inbound_cgnat() {
+  [[ $LAB_HOMER_WAN == cgnat ]] || { fail "inbound_cgnat needs --homer-wan cgnat"; return; }
+  isp_cgnat_on
+  start_miniupnpd
+  run_check --family 4 --inbound || return
+  local seen
+  seen=$(jq -r '.client.public_addresses.ipv4' "$CHECK_JSON")
+  [[ $seen == "$(lab_isp_link4 1 1)" ]] ||
+    fail "the reflector saw $seen, not the ISP's NAT address $(lab_isp_link4 1 1)"
+  [[ $(nat_found) == "cgnat=true ext=null" ]] || fail "NAT: $(nat_found), expected cgnat=true ext=null"
+  expect_nat_reason "hop 2, $LAB_ISP1_HOME4" "UPnP-IGD" "no external address"
+  expect_summary_says "carrier-grade NAT" "cannot reach it over IPv4"
+  # The connect-back meets the ISP's NAT at the public address, which forwards nothing:
+  # the ISP's, upstream, never "your router".
+  expect_inbound 25 ipv4 not_listening/path segment=upstream "hop=3@$(lab_isp_link4 1 1)" \
+    "reason~=your ISP's carrier-grade NAT forwards nothing" "summary~=ISP's carrier-grade NAT holds"
+  expect_summary_never_says "your router receives"
+}
+
+# A home router with a public WAN address answering UPnP-IGD and NAT-PMP, and no NAT
+# beyond it: whatever the router says of its address (miniupnpd withholds addresses of the
+# documentation ranges this lab uses), the client must not claim carrier-grade NAT, and
+# must name what the router answered.
+scenario_inbound_upnp() {
+  [[ $LAB_HOMER_WAN == public ]] || { fail "inbound_upnp needs --homer-wan public"; return; }
+  start_miniupnpd
+  run_check --family 4 --inbound || return
+  [[ $(nat_found) != cgnat=true* ]] || fail "NAT: $(nat_found): carrier-grade NAT claimed on a public WAN"
+  expect_nat_reason "your router (UPnP-IGD)" "your router (NAT-PMP)"
+  expect_summary_never_says "carrier-grade"
+  grep -q "HTTP REQUEST from .*192.0.2.10" "$LAB_DIR/miniupnpd.log" ||
+    fail "the client did not ask the home router over UPnP-IGD: $(tail -5 "$LAB_DIR/miniupnpd.log")"
 }
 
 # ---------------------------------------------------------------------------------

@@ -102,6 +102,25 @@ BOOST_AUTO_TEST_CASE(the_router_refusing_itself_forwards_nothing) {
   BOOST_TEST(says(c, "forwards nothing on port 25"));
 }
 
+// Behind carrier-grade NAT the public address is the ISP's NAT: its refusal is the ISP's
+// (upstream), and never "your router".
+BOOST_AUTO_TEST_CASE(behind_cgnat_the_refusal_at_the_public_address_is_the_isps) {
+  auto a = attempt(ConnectOutcome::refused);
+  a.trace = trace({te(1, provider), te(2, isp_a), te(3, isp_b), rst(4)},
+                  {te(1, provider), te(2, isp_a), te(3, isp_b), rst(4)});
+  auto e = evidence(a);
+  e.public_address_is_isp_nat = true;
+  const auto c = judge_inbound(e);
+  BOOST_TEST((c.verdict == Verdict::not_listening));
+  BOOST_TEST((c.location == Location::path));
+  BOOST_TEST((c.segment == Segment::upstream));
+  BOOST_TEST_REQUIRE(c.blocking_hop.has_value());
+  BOOST_TEST(c.blocking_hop->address == public_address);
+  BOOST_TEST(c.blocking_hop->role.find("carrier-grade NAT") != std::string::npos);
+  BOOST_TEST(says(c, "your ISP's carrier-grade NAT forwards nothing on port 25"));
+  BOOST_TEST(!says(c, "your router"));
+}
+
 BOOST_AUTO_TEST_CASE(without_nat_the_refusal_is_this_computers) {
   auto a = attempt(ConnectOutcome::refused);
   a.trace = trace({te(1, provider), te(2, isp_a), rst(3)}, {te(1, provider), te(2, isp_a), rst(3)});
