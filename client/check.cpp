@@ -17,6 +17,7 @@
 #include "control_protocol.hpp"
 #include "deadline.hpp"
 #include "destination.hpp"
+#include "early_connect.hpp"
 #include "evidence_assembly.hpp"
 #include "gateway_query.hpp"
 #include "host_network.hpp"
@@ -171,7 +172,7 @@ net::awaitable<void> probe_and_trace(ClientProbe& probe, ProbeSpec spec, net::ss
                                      std::uint16_t reference_port, ProbeWatch watch) {
   auto executor = co_await net::this_coro::executor;
   auto early = std::make_shared<EarlyTrace>(executor);
-  const auto start = steady_clock::now();
+  const auto start = spec.early ? spec.early->started : steady_clock::now();
   early->due.expires_at(start + trace_after);
   spec.on_connected = [early] {
     early->connected = true;
@@ -278,15 +279,25 @@ class Check {
     report_.control_endpoint = host_port_text(options_.reflector_host, options_.control_port);
   }
 
+  // An early connect no probe took over is still connecting: close it, or it would keep
+  // the executor busy until the kernel gives up on its SYN.
+  ~Check() { abandon_early_connects(); }
+  Check(const Check&) = delete;
+  Check& operator=(const Check&) = delete;
+
   net::awaitable<CheckReport> run() {
     std::optional<Unreachable> stop = co_await resolve_reflector();
     if (!stop) stop = leave_out_unusable_families();
+    if (!stop) start_early_connects();
     if (!stop) stop = co_await open_control();
-    if (stop)
+    if (stop) {
+      abandon_early_connects();
       co_return unreachable_report(std::move(report_), options_, resolved_families(),
                                    std::move(stop->error), stop->self_explained);
+    }
     co_await join_other_families();
     plan_probes();
+    attach_early_connects();
     open_inbound_listeners();
     co_await plan_destinations();
     co_await run_probes_and_early_traces();
@@ -344,6 +355,55 @@ class Check {
                        options_.family == FamilyChoice::ipv6 ? Family::ipv6 : Family::ipv4,
                        unwanted_addresses_, is_address_literal(options_.reflector_host)),
         true};
+  }
+
+  // ---- Early connects: the probes' SYNs beside the control connection ---------------
+  // Control connect and HELLO take two round trips before the probes know their tags;
+  // their TCP connects need no tag, so they start now, to the ports the probes will use
+  // (the --ports given, or a standard install's 25, 465 and 587 when the control port is
+  // the standard one) at the address each family's control connection tries first. A
+  // probe takes its socket over after HELLO; what no probe takes is closed, untagged and
+  // unread. Not with a reflector too old to report the witness's view of SYNs sent
+  // before HELLO (it says how far back it looks).
+  void start_early_connects() {
+    std::vector<std::uint16_t> ports = options_.ports;
+    if (ports.empty() && options_.control_port == control::default_control_port)
+      ports = {25, 465, 587};
+    for (const auto& fc : families_)
+      for (const auto port : ports)
+        early_connects_.push_back(
+            start_early_connect(executor_, fc.resolved.endpoints.front().address(), port));
+  }
+
+  void attach_early_connects() {
+    if (!early_connects_.empty() && hello_.witness_lookback_ms > 0) {
+      for (auto& p : probes_) {
+        if (!p.spec) continue;
+        for (auto& early : early_connects_)
+          if (!early->taken && early->address == p.spec->address && early->port == p.spec->port) {
+            early->taken = true;
+            p.spec->early = early;
+            break;
+          }
+      }
+    }
+    std::size_t unused = 0;
+    for (auto& early : early_connects_)
+      if (!early->taken) {
+        abandon(*early);
+        ++unused;
+      }
+    if (!early_connects_.empty())
+      BOOST_LOG_TRIVIAL(debug) << "probes: " << early_connects_.size() - unused << " of "
+                               << early_connects_.size() << " connects started before HELLO"
+                               << (hello_.witness_lookback_ms > 0
+                                       ? ""
+                                       : " (closed: the reflector's witness does not look "
+                                         "back before its sessions)");
+  }
+
+  void abandon_early_connects() {
+    for (auto& early : early_connects_) abandon(*early);
   }
 
   // ---- Control: HELLO on the first family that answers --------------------------------
@@ -470,8 +530,14 @@ class Check {
   // sees them too), so the witness's view of the port is the same either way.
   net::awaitable<void> run_probes_and_early_traces() {
     auto tls = make_probe_tls_context();
+    // The probes began with the first early connect's SYN, when there was one.
     probes_started_ms_ = unix_ms_now();
-    const auto probes_started = steady_clock::now();
+    auto probes_started = steady_clock::now();
+    for (const auto& p : probes_)
+      if (p.spec && p.spec->early && p.spec->early->started < probes_started) {
+        probes_started = p.spec->early->started;
+        probes_started_ms_ = p.spec->early->started_unix_ms;
+      }
     early_report_ = std::make_shared<EarlyReport>(executor_);
     const milliseconds trace_after =
         std::max(milliseconds(150), milliseconds(static_cast<long long>(3 * rtt_ms_)));
@@ -808,6 +874,7 @@ class Check {
   std::vector<PlannedProbe> destinations_;  // --target's, after them
   ReportOutcome report_outcome_;
   std::int64_t probes_started_ms_ = 0;
+  std::vector<std::shared_ptr<EarlyConnect>> early_connects_;
   std::shared_ptr<EarlyReport> early_report_;  // set when the probes start
 
   // --inbound.

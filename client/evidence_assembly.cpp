@@ -64,20 +64,23 @@ void add_tagged_records(ReflectorEvidence& reflector, const ClientProbe& probe,
 // What else arrived from our public address on this port: untagged connections, and the
 // reflector's own refusals.
 void add_untagged_and_refused(ReflectorEvidence& reflector, const ClientProbe& probe,
-                              const control::ReportResponse& response,
+                              const SessionFacts& session, const control::ReportResponse& response,
                               const std::string& public_address) {
   // Untagged arrivals: something got through, but its EHLO or SNI no longer carried our
-  // tag (or it was someone else behind our NAT).
+  // tag (or it was someone else behind our NAT). Only those since our probes began: the
+  // reflector's lists reach back before the session (its probes may start before HELLO),
+  // to arrivals that may be an earlier check's.
   for (const auto& u : response.untagged)
     if (u.local_port == probe.port && u.family == probe.family &&
-        u.peer_address == public_address) {
+        u.peer_address == public_address && u.started_unix_ms >= session.window_start_unix_ms) {
       ++reflector.untagged_from_client;
       if (!u.end_reason.empty()) reflector.untagged_end_reasons.push_back(u.end_reason);
     }
   // The reflector's own refusals of our address on this port: its limits, not a block.
   for (const auto& refused : response.refused)
     if (refused.local_port == probe.port && refused.family == probe.family &&
-        refused.peer_address == public_address)
+        refused.peer_address == public_address &&
+        refused.last_unix_ms >= session.window_start_unix_ms)
       reflector.refusals.push_back(refused.reason +
                                    (refused.count > 1
                                         ? " (" + std::to_string(refused.count) + " connections)"
@@ -153,7 +156,8 @@ ProbeEvidence assemble_evidence(const ClientProbe& probe, const SessionFacts& se
   reflector.report_available = true;
   reflector.connections_dropped = response.connections_dropped;
   add_tagged_records(reflector, probe, response);
-  if (public_address) add_untagged_and_refused(reflector, probe, response, *public_address);
+  if (public_address)
+    add_untagged_and_refused(reflector, probe, session, response, *public_address);
   add_witness(reflector, probe, session, response, public_address);
   return evidence;
 }

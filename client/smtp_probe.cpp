@@ -74,6 +74,10 @@ class ProbeRun {
       : spec_(std::move(spec)), stream_(stream), tls_(tls) {}
 
   net::awaitable<void> run(ClientProbe& probe) {
+    if (spec_.early) {
+      if (co_await take_early(probe)) co_await converse_connected(probe);
+      co_return;
+    }
     auto& socket = stream_.socket();
     const Family family = probe.family;
     const tcp::endpoint endpoint(spec_.address, spec_.port);
@@ -99,6 +103,46 @@ class ProbeRun {
                              !connected, spec_.connect_timeout);
       co_return;
     }
+    co_await converse_connected(probe);
+  }
+
+  void set_budget_end(steady_clock::time_point end) { budget_end_ = end; }
+
+ private:
+  // The early connect's outcome, waited for until connect_timeout after its SYN; true
+  // when it connected and the socket is now this probe's.
+  net::awaitable<bool> take_early(ClientProbe& probe) {
+    auto& early = *spec_.early;
+    early.taken = true;
+    if (!early.setup_error.empty()) {
+      probe.connect = ConnectOutcome::local_error;
+      probe.connect_error = early.setup_error;
+      co_return false;
+    }
+    const auto connect_deadline = early.started + spec_.connect_timeout;
+    if (!early.done) co_await before(connect_deadline, early.finished.async_wait(as_result));
+    const Family family = probe.family;
+    if (!early.done) {
+      probe.connect_ms = ms_since(early.started);
+      record_connect_failure(probe, early.socket.native_handle(), family, {}, true,
+                             spec_.connect_timeout);
+      abandon(early);
+      co_return false;
+    }
+    probe.connect_ms = early.connect_ms;
+    if (early.error) {
+      record_connect_failure(probe, early.socket.native_handle(), family, early.error, false,
+                             spec_.connect_timeout);
+      abandon(early);
+      co_return false;
+    }
+    stream_.socket() = std::move(early.socket);
+    co_return true;
+  }
+
+  net::awaitable<void> converse_connected(ClientProbe& probe) {
+    auto& socket = stream_.socket();
+    boost::system::error_code ec;
     probe.connect = ConnectOutcome::connected;
     if (spec_.on_connected) spec_.on_connected();
     // Every command is one small write answered before the next: Nagle would hold the
@@ -110,9 +154,6 @@ class ProbeRun {
     co_await converse(probe);
   }
 
-  void set_budget_end(steady_clock::time_point end) { budget_end_ = end; }
-
- private:
   // The reflector's probes carry their tag in EHLO and SNI; a destination's get the
   // neutral name instead, so no third party learns the session's token or probe id.
   std::string ehlo_name() const {
@@ -228,7 +269,8 @@ net::awaitable<ClientProbe> run_smtp_probe(ProbeSpec spec, net::ssl::context& tl
   probe.family = spec.address.is_v4() ? Family::ipv4 : Family::ipv6;
   probe.probe_tag = spec.probe_tag;
 
-  const auto start = steady_clock::now();
+  // An early connect's probe began with its SYN.
+  const auto start = spec.early ? spec.early->started : steady_clock::now();
   const auto executor = co_await net::this_coro::executor;
   tcp::socket socket(executor);
   io::MailStream stream(std::move(socket));

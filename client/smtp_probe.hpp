@@ -9,6 +9,7 @@
 #include <functional>
 #include <string>
 
+#include "early_connect.hpp"
 #include "evidence.hpp"
 
 namespace egress25::client {
@@ -33,6 +34,9 @@ struct ProbeSpec {
   // Called once, as soon as the TCP handshake completes (a trace started in case the
   // SYN goes unanswered is then no longer needed).
   std::function<void()> on_connected = {};
+  // Its TCP connect, when it was started early (early_connect.hpp): the probe waits for
+  // it until `connect_timeout` after its SYN, and counts its time from then.
+  std::shared_ptr<EarlyConnect> early = {};
 };
 
 // Runs one probe. Never throws for a network failure: refused, reset, timed out, an ICMP

@@ -182,6 +182,7 @@ std::string encode_message(const HelloResponse& r) {
   o["witness"] = to_json(r.witness);
   o["server_time_unix_ms"] = r.server_time_unix_ms;
   o["session_expires_unix_ms"] = r.session_expires_unix_ms;
+  o["witness_lookback_ms"] = r.witness_lookback_ms;
   return json::serialize(o);
 }
 
@@ -249,6 +250,8 @@ constexpr std::size_t max_services = 32;
 // sanity, no more.
 constexpr std::uint64_t max_dropped = std::numeric_limits<std::uint32_t>::max();
 constexpr std::int64_t max_time_ms = std::numeric_limits<std::int64_t>::max();
+// A lookback longer than a session's life would be a reflector's bug.
+constexpr std::int64_t max_lookback_ms = 24 * 3600 * 1000;
 
 ErrorResponse malformed(std::string message) {
   return {ErrorCode::malformed, std::move(message)};
@@ -462,7 +465,9 @@ std::variant<Response, ErrorResponse> decode_hello_response(const json::object& 
       f.string("version", r.version, max_version_text) &&
       read_witness(f, "witness", r.witness, error) &&
       f.integer("server_time_unix_ms", r.server_time_unix_ms, 0, max_time_ms) &&
-      f.integer("session_expires_unix_ms", r.session_expires_unix_ms, 0, max_time_ms);
+      f.integer("session_expires_unix_ms", r.session_expires_unix_ms, 0, max_time_ms) &&
+      (!o.contains("witness_lookback_ms") ||
+       f.integer("witness_lookback_ms", r.witness_lookback_ms, 0, max_lookback_ms));
   if (!ok) return malformed(error);
   return Response{std::move(r)};
 }

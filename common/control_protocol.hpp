@@ -86,6 +86,10 @@ struct HelloResponse {
   WitnessStatus witness;
   std::int64_t server_time_unix_ms = 0;
   std::int64_t session_expires_unix_ms = 0;
+  // How far before the session's start the REPORT's witness flows reach back: a client
+  // may start its probes' connects with the control connection, before HELLO. Optional
+  // on the wire (absent from an older reflector: 0, and the client then waits for HELLO).
+  std::int64_t witness_lookback_ms = 0;
 };
 
 struct ReportRequest {

@@ -205,6 +205,12 @@ inline constexpr std::size_t witness_ring_bytes = 1024 * 1024;
 // catch up with its arrival (at once when a later packet was already handed over).
 inline constexpr auto witness_block_timeout = 1ms;
 inline constexpr auto witness_report_wait = 10ms;
+// A client starts its probes' connects beside the control connection, before its HELLO
+// makes the session: a REPORT's witness flows reach back this far before the session's
+// start, enough for a control connect that waited for its SYN's retransmissions. The
+// client drops flows from before its own probes (its window); older flows of the same
+// address cost only bytes.
+inline constexpr auto witness_lookback = 15s;
 // Witness flows one REPORT carries. SYNs with a forged source are cheap: a flood in a
 // client's name must not push its REPORT over max_response_frame (about 250 bytes a
 // flow; 2048 flows ≈ 0.5 MiB beside the records' ≈ 3 MiB). Over the cap the REPORT says

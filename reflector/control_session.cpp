@@ -255,6 +255,8 @@ ControlService::Handled ControlService::hello(const control::HelloRequest& reque
   r.witness = witness_status();
   r.server_time_unix_ms = now_ms;
   r.session_expires_unix_ms = session->expires_unix_ms;
+  r.witness_lookback_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(limits::witness_lookback).count();
   return {std::move(r),
           "HELLO: " + what + " (client " + printable(request.client_version, 40) + ")"};
 }
@@ -293,7 +295,12 @@ ControlService::Handled ControlService::report(const control::ReportRequest& req
     std::vector<std::string> addresses;
     if (session->public_ipv4) addresses.push_back(*session->public_ipv4);
     if (session->public_ipv6) addresses.push_back(*session->public_ipv6);
-    r.witness_flows = config_.packet_witness->flows_from(addresses, session->started_unix_ms);
+    // From a little before the session: the client's probes may have sent their SYNs
+    // beside its control connection, before HELLO made the session.
+    const auto lookback =
+        std::chrono::duration_cast<std::chrono::milliseconds>(limits::witness_lookback).count();
+    r.witness_flows =
+        config_.packet_witness->flows_from(addresses, session->started_unix_ms - lookback);
     if (r.witness_flows.size() > limits::max_witness_flows_per_report) {
       // Part of the flows would read as "no SYN seen" for the rest: say nothing instead.
       r.witness = {false, "the packet witness saw " + std::to_string(r.witness_flows.size()) +

@@ -246,12 +246,19 @@ std::vector<std::string> public_addresses(const Session& s) {
 
 }  // namespace
 
+namespace {
+// A client's probes may connect before its HELLO makes the session (limits::witness_lookback).
+std::int64_t lookback_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(limits::witness_lookback).count();
+}
+}  // namespace
+
 std::vector<control::UntaggedConnection> SessionStore::untagged_for(const Session& s) const {
   const auto addresses = public_addresses(s);
   std::vector<control::UntaggedConnection> out;
   for (const auto& entry : ring_) {
     const control::UntaggedConnection& r = entry.meta;
-    if (entry.tagged || r.started_unix_ms < s.started_unix_ms) continue;
+    if (entry.tagged || r.started_unix_ms < s.started_unix_ms - lookback_ms()) continue;
     if (std::find(addresses.begin(), addresses.end(), r.peer_address) == addresses.end()) continue;
     out.push_back(r);
   }
@@ -260,7 +267,7 @@ std::vector<control::UntaggedConnection> SessionStore::untagged_for(const Sessio
 
 std::vector<control::RefusedConnection> SessionStore::refused_for(const Session& s,
                                                                   std::int64_t now_ms) const {
-  return refusals_.from(public_addresses(s), s.started_unix_ms, now_ms,
+  return refusals_.from(public_addresses(s), s.started_unix_ms - lookback_ms(), now_ms,
                         limits::max_refused_per_report);
 }
 

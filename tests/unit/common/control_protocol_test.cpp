@@ -40,6 +40,7 @@ HelloResponse sample_hello_response() {
   r.witness = {false, "no CAP_NET_RAW"};
   r.server_time_unix_ms = 1'700'000'000'123;
   r.session_expires_unix_ms = 1'700'000'600'123;
+  r.witness_lookback_ms = 15'000;
   return r;
 }
 
@@ -224,6 +225,7 @@ BOOST_AUTO_TEST_CASE(hello_response_round_trip) {
   BOOST_TEST(b.witness.reason == "no CAP_NET_RAW");
   BOOST_TEST(b.server_time_unix_ms == h.server_time_unix_ms);
   BOOST_TEST(b.session_expires_unix_ms == h.session_expires_unix_ms);
+  BOOST_TEST(b.witness_lookback_ms == 15'000);
 }
 
 BOOST_AUTO_TEST_CASE(report_response_round_trip_with_binary_transcript) {
@@ -512,6 +514,8 @@ BOOST_AUTO_TEST_CASE(hello_response_fields_are_validated) {
       {"witness", R"({"active":"yes","reason":""})"},
       {"witness", "true"},
       {"session_expires_unix_ms", "-5"},
+      {"witness_lookback_ms", "-1"},
+      {"witness_lookback_ms", R"("15s")"},
   };
   for (const auto& c : cases) {
     auto broken = o;
@@ -520,9 +524,16 @@ BOOST_AUTO_TEST_CASE(hello_response_fields_are_validated) {
     BOOST_TEST((e.code == ErrorCode::malformed), c.field);
     BOOST_TEST(e.message.find(c.field) != std::string::npos, e.message);
   }
-  // Every field is required.
+  // Every field is required but witness_lookback_ms, which an older reflector does not
+  // send: absent, it is 0 (the client then starts no probe before HELLO).
+  {
+    auto older = o;
+    older.erase("witness_lookback_ms");
+    const auto b = response_as<HelloResponse>(decode_response(boost::json::serialize(older)));
+    BOOST_TEST(b.witness_lookback_ms == 0);
+  }
   for (const auto& [key, value] : o) {
-    if (key == "v" || key == "type") continue;
+    if (key == "v" || key == "type" || key == "witness_lookback_ms") continue;
     auto broken = o;
     broken.erase(key);
     const auto e = response_error(boost::json::serialize(broken));

@@ -21,6 +21,9 @@ const std::string client_v4 = "198.51.100.7";
 const std::string client_v6 = "2001:db8::7";
 const std::string other_client = "203.0.113.9";
 constexpr std::int64_t t0 = 1'700'000'000'000;  // a wall-clock time, in ms
+// How far before a session its untagged connections and refusals reach.
+const std::int64_t lookback_ms =
+    std::chrono::duration_cast<std::chrono::milliseconds>(limits::witness_lookback).count();
 
 std::int64_t ms(std::chrono::milliseconds d) {
   return d.count();
@@ -164,6 +167,29 @@ BOOST_AUTO_TEST_CASE(joining_from_the_other_family_records_both_public_addresses
   BOOST_TEST((untagged[1].family == Family::ipv6));
 }
 
+// A client starts its probes' connects beside its control connection, before HELLO: the
+// untagged ones from its address reach back limits::witness_lookback before the session,
+// no further, and one accepted early can still be tagged once the session exists.
+BOOST_AUTO_TEST_CASE(untagged_reach_back_to_the_probes_started_before_hello) {
+  SessionStore store(small_limits());
+  const std::int64_t start = t0 + 60'000;
+  const std::int64_t lookback = lookback_ms;
+  connect(store, client_v4, 25, start - lookback - 1);  // an earlier check's
+  connect(store, client_v4, 465, start - lookback);
+  auto early = connect(store, client_v4, 587, start - 100);
+  const Session* s = store.create(client_v4, Family::ipv4, start);
+  BOOST_TEST_REQUIRE(s != nullptr);
+  const std::string token = s->token, probe_id = s->probe_id;
+  const auto untagged = store.untagged_for(*s);
+  BOOST_TEST_REQUIRE(untagged.size() == 2u);
+  BOOST_TEST(untagged[0].local_port == 465);
+  BOOST_TEST(untagged[1].local_port == 587);
+  BOOST_TEST(store.attach(probe_id, early.ring_id, early.record, start + 200));
+  s = store.find_by_token(token, start + 300);
+  BOOST_TEST(s->connections.size() == 1u);
+  BOOST_TEST(store.untagged_for(*s).size() == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(tagged_records_are_capped_per_session) {
   SessionStore store(small_limits());
   const Session* s = store.create(client_v4, Family::ipv4, t0);
@@ -233,7 +259,8 @@ BOOST_AUTO_TEST_CASE(attach_needs_a_live_probe_id) {
 
 BOOST_AUTO_TEST_CASE(untagged_is_only_metadata_of_the_clients_own_connections) {
   SessionStore store(small_limits());
-  connect(store, client_v4, 25, t0 - 1);  // before the session: not this check's
+  // Before the session and its lookback (for probes started before HELLO): not this check's.
+  connect(store, client_v4, 25, t0 - lookback_ms - 1);
   const Session* mine = store.create(client_v4, Family::ipv4, t0);
   BOOST_TEST_REQUIRE(mine != nullptr);
   const std::string my_token = mine->token;
@@ -625,7 +652,7 @@ BOOST_AUTO_TEST_CASE(refusals_are_the_clients_own_since_the_session_began) {
   SessionStore store(small_limits());
   auto& refusals = store.refusals();
   const std::string cap = "too many connections from " + client_v4 + " (16)";
-  refusals.note(client_v4, Family::ipv4, 25, cap, t0 - 1);  // before the session
+  refusals.note(client_v4, Family::ipv4, 25, cap, t0 - lookback_ms - 1);  // before it all
   const Session* s = store.create(client_v4, Family::ipv4, t0);
   BOOST_TEST_REQUIRE(s != nullptr);
   const std::string token = s->token;
