@@ -433,6 +433,15 @@ class Check {
     control::HelloRequest hello_request;
     hello_request.client_version = client_version;
     hello_request.secret = secret_;
+    // The probes' first SYN left this long before the HELLO: the reflector counts the
+    // session's arrivals from then (a reflector that does not know the field ignores it,
+    // and its HELLO says so: witness_lookback_ms 0).
+    if (!early_connects_.empty())
+      hello_request.probes_started_ms_ago = static_cast<std::int64_t>(ms_since(
+          std::min_element(early_connects_.begin(), early_connects_.end(),
+                           [](const auto& a, const auto& b) { return a->started < b->started; })
+              ->get()
+              ->started));
     const std::int64_t hello_sent_ms = unix_ms_now();
     auto answer = co_await primary->control->request(hello_request, control_timeout_);
     if (auto failure = hello_failure(answer, *primary->control, secret_.has_value());

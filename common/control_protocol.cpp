@@ -131,6 +131,7 @@ std::string encode_message(const HelloRequest& r) {
   o["client_version"] = json_safe(r.client_version);
   if (r.token) o["token"] = json_safe(*r.token);
   if (r.secret) o["secret"] = json_safe(*r.secret);
+  if (r.probes_started_ms_ago) o["probes_started_ms_ago"] = *r.probes_started_ms_ago;
   return json::serialize(o);
 }
 
@@ -365,6 +366,11 @@ std::variant<Request, ErrorResponse> decode_hello_request(const json::object& o)
       !f.optional_string("token", r.token, max_token_hex) ||
       !f.optional_string("secret", r.secret, max_secret))
     return malformed(error);
+  if (o.contains("probes_started_ms_ago")) {
+    std::int64_t ago = 0;
+    if (!f.integer("probes_started_ms_ago", ago, 0, max_lookback_ms)) return malformed(error);
+    r.probes_started_ms_ago = ago;
+  }
   if (r.token && !valid_token(*r.token)) {
     f.fail("token", "must be 32 to 128 lower-case hex digits");
     return malformed(error);

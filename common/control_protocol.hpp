@@ -66,6 +66,11 @@ struct HelloRequest {
   std::string client_version;
   std::optional<std::string> token;
   std::optional<std::string> secret;  // for a private reflector (--secret-file)
+  // How long before this HELLO left the client its probes' first SYN left (they connect
+  // beside the control connection): the reflector counts the session's arrivals from
+  // then, in its own clock, with no clock offset to guess. Absent: from the session's
+  // start. At most limits::witness_lookback is honoured.
+  std::optional<std::int64_t> probes_started_ms_ago = {};
 };
 
 struct WitnessStatus {

@@ -211,6 +211,14 @@ inline constexpr auto witness_report_wait = 10ms;
 // client drops flows from before its own probes (its window); older flows of the same
 // address cost only bytes.
 inline constexpr auto witness_lookback = 15s;
+// The client says how long before its HELLO its probes' first SYN left; both crossed the
+// same path, so the SYN arrived that long before the HELLO, give or take the change in
+// the path's queueing over that round trip. Arrivals from the client's address this much
+// earlier still count. The margin cuts both ways: a HELLO delayed more than it would put
+// the probes' own SYNs out of the window, and another program's connection from the same
+// address less than it before the check would count as the check's. Back-to-back runs of
+// nmap and egress25 (bench/) start 30 ms or more apart.
+inline constexpr auto early_probe_margin = 20ms;
 // Witness flows one REPORT carries. SYNs with a forged source are cheap: a flood in a
 // client's name must not push its REPORT over max_response_frame (about 250 bytes a
 // flow; 2048 flows ≈ 0.5 MiB beside the records' ≈ 3 MiB). Over the cap the REPORT says

@@ -241,6 +241,11 @@ ControlService::Handled ControlService::hello(const control::HelloRequest& reque
     }
     if (config_.metrics) config_.metrics->session_opened();
     what = "new session " + session->probe_id;
+    if (request.probes_started_ms_ago) {
+      const std::string token = session->token;
+      store_.set_probes_since(token, *request.probes_started_ms_ago, now_ms);
+      session = store_.find_by_token(token, now_ms);
+    }
   }
   control::HelloResponse r;
   r.token = session->token;
@@ -295,12 +300,9 @@ ControlService::Handled ControlService::report(const control::ReportRequest& req
     std::vector<std::string> addresses;
     if (session->public_ipv4) addresses.push_back(*session->public_ipv4);
     if (session->public_ipv6) addresses.push_back(*session->public_ipv6);
-    // From a little before the session: the client's probes may have sent their SYNs
-    // beside its control connection, before HELLO made the session.
-    const auto lookback =
-        std::chrono::duration_cast<std::chrono::milliseconds>(limits::witness_lookback).count();
-    r.witness_flows =
-        config_.packet_witness->flows_from(addresses, session->started_unix_ms - lookback);
+    // From the probes' first SYN: they may have left beside the control connection,
+    // before HELLO made the session.
+    r.witness_flows = config_.packet_witness->flows_from(addresses, session->probes_since_unix_ms);
     if (r.witness_flows.size() > limits::max_witness_flows_per_report) {
       // Part of the flows would read as "no SYN seen" for the rest: say nothing instead.
       r.witness = {false, "the packet witness saw " + std::to_string(r.witness_flows.size()) +

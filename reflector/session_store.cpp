@@ -130,6 +130,7 @@ const Session* SessionStore::create(const std::string& address, Family family, s
   s.token = random_hex(128);
   s.probe_id = random_hex(96);
   s.started_unix_ms = now_ms;
+  s.probes_since_unix_ms = now_ms;
   (family == Family::ipv4 ? s.public_ipv4 : s.public_ipv6) = address;
   by_probe_id_[s.probe_id] = s.token;
   auto [it, inserted] = sessions_.emplace(s.token, std::move(s));
@@ -246,19 +247,23 @@ std::vector<std::string> public_addresses(const Session& s) {
 
 }  // namespace
 
-namespace {
-// A client's probes may connect before its HELLO makes the session (limits::witness_lookback).
-std::int64_t lookback_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(limits::witness_lookback).count();
+void SessionStore::set_probes_since(const std::string& token, std::int64_t ago_ms,
+                                    std::int64_t now_ms) {
+  using std::chrono::duration_cast;
+  using std::chrono::milliseconds;
+  auto it = sessions_.find(token);
+  if (it == sessions_.end()) return;
+  const std::int64_t lookback = duration_cast<milliseconds>(limits::witness_lookback).count();
+  const std::int64_t margin = duration_cast<milliseconds>(limits::early_probe_margin).count();
+  it->second.probes_since_unix_ms = now_ms - std::clamp<std::int64_t>(ago_ms + margin, 0, lookback);
 }
-}  // namespace
 
 std::vector<control::UntaggedConnection> SessionStore::untagged_for(const Session& s) const {
   const auto addresses = public_addresses(s);
   std::vector<control::UntaggedConnection> out;
   for (const auto& entry : ring_) {
     const control::UntaggedConnection& r = entry.meta;
-    if (entry.tagged || r.started_unix_ms < s.started_unix_ms - lookback_ms()) continue;
+    if (entry.tagged || r.started_unix_ms < s.probes_since_unix_ms) continue;
     if (std::find(addresses.begin(), addresses.end(), r.peer_address) == addresses.end()) continue;
     out.push_back(r);
   }
@@ -267,7 +272,7 @@ std::vector<control::UntaggedConnection> SessionStore::untagged_for(const Sessio
 
 std::vector<control::RefusedConnection> SessionStore::refused_for(const Session& s,
                                                                   std::int64_t now_ms) const {
-  return refusals_.from(public_addresses(s), s.started_unix_ms - lookback_ms(), now_ms,
+  return refusals_.from(public_addresses(s), s.probes_since_unix_ms, now_ms,
                         limits::max_refused_per_report);
 }
 

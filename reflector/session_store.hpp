@@ -28,6 +28,9 @@ struct Session {
   std::string token;     // secret, REPORT only
   std::string probe_id;  // public, carried in probe tags
   std::int64_t started_unix_ms = 0;
+  // Arrivals from its addresses count from here: its start, or its probes' first SYN
+  // when they began before HELLO (set_probes_since).
+  std::int64_t probes_since_unix_ms = 0;
   std::int64_t expires_unix_ms = 0;
   std::optional<std::string> public_ipv4;
   std::optional<std::string> public_ipv6;
@@ -92,6 +95,10 @@ class SessionStore {
   const Session* join(const std::string& token, const std::string& address, Family family,
                       std::int64_t now_ms);
   const Session* find_by_token(const std::string& token, std::int64_t now_ms);
+  // The session's probes began `ago_ms` before its HELLO arrived at `now_ms` (their
+  // SYNs travel the path its HELLO took): its arrivals count from then, less
+  // limits::early_probe_margin, and never from more than limits::witness_lookback before.
+  void set_probes_since(const std::string& token, std::int64_t ago_ms, std::int64_t now_ms);
   // The ports the live session holding `token` had connected back, for the connect-back
   // rules to claim from (at most once per port and family). nullptr when the token is
   // unknown or expired.

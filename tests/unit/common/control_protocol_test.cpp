@@ -193,6 +193,18 @@ BOOST_AUTO_TEST_CASE(hello_request_round_trip) {
   BOOST_TEST(back.client_version == "egress25 0.1.0");
   BOOST_TEST(!back.token);
   BOOST_TEST(!back.secret);
+  BOOST_TEST(!back.probes_started_ms_ago);
+  BOOST_TEST(!o.contains("probes_started_ms_ago"));  // an older reflector sees nothing new
+
+  // Probes started before HELLO: how long before, in whole milliseconds, never negative.
+  h.probes_started_ms_ago = 104;
+  BOOST_TEST(*request_as<HelloRequest>(decode_request(encode(Request{h}))).probes_started_ms_ago ==
+             104);
+  auto negative = object_of(encode(Request{h}));
+  negative["probes_started_ms_ago"] = -1;
+  BOOST_TEST(
+      std::holds_alternative<ErrorResponse>(decode_request(boost::json::serialize(negative))));
+  h.probes_started_ms_ago.reset();
 
   h.token = token;
   h.secret = "s3cret with spaces";

@@ -167,19 +167,24 @@ BOOST_AUTO_TEST_CASE(joining_from_the_other_family_records_both_public_addresses
   BOOST_TEST((untagged[1].family == Family::ipv6));
 }
 
-// A client starts its probes' connects beside its control connection, before HELLO: the
-// untagged ones from its address reach back limits::witness_lookback before the session,
-// no further, and one accepted early can still be tagged once the session exists.
+// A client starts its probes' connects beside its control connection, before HELLO, and
+// says how long before: the untagged ones from its address count from then (less
+// limits::early_probe_margin), never from further back than limits::witness_lookback,
+// and one accepted early can still be tagged once the session exists.
 BOOST_AUTO_TEST_CASE(untagged_reach_back_to_the_probes_started_before_hello) {
   SessionStore store(small_limits());
   const std::int64_t start = t0 + 60'000;
-  const std::int64_t lookback = lookback_ms;
-  connect(store, client_v4, 25, start - lookback - 1);  // an earlier check's
-  connect(store, client_v4, 465, start - lookback);
-  auto early = connect(store, client_v4, 587, start - 100);
+  const std::int64_t margin =
+      std::chrono::duration_cast<std::chrono::milliseconds>(limits::early_probe_margin).count();
+  connect(store, client_v4, 25, start - 200 - margin - 1);  // an earlier check's
+  connect(store, client_v4, 465, start - 200 - margin);
+  auto early = connect(store, client_v4, 587, start - 200);
   const Session* s = store.create(client_v4, Family::ipv4, start);
   BOOST_TEST_REQUIRE(s != nullptr);
   const std::string token = s->token, probe_id = s->probe_id;
+  BOOST_TEST(store.untagged_for(*s).empty());  // without the client's word: from its start
+  store.set_probes_since(token, 200, start);
+  s = store.find_by_token(token, start);
   const auto untagged = store.untagged_for(*s);
   BOOST_TEST_REQUIRE(untagged.size() == 2u);
   BOOST_TEST(untagged[0].local_port == 465);
@@ -188,6 +193,9 @@ BOOST_AUTO_TEST_CASE(untagged_reach_back_to_the_probes_started_before_hello) {
   s = store.find_by_token(token, start + 300);
   BOOST_TEST(s->connections.size() == 1u);
   BOOST_TEST(store.untagged_for(*s).size() == 1u);
+  // A claim of a start long ago reaches back limits::witness_lookback, no further.
+  store.set_probes_since(token, 3'600'000, start);
+  BOOST_TEST(store.find_by_token(token, start + 300)->probes_since_unix_ms == start - lookback_ms);
 }
 
 BOOST_AUTO_TEST_CASE(tagged_records_are_capped_per_session) {
@@ -259,8 +267,7 @@ BOOST_AUTO_TEST_CASE(attach_needs_a_live_probe_id) {
 
 BOOST_AUTO_TEST_CASE(untagged_is_only_metadata_of_the_clients_own_connections) {
   SessionStore store(small_limits());
-  // Before the session and its lookback (for probes started before HELLO): not this check's.
-  connect(store, client_v4, 25, t0 - lookback_ms - 1);
+  connect(store, client_v4, 25, t0 - 1);  // before the session: not this check's
   const Session* mine = store.create(client_v4, Family::ipv4, t0);
   BOOST_TEST_REQUIRE(mine != nullptr);
   const std::string my_token = mine->token;
@@ -652,7 +659,7 @@ BOOST_AUTO_TEST_CASE(refusals_are_the_clients_own_since_the_session_began) {
   SessionStore store(small_limits());
   auto& refusals = store.refusals();
   const std::string cap = "too many connections from " + client_v4 + " (16)";
-  refusals.note(client_v4, Family::ipv4, 25, cap, t0 - lookback_ms - 1);  // before it all
+  refusals.note(client_v4, Family::ipv4, 25, cap, t0 - 1);  // before the session
   const Session* s = store.create(client_v4, Family::ipv4, t0);
   BOOST_TEST_REQUIRE(s != nullptr);
   const std::string token = s->token;
