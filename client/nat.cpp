@@ -140,7 +140,14 @@ NatFinding judge_nat(const NatEvidence& e) {
                   ", " + hop->address +
                   ") answers from the shared space (100.64.0.0/10) that ISPs number the "
                   "links behind carrier-grade NAT from");
-      f.public_address_is_isp_nat = true;  // the router's WAN is shared, the address seen is not
+      // Some ISPs number their own routers from shared space while their customers hold
+      // public addresses: the address seen is the ISP's NAT, not the router, only when
+      // the router itself says its WAN address is not a public one.
+      f.public_address_is_isp_nat = router.behind_other_nat;
+      if (!router.behind_other_nat)
+        r.push_back(
+            "whether the address the reflector saw is your router's or your ISP's NAT "
+            "cannot be told without your router's own word");
       return finish(true, std::move(r));
     }
 

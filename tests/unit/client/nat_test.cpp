@@ -107,6 +107,14 @@ BOOST_AUTO_TEST_CASE(each_rule_in_order) {
                     "hop 3, 100.64.0.1", true});
   }
   {
+    // The same hop without the router's word: carrier-grade NAT, but whose the address
+    // seen is stays open (an ISP may number its routers from shared space).
+    auto e = home("198.51.100.7");
+    e.traces = {trace_of({"192.0.2.1", "100.64.0.1", "198.51.100.1"})};
+    rows.push_back({"a shared hop alone", e, true, std::nullopt,
+                    "cannot be told without your router's own word", false});
+  }
+  {
     // A shared hop further on, after a public one, is the ISP's own numbering: no evidence.
     auto e = home("198.51.100.7");
     e.traces = {trace_of({"192.0.2.1", "198.51.100.1", "100.64.9.9"})};
