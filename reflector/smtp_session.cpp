@@ -10,6 +10,7 @@
 
 #include "control_protocol.hpp"
 #include "end_reason.hpp"
+#include "io_deadline.hpp"
 #include "limits.hpp"
 #include "listener.hpp"
 #include "logging.hpp"
@@ -219,12 +220,13 @@ class SmtpSession {
   // Carries out the dialogue's actions until it says close. Every result goes back to
   // it: what a failure means is the dialogue's to say.
   net::awaitable<void> serve() {
-    const auto started = Clock::now();
+    const io::SessionClock clock{Clock::now(), context_.session_lifetime,
+                                 limits::smtp_idle_timeout};
     auto action = dialogue_.resume(smtp::Event::start());
     while (!action.done()) {
       switch (action.kind) {
         case smtp::Action::Kind::read:
-          action = co_await read(action.tls, started);
+          action = co_await read(action.tls, clock);
           break;
         case smtp::Action::Kind::write:
           if (const auto& name = dialogue_.name_seen()) saw_name(name->name, name->where);
@@ -239,23 +241,18 @@ class SmtpSession {
     }
   }
 
-  net::awaitable<smtp::Action> read(bool tls, Clock::time_point started) {
+  net::awaitable<smtp::Action> read(bool tls, const io::SessionClock& clock) {
     // Until it shows a live session's tag, a connection has untagged_lifetime in all.
-    const auto deadline = started + context_.session_lifetime;
-    const bool tag_due =
-        record_->probe_tag.empty() && started + context_.untagged_lifetime < deadline;
-    const auto until = tag_due ? started + context_.untagged_lifetime : deadline;
-    const auto left = until - Clock::now();
-    const bool last_read = left < limits::smtp_idle_timeout;
-    const Clock::duration wait = last_read ? std::max(left, Clock::duration::zero())
-                                           : Clock::duration(limits::smtp_idle_timeout);
-    auto r = co_await stream_.read_some(tls, wait);
+    const auto tag_deadline = clock.started + context_.untagged_lifetime;
+    const bool tag_due = record_->probe_tag.empty() && tag_deadline < clock.end();
+    const auto wait = clock.next_wait(tag_due ? tag_deadline : clock.end(), Clock::now());
+    auto r = co_await stream_.read_some(tls, wait.timeout);
     if (closing_) co_return stop();
     if (!r) {
-      const std::string_view why = !last_read ? end_reason::idle_timeout
+      const std::string_view why = !wait.last ? end_reason::idle_timeout
                                    : tag_due  ? end_reason::no_tag_in_time
                                               : end_reason::session_time_limit;
-      co_return dialogue_.resume(smtp::Event::timed_out(in_ms(wait), std::string(why)));
+      co_return dialogue_.resume(smtp::Event::timed_out(in_ms(wait.timeout), std::string(why)));
     }
     const auto [ec, bytes] = *r;
     if (!bytes.empty() && slot_) slot_->note_active(steady_ms_now());
