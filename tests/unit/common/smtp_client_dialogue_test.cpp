@@ -9,8 +9,12 @@
 #include <string>
 #include <vector>
 
+#include "../dialogue_faults.hpp"
+
 using namespace egress25;
 using namespace egress25::smtp;
+using egress25::dialogue_test::Fault;
+using egress25::dialogue_test::fault_name;
 using namespace std::chrono_literals;
 
 namespace {
@@ -24,29 +28,11 @@ struct Script {
   bool tls_ok = true;
 };
 
-// An I/O failure put in place of the result of the `at`-th action (1 = the first).
-enum class Fault { reset, io_error, timeout, peer_closed, tls_failure, malformed };
-
-const std::vector<Fault> all_faults = {Fault::reset,       Fault::io_error,    Fault::timeout,
-                                       Fault::peer_closed, Fault::tls_failure, Fault::malformed};
-
-std::string fault_name(Fault f) {
-  switch (f) {
-    case Fault::reset:
-      return "reset";
-    case Fault::io_error:
-      return "io_error";
-    case Fault::timeout:
-      return "timeout";
-    case Fault::peer_closed:
-      return "peer_closed";
-    case Fault::tls_failure:
-      return "tls_failure";
-    case Fault::malformed:
-      return "malformed";
-  }
-  return "?";
-}
+// An I/O failure put in place of the result of the `at`-th action (1 = the first): every
+// one a probe's stream can meet (a shutdown is the reflector's own).
+const std::vector<Fault> all_faults = {Fault::reset,       Fault::io_error,  Fault::timeout,
+                                       Fault::peer_closed, Fault::truncated, Fault::tls_failure,
+                                       Fault::malformed};
 
 Event fault_event(Fault f) {
   namespace errc = boost::system::errc;
@@ -61,11 +47,15 @@ Event fault_event(Fault f) {
       return Event::timed_out(5000ms);
     case Fault::peer_closed:
       return Event::peer_closed();
+    case Fault::truncated:
+      return Event::peer_closed(true);
     case Fault::tls_failure:
       return Event::tls_failed(errc::make_error_code(errc::protocol_error),
                                "alert 40 (handshake failure)");
     case Fault::malformed:
       break;
+    case Fault::shutdown:
+      throw std::logic_error("a shutdown is the reflector's fault, not a probe's");
   }
   return Event::received("2x0 not a reply\r\n");
 }
@@ -479,6 +469,7 @@ BOOST_AUTO_TEST_CASE(every_failure_at_every_step_ends_the_dialogue_as_it_should)
                   BOOST_TEST(f.end_detail == "no reply within 5000 ms");
                   break;
                 case Fault::peer_closed:
+                case Fault::truncated:
                   BOOST_TEST((f.end == DialogueEnd::closed_early));
                   BOOST_TEST(contains(f.end_detail, "closed the connection before"));
                   break;
@@ -491,6 +482,8 @@ BOOST_AUTO_TEST_CASE(every_failure_at_every_step_ends_the_dialogue_as_it_should)
                   BOOST_TEST(f.end_detail ==
                              "a reply line does not start with a three-digit reply code");
                   break;
+                case Fault::shutdown:
+                  BOOST_FAIL("not a probe's fault");
               }
               break;
             case Action::Kind::write:
@@ -508,6 +501,7 @@ BOOST_AUTO_TEST_CASE(every_failure_at_every_step_ends_the_dialogue_as_it_should)
                   BOOST_TEST(f.end_detail == "sending timed out");
                   break;
                 case Fault::peer_closed:
+                case Fault::truncated:
                   BOOST_TEST((f.end == DialogueEnd::closed_early));
                   break;
                 case Fault::tls_failure:
@@ -517,6 +511,8 @@ BOOST_AUTO_TEST_CASE(every_failure_at_every_step_ends_the_dialogue_as_it_should)
                   BOOST_TEST((f.end == DialogueEnd::protocol_error));
                   BOOST_TEST(contains(f.end_detail, "no read was pending"));
                   break;
+                case Fault::shutdown:
+                  BOOST_FAIL("not a probe's fault");
               }
               break;
             case Action::Kind::start_tls:
@@ -534,12 +530,15 @@ BOOST_AUTO_TEST_CASE(every_failure_at_every_step_ends_the_dialogue_as_it_should)
                 case Fault::reset:
                 case Fault::io_error:
                 case Fault::peer_closed:
+                case Fault::truncated:
                   BOOST_TEST((f.end == DialogueEnd::tls_failed));
                   BOOST_TEST(!f.tls_error.empty());
                   break;
                 case Fault::malformed:
                   BOOST_TEST((f.end == DialogueEnd::protocol_error));
                   break;
+                case Fault::shutdown:
+                  BOOST_FAIL("not a probe's fault");
               }
               if (fault != Fault::malformed) BOOST_TEST(f.end_detail == f.tls_error);
               break;

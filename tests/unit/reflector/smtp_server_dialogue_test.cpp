@@ -8,11 +8,14 @@
 #include <string>
 #include <vector>
 
+#include "../dialogue_faults.hpp"
 #include "limits.hpp"
 #include "smtp_reply_parser.hpp"
 
 using namespace egress25;
 using namespace egress25::reflector;
+using egress25::dialogue_test::Fault;
+using egress25::dialogue_test::fault_name;
 using namespace std::chrono_literals;
 
 namespace {
@@ -500,42 +503,9 @@ struct Done {
 
 // The client in a full exchange, as the session sees it: each read gets the next
 // command; each write and handshake goes through, unless the fault replaces its result.
-enum class Fault {
-  reset,
-  io_error,
-  timeout,
-  peer_closed,
-  truncated,
-  tls_failure,
-  malformed,
-  shutdown,
-};
-
 const std::vector<Fault> all_faults = {Fault::reset,       Fault::io_error,  Fault::timeout,
                                        Fault::peer_closed, Fault::truncated, Fault::tls_failure,
                                        Fault::malformed,   Fault::shutdown};
-
-std::string fault_name(Fault f) {
-  switch (f) {
-    case Fault::reset:
-      return "reset";
-    case Fault::io_error:
-      return "io_error";
-    case Fault::timeout:
-      return "timeout";
-    case Fault::peer_closed:
-      return "peer_closed";
-    case Fault::truncated:
-      return "truncated";
-    case Fault::tls_failure:
-      return "tls_failure";
-    case Fault::malformed:
-      return "malformed";
-    case Fault::shutdown:
-      return "shutdown";
-  }
-  return "?";
-}
 
 const std::string shutdown_421 = "421 4.3.2 reflector.example.net shutting down, closing\r\n";
 
