@@ -562,14 +562,22 @@ bool read_optional_code(FieldReader& f, const json::object& o, std::string_view 
   return true;
 }
 
+// A from_json() by one of the readers above: `out` is written only when the whole of `v`
+// reads, and `error` says nothing else.
+template <typename T>
+bool read_whole(bool (*read)(const json::value&, const std::string&, T&, std::string&),
+                const json::value& v, T& out, std::string& error, std::string_view path) {
+  error.clear();
+  T t;
+  if (!read(v, std::string(path), t, error)) return false;
+  out = std::move(t);
+  return true;
+}
+
 }  // namespace
 
 bool from_json(const json::value& v, PathTrace& out, std::string& error, std::string_view path) {
-  error.clear();
-  PathTrace t;
-  if (!read_path_trace(v, std::string(path), t, error)) return false;
-  out = std::move(t);
-  return true;
+  return read_whole(read_path_trace, v, out, error, path);
 }
 
 bool from_json(const json::value& v, InboundAttempt& out, std::string& error,
@@ -642,19 +650,11 @@ bool from_json(const json::value& v, InboundAttempt& out, std::string& error,
 }
 
 bool from_json(const json::value& v, CappedBytes& out, std::string& error, std::string_view path) {
-  error.clear();
-  CappedBytes b;
-  if (!read_capped(v, std::string(path), b, error)) return false;
-  out = std::move(b);
-  return true;
+  return read_whole(read_capped, v, out, error, path);
 }
 
 bool from_json(const json::value& v, Transcript& out, std::string& error, std::string_view path) {
-  error.clear();
-  Transcript t;
-  if (!read_transcript(v, std::string(path), t, error)) return false;
-  out = std::move(t);
-  return true;
+  return read_whole(read_transcript, v, out, error, path);
 }
 
 bool from_json(const json::value& v, ConnectionRecord& out, std::string& error,
