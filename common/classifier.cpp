@@ -9,6 +9,7 @@
 #include "classifier.hpp"
 
 #include "attribution.hpp"
+#include "classification.hpp"
 #include "end_reason.hpp"
 
 #include <fmt/format.h>
@@ -27,14 +28,7 @@ struct Facts {
   std::optional<int> distance;  // the reflector's hop distance, from the reference trace
 };
 
-Classification make(Verdict verdict, Location location, std::vector<std::string> reasons) {
-  Classification result;
-  result.verdict = verdict;
-  result.location = location;
-  if (location == Location::path) result.segment = Segment::unknown;
-  result.reasons = std::move(reasons);
-  return result;
-}
+using classification::make;
 
 // The verdict placed where the evidence puts it: location, segment, hop or candidates,
 // and the observations that place it after the verdict's own reasons.

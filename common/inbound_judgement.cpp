@@ -7,6 +7,7 @@
 #include <map>
 
 #include "attribution.hpp"
+#include "classification.hpp"
 
 namespace egress25 {
 namespace {
@@ -127,13 +128,8 @@ std::string first_line(const std::string& banner) {
   return printable(banner.substr(0, banner.find_first_of("\r\n")), 160);
 }
 
-Classification inconclusive(std::vector<std::string> reasons,
-                            Location location = Location::unknown) {
-  Classification c;
-  c.verdict = Verdict::inconclusive;
-  c.location = location;
-  c.reasons = std::move(reasons);
-  return c;
+Classification inconclusive(std::vector<std::string> reasons) {
+  return classification::make(Verdict::inconclusive, Location::unknown, std::move(reasons));
 }
 
 void place(Classification& c, BlockingHop hop) {
@@ -186,9 +182,7 @@ Classification connected(const InboundEvidence& e, const InboundAttempt& a) {
     note_listener(c, e);
     return c;
   }
-  Classification c;
-  c.verdict = Verdict::open;
-  c.location = Location::none;
+  auto c = classification::make(Verdict::open, Location::none);
   std::string dialogue;
   if (a.ehlo_code) dialogue += fmt::format(", EHLO {}", *a.ehlo_code);
   if (a.quit_code) dialogue += fmt::format(", QUIT {}", *a.quit_code);
@@ -211,9 +205,7 @@ Classification connected(const InboundEvidence& e, const InboundAttempt& a) {
 }
 
 Classification refused(const InboundEvidence& e, const InboundAttempt& a) {
-  Classification c;
-  c.verdict = Verdict::reset;
-  c.location = Location::unknown;
+  auto c = classification::make(Verdict::reset, Location::unknown);
   if (!a.trace) {
     c.reasons.push_back(fmt::format(
         "a TCP reset answered the reflector's connection to {}; without a trace it cannot "
@@ -295,9 +287,7 @@ Classification refused(const InboundEvidence& e, const InboundAttempt& a) {
 }
 
 Classification silent(const InboundEvidence& e, const InboundAttempt& a) {
-  Classification c;
-  c.verdict = Verdict::dropped;
-  c.location = Location::unknown;
+  auto c = classification::make(Verdict::dropped, Location::unknown);
   c.reasons.push_back(fmt::format("the reflector's connection to {} got no answer ({})", where(a),
                                   a.connect_error));
   if (!a.trace) {
@@ -340,9 +330,7 @@ Classification silent(const InboundEvidence& e, const InboundAttempt& a) {
 }
 
 Classification icmp(const InboundEvidence& e, const InboundAttempt& a) {
-  Classification c;
-  c.verdict = Verdict::icmp_unreachable;
-  c.location = Location::unknown;
+  auto c = classification::make(Verdict::icmp_unreachable, Location::unknown);
   const auto& r = *a.icmp;
   const auto sender = r.sender.empty() ? std::string("an unnamed sender") : r.sender;
   std::optional<BlockingHop> hop;
