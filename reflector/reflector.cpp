@@ -280,6 +280,7 @@ void Reflector::serve_listener(BoundListener& listener) {
   if (control) {
     table = &control_table_;
     serve = [this](tcp::socket socket, ConnectionTable::Slot slot) {
+      note_admitted();
       auto executor = socket.get_executor();
       net::co_spawn(executor,
                     run_control_session(std::move(socket), *control_,
@@ -289,6 +290,7 @@ void Reflector::serve_listener(BoundListener& listener) {
   } else {
     const auto kind = listener.role == ListenerRole::smtps ? ServiceKind::smtps : ServiceKind::smtp;
     serve = [this, kind](tcp::socket socket, ConnectionTable::Slot slot) {
+      note_admitted();
       auto executor = socket.get_executor();
       net::co_spawn(executor,
                     run_smtp_session(std::move(socket), kind, *smtp_context_, std::move(slot)),
@@ -308,6 +310,10 @@ void Reflector::note_stress(const char* what, const ConnectionTable& table, bool
       << (is ? "stress mode on the " : "stress mode over on the ") << what << ": " << table.size()
       << " of " << table.limits().max_total << " connections open"
       << (is ? "; idle and untagged connections now close sooner" : "");
+}
+
+void Reflector::note_admitted() {
+  peak_connections_ = std::max(peak_connections_, mail_table_.slots() + control_table_.slots());
 }
 
 net::awaitable<void> Reflector::tick() {
@@ -336,9 +342,9 @@ net::awaitable<void> Reflector::tick() {
     }
     flush_repeated_log();
     // After a burst, give the freed memory back to the system: glibc keeps it otherwise,
-    // and the daemon's RSS would stay at its peak for good.
+    // and the daemon's RSS would stay at its peak for good. The peak is noted at each
+    // admission, so a burst shorter than a tick counts too.
     const auto open = mail_table_.slots() + control_table_.slots();
-    peak_connections_ = std::max(peak_connections_, open);
     if (peak_connections_ >= 64 && open <= peak_connections_ / 4) {
       ::malloc_trim(0);
       peak_connections_ = open;

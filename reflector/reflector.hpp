@@ -48,6 +48,8 @@ class Reflector {
   net::awaitable<void> tick();
   net::awaitable<void> drain_and_stop();
   void note_stress(const char* what, const ConnectionTable& table, bool& was);
+  // At each admission: the peak of open connections that tick() gives memory back after.
+  void note_admitted();
   void bind_metrics();
   std::string scrape();
 

@@ -69,11 +69,9 @@ start_reflector --witness off --max-connections $((N + 100)) \
 before=$(settled_rss_kib "$REFLECTOR_PID")
 hold_idle "$SMTP_PORT"
 held=$(settled_rss_kib "$REFLECTOR_PID")
-# The reflector notes its peak of open connections on its clock's tick (once a second,
-# reflector/reflector.cpp) and gives memory back only after a peak it noted: hold the
-# connections past one tick, which nothing outside the reflector can observe. (On a quiet
-# machine RSS settles within 0.4 s, before a tick, and the memory then stays.)
-sleep 1.2
+# The reflector notes its peak of open connections as it admits each one, and gives the
+# memory back on its clock's tick once most of them are gone (reflector/reflector.cpp):
+# released at once, they still count.
 release
 for i in $(seq 1 50); do
   (($(ss -tnH state established "( sport = :$SMTP_PORT )" | wc -l) == 0)) && break
