@@ -241,18 +241,19 @@ std::string encode(const Response& r) {
 
 namespace {
 
-constexpr std::size_t max_version_text = 64;
-constexpr std::size_t max_secret = 1024;
-constexpr std::size_t max_text = 1024;
-constexpr std::size_t max_service_name = 32;
-constexpr std::size_t max_address_text = 64;
-constexpr std::size_t max_services = 32;
-// Dropped connections a REPORT may claim, and refusals one entry may count: a bound of
-// sanity, no more.
-constexpr std::uint64_t max_dropped = std::numeric_limits<std::uint32_t>::max();
-constexpr std::int64_t max_time_ms = std::numeric_limits<std::int64_t>::max();
-// A lookback longer than a session's life would be a reflector's bug.
-constexpr std::int64_t max_lookback_ms = 24 * 3600 * 1000;
+// The decoder's caps, each with its reason in limits.hpp.
+using limits::max_address_text;
+using limits::max_connect_back_items;
+using limits::max_enum_word;
+using limits::max_reason_text;
+using limits::max_reported_count;
+using limits::max_secret_bytes;
+using limits::max_service_name;
+using limits::max_services;
+using limits::max_type_text;
+using limits::max_unix_ms;
+using limits::max_version_text;
+using limits::max_witness_lookback_ms;
 
 ErrorResponse malformed(std::string message) {
   return {ErrorCode::malformed, std::move(message)};
@@ -266,7 +267,7 @@ struct Envelope {
 
 std::variant<Envelope, ErrorResponse> open_envelope(std::string_view payload) {
   json::parse_options options;
-  options.max_depth = 16;  // the deepest message (a report's transcripts) needs 6
+  options.max_depth = limits::max_json_depth;
   std::error_code ec;
   Envelope e;
   e.document = json::parse(payload, ec, {}, options);
@@ -283,7 +284,7 @@ std::variant<Envelope, ErrorResponse> open_envelope(std::string_view payload) {
                          "protocol version " + std::to_string(version) +
                              " is not supported; this end speaks version " +
                              std::to_string(protocol_version)};
-  if (!f.string("type", e.type, 64)) return malformed(error);
+  if (!f.string("type", e.type, max_type_text)) return malformed(error);
   return e;
 }
 
@@ -311,7 +312,7 @@ bool read_address(FieldReader& f, std::string_view key, std::string& out) {
 
 bool read_family(FieldReader& f, std::string_view key, Family& out) {
   std::string word;
-  if (!f.string(key, word, 16)) return false;
+  if (!f.string(key, word, max_enum_word)) return false;
   const auto family = family_from_string(word);
   if (!family) return f.fail(key, "must be \"ipv4\" or \"ipv6\"");
   out = *family;
@@ -320,7 +321,7 @@ bool read_family(FieldReader& f, std::string_view key, Family& out) {
 
 bool read_kind(FieldReader& f, std::string_view key, ServiceKind& out) {
   std::string word;
-  if (!f.string(key, word, 16)) return false;
+  if (!f.string(key, word, max_enum_word)) return false;
   const auto kind = service_kind_from_string(word);
   if (!kind) return f.fail(key, "must be \"smtp\" or \"smtps\"");
   out = *kind;
@@ -331,7 +332,7 @@ bool read_witness(FieldReader& f, std::string_view key, WitnessStatus& out, std:
   const auto* o = f.object(key);
   if (!o) return false;
   FieldReader w(*o, f.field_name(key), error);
-  return w.boolean("active", out.active) && w.string("reason", out.reason, max_text);
+  return w.boolean("active", out.active) && w.string("reason", out.reason, max_reason_text);
 }
 
 std::string item_path(std::string_view array, std::size_t i) {
@@ -364,11 +365,12 @@ std::variant<Request, ErrorResponse> decode_hello_request(const json::object& o)
   HelloRequest r;
   if (!f.string("client_version", r.client_version, max_version_text) ||
       !f.optional_string("token", r.token, max_token_hex) ||
-      !f.optional_string("secret", r.secret, max_secret))
+      !f.optional_string("secret", r.secret, max_secret_bytes))
     return malformed(error);
   if (o.contains("probes_started_ms_ago")) {
     std::int64_t ago = 0;
-    if (!f.integer("probes_started_ms_ago", ago, 0, max_lookback_ms)) return malformed(error);
+    if (!f.integer("probes_started_ms_ago", ago, 0, max_witness_lookback_ms))
+      return malformed(error);
     r.probes_started_ms_ago = ago;
   }
   if (r.token && !valid_token(*r.token)) {
@@ -385,10 +387,6 @@ std::variant<Request, ErrorResponse> decode_report_request(const json::object& o
   if (!read_token(f, "token", r.token)) return malformed(error);
   return Request{std::move(r)};
 }
-
-// Ports a CONNECT_BACK may name: more than the mail ports is a scan, not a check. The
-// reflector judges each against its own list; this only bounds the array.
-constexpr std::size_t max_connect_back_items = 8;
 
 std::variant<Request, ErrorResponse> decode_connect_back_request(const json::object& o) {
   std::string error;
@@ -423,23 +421,23 @@ std::variant<Response, ErrorResponse> decode_connect_back_response(const json::o
   std::string error;
   FieldReader f(o, "", error);
   ConnectBackResponse r;
-  const bool ok =
-      read_address(f, "address", r.address) && read_family(f, "family", r.family) &&
-      read_items(f, "attempts", limits::max_connect_back_ports, error,
-                 [&](FieldReader&, const json::value& v, const std::string& path) {
-                   InboundAttempt a;
-                   if (!from_json(v, a, error, path)) return false;
-                   r.attempts.push_back(std::move(a));
-                   return true;
-                 }) &&
-      read_items(f, "refused", max_connect_back_items, error,
-                 [&](FieldReader& item, const json::value&, const std::string&) {
-                   ConnectBackRefusal x;
-                   if (!item.port("port", x.port) || !item.string("reason", x.reason, max_text))
-                     return false;
-                   r.refused.push_back(std::move(x));
-                   return true;
-                 });
+  const bool ok = read_address(f, "address", r.address) && read_family(f, "family", r.family) &&
+                  read_items(f, "attempts", limits::max_connect_back_ports, error,
+                             [&](FieldReader&, const json::value& v, const std::string& path) {
+                               InboundAttempt a;
+                               if (!from_json(v, a, error, path)) return false;
+                               r.attempts.push_back(std::move(a));
+                               return true;
+                             }) &&
+                  read_items(f, "refused", max_connect_back_items, error,
+                             [&](FieldReader& item, const json::value&, const std::string&) {
+                               ConnectBackRefusal x;
+                               if (!item.port("port", x.port) ||
+                                   !item.string("reason", x.reason, max_reason_text))
+                                 return false;
+                               r.refused.push_back(std::move(x));
+                               return true;
+                             });
   if (!ok) return malformed(error);
   return Response{std::move(r)};
 }
@@ -467,13 +465,13 @@ std::variant<Response, ErrorResponse> decode_hello_response(const json::object& 
       f.string("tls_fingerprint", r.tls_fingerprint, 64) &&
       (valid_fingerprint(r.tls_fingerprint) ||
        f.fail("tls_fingerprint", "must be 64 lower-case hex digits (SHA-256)")) &&
-      f.string("banner_identity", r.banner_identity, max_text) &&
+      f.string("banner_identity", r.banner_identity, max_reason_text) &&
       f.string("version", r.version, max_version_text) &&
       read_witness(f, "witness", r.witness, error) &&
-      f.integer("server_time_unix_ms", r.server_time_unix_ms, 0, max_time_ms) &&
-      f.integer("session_expires_unix_ms", r.session_expires_unix_ms, 0, max_time_ms) &&
+      f.integer("server_time_unix_ms", r.server_time_unix_ms, 0, max_unix_ms) &&
+      f.integer("session_expires_unix_ms", r.session_expires_unix_ms, 0, max_unix_ms) &&
       (!o.contains("witness_lookback_ms") ||
-       f.integer("witness_lookback_ms", r.witness_lookback_ms, 0, max_lookback_ms));
+       f.integer("witness_lookback_ms", r.witness_lookback_ms, 0, max_witness_lookback_ms));
   if (!ok) return malformed(error);
   return Response{std::move(r)};
 }
@@ -503,10 +501,10 @@ std::variant<Response, ErrorResponse> decode_report_response(const json::object&
                    if (!read_address(item, "peer_address", u.peer_address) ||
                        !item.port("local_port", u.local_port) ||
                        !read_family(item, "family", u.family) ||
-                       !item.integer("started_unix_ms", u.started_unix_ms, 0, max_time_ms) ||
+                       !item.integer("started_unix_ms", u.started_unix_ms, 0, max_unix_ms) ||
                        // Optional (an older reflector); present, it must be a string.
                        (v.as_object().contains("end_reason") &&
-                        !item.string("end_reason", u.end_reason, max_text)))
+                        !item.string("end_reason", u.end_reason, max_reason_text)))
                      return false;
                    r.untagged.push_back(std::move(u));
                    return true;
@@ -524,7 +522,7 @@ std::variant<Response, ErrorResponse> decode_report_response(const json::object&
                        !item.boolean("rst_sent", w.rst_sent) ||
                        !item.boolean("handshake_completed", w.handshake_completed) ||
                        !item.int32("syn_count", w.syn_count, 0, INT_MAX) ||
-                       !item.integer("first_seen_unix_ms", w.first_seen_unix_ms, 0, max_time_ms))
+                       !item.integer("first_seen_unix_ms", w.first_seen_unix_ms, 0, max_unix_ms))
                      return false;
                    r.witness_flows.push_back(std::move(w));
                    return true;
@@ -533,7 +531,7 @@ std::variant<Response, ErrorResponse> decode_report_response(const json::object&
       optional_address("public_ipv6", Family::ipv6, r.public_ipv6) &&
       // Optional: absent from an older reflector. Present, it must be a count (not null).
       (!o.contains("connections_dropped") ||
-       f.unsigned_integer("connections_dropped", r.connections_dropped, max_dropped)) &&
+       f.unsigned_integer("connections_dropped", r.connections_dropped, max_reported_count)) &&
       // Optional likewise; present, it must be an array of well-formed refusals.
       (!o.contains("refused") ||
        read_items(f, "refused", limits::max_refused_per_report, error,
@@ -542,10 +540,10 @@ std::variant<Response, ErrorResponse> decode_report_response(const json::object&
                     if (!read_address(item, "peer_address", x.peer_address) ||
                         !item.port("local_port", x.local_port) ||
                         !read_family(item, "family", x.family) ||
-                        !item.string("reason", x.reason, max_text) ||
-                        !item.unsigned_integer("count", x.count, max_dropped) ||
-                        !item.integer("first_unix_ms", x.first_unix_ms, 0, max_time_ms) ||
-                        !item.integer("last_unix_ms", x.last_unix_ms, 0, max_time_ms))
+                        !item.string("reason", x.reason, max_reason_text) ||
+                        !item.unsigned_integer("count", x.count, max_reported_count) ||
+                        !item.integer("first_unix_ms", x.first_unix_ms, 0, max_unix_ms) ||
+                        !item.integer("last_unix_ms", x.last_unix_ms, 0, max_unix_ms))
                       return false;
                     r.refused.push_back(std::move(x));
                     return true;
@@ -559,7 +557,7 @@ std::variant<Response, ErrorResponse> decode_error_response(const json::object& 
   FieldReader f(o, "", error);
   ErrorResponse r;
   std::string code;
-  if (!f.string("code", code, 64) || !f.string("message", r.message, max_text))
+  if (!f.string("code", code, max_type_text) || !f.string("message", r.message, max_reason_text))
     return malformed(error);
   const auto c = error_code_from_string(code);
   if (!c) {
@@ -612,7 +610,6 @@ std::variant<Response, ErrorResponse> decode_response(std::string_view payload) 
 namespace {
 
 constexpr std::string_view tag_domain = ".egress25.invalid";
-constexpr std::size_t max_index_digits = 6;
 
 }  // namespace
 
@@ -629,7 +626,7 @@ std::optional<std::string> probe_id_from_tag(std::string_view tag) {
   const auto dash = tag.find('-');
   if (dash == std::string_view::npos) return std::nullopt;
   const auto index = tag.substr(1, dash - 1);
-  if (index.empty() || index.size() > max_index_digits ||
+  if (index.empty() || index.size() > limits::max_tag_index_digits ||
       !std::all_of(index.begin(), index.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
       (index.size() > 1 && index[0] == '0'))
     return std::nullopt;
@@ -641,7 +638,7 @@ std::optional<std::string> probe_id_from_tag(std::string_view tag) {
 std::optional<std::string> tag_from_hostname(std::string_view name) {
   // DNS names are case-insensitive, and a middlebox (or a 0x20-style resolver trick) may
   // change the case of the EHLO argument or SNI.
-  if (name.size() <= tag_domain.size() || name.size() > 253) return std::nullopt;
+  if (name.size() <= tag_domain.size() || name.size() > limits::max_host_name) return std::nullopt;
   std::string lower(name);
   std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) {
     return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);

@@ -266,9 +266,6 @@ const json::array* FieldReader::array(std::string_view key, std::size_t max_item
 
 namespace {
 
-// How much of a stream the "text" preview shows; "b64" always carries all of it.
-constexpr std::size_t text_preview_chars = 2048;
-
 json::value optional_int(const std::optional<int>& v) {
   return v ? json::value(*v) : json::value(nullptr);
 }
@@ -286,7 +283,7 @@ json::object to_json(const PortTrace& t) {
 }  // namespace
 
 json::object to_json(const CappedBytes& b) {
-  return {{"text", printable(b.kept, text_preview_chars)},
+  return {{"text", printable(b.kept, limits::transcript_text_preview)},
           {"b64", base64_encode(b.kept)},
           {"total", b.total},
           {"cap", b.cap},
@@ -421,14 +418,11 @@ json::object to_json(const control::WitnessFlow& f) {
 
 namespace {
 
-// Larger than any transcript cap the reflector declares; a bigger one is nonsense.
-constexpr std::uint64_t max_declared_cap = 64 * 1024 * 1024;
-// Base64 text of at most a response frame's worth of bytes.
-constexpr std::size_t max_b64_chars = (limits::max_response_frame + 2) / 3 * 4;
-constexpr std::size_t max_short_text = 256;
-constexpr std::size_t max_address_text = 64;  // IPv6 with a zone id fits
-constexpr std::size_t max_reason_text = 1024;
-constexpr std::int64_t max_time_ms = std::numeric_limits<std::int64_t>::max();
+// The readers' caps, each with its reason in limits.hpp.
+using limits::max_address_text;
+using limits::max_reason_text;
+using limits::max_short_text;
+using limits::max_unix_ms;
 
 const json::object* as_object(const json::value& v, const std::string& path, std::string& error) {
   const auto* o = v.if_object();
@@ -451,8 +445,10 @@ bool read_capped(const json::value& v, const std::string& path, CappedBytes& out
   std::uint64_t total = 0;
   std::uint64_t cap = 0;
   bool truncated = false;
-  if (!(f.string("b64", b64, max_b64_chars) && f.unsigned_integer("total", total, UINT64_MAX) &&
-        f.unsigned_integer("cap", cap, max_declared_cap) && f.boolean("truncated", truncated)))
+  if (!(f.string("b64", b64, limits::max_transcript_b64) &&
+        f.unsigned_integer("total", total, UINT64_MAX) &&
+        f.unsigned_integer("cap", cap, limits::max_declared_transcript_cap) &&
+        f.boolean("truncated", truncated)))
     return false;
   auto kept = base64_decode(b64);
   if (!kept) return f.fail("b64", "is not valid base64");
@@ -506,8 +502,6 @@ constexpr std::array dialogue_ends{DialogueEnd::none,         DialogueEnd::compl
                                    DialogueEnd::reset,        DialogueEnd::timed_out,
                                    DialogueEnd::closed_early, DialogueEnd::protocol_error,
                                    DialogueEnd::tls_failed};
-// A trace has one hop per TTL, and TTLs stop at 255.
-constexpr std::size_t max_trace_hops = 255;
 
 bool read_port_trace(const json::value& v, const std::string& path, PortTrace& out,
                      std::string& error) {
@@ -515,7 +509,7 @@ bool read_port_trace(const json::value& v, const std::string& path, PortTrace& o
   if (!o) return false;
   FieldReader f(*o, path, error);
   if (!f.port("port", out.port)) return false;
-  const auto* hops = f.array("hops", max_trace_hops);
+  const auto* hops = f.array("hops", limits::max_trace_hops);
   if (!hops) return false;
   for (std::size_t i = 0; i < hops->size(); ++i) {
     const auto item_path = join_path(path, "hops") + "[" + std::to_string(i) + "]";
@@ -614,7 +608,7 @@ bool from_json(const json::value& v, InboundAttempt& out, std::string& error,
         f.string("tls_error", a.tls_error, max_reason_text) &&
         f.string("tls_version", a.tls_version, max_short_text) &&
         f.string("trace_unavailable", a.trace_unavailable, max_reason_text) &&
-        f.integer("started_unix_ms", a.started_unix_ms, 0, max_time_ms) &&
+        f.integer("started_unix_ms", a.started_unix_ms, 0, max_unix_ms) &&
         milliseconds("elapsed_ms", a.elapsed_ms)))
     return false;
   const auto k = service_kind_from_string(kind);
@@ -672,8 +666,8 @@ bool from_json(const json::value& v, ConnectionRecord& out, std::string& error,
         f.string("local_address", r.local_address, max_address_text) &&
         f.port("local_port", r.local_port) && f.string("kind", kind, max_short_text) &&
         f.string("family", family, max_short_text) &&
-        f.integer("started_unix_ms", r.started_unix_ms, 0, max_time_ms) &&
-        f.integer("ended_unix_ms", r.ended_unix_ms, 0, max_time_ms) &&
+        f.integer("started_unix_ms", r.started_unix_ms, 0, max_unix_ms) &&
+        f.integer("ended_unix_ms", r.ended_unix_ms, 0, max_unix_ms) &&
         f.string("tls_version", r.tls_version, max_short_text) &&
         f.string("tls_cipher", r.tls_cipher, max_short_text) &&
         f.string("tls_sni", r.tls_sni, max_short_text) &&
@@ -685,8 +679,7 @@ bool from_json(const json::value& v, ConnectionRecord& out, std::string& error,
   const auto fam = family_from_string(family);
   if (!fam) return f.fail("family", "must be \"ipv4\" or \"ipv6\"");
   r.family = *fam;
-  // A connection is tagged in at most a few places (EHLO, SNI, EHLO after STARTTLS).
-  const auto* seen = f.array("tag_seen_in", 8);
+  const auto* seen = f.array("tag_seen_in", limits::max_tag_places);
   if (!seen) return false;
   for (std::size_t i = 0; i < seen->size(); ++i) {
     const auto* s = (*seen)[i].if_string();

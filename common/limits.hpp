@@ -3,6 +3,8 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <limits>
 
 namespace egress25::limits {
 
@@ -24,6 +26,39 @@ inline constexpr auto control_connection_lifetime = 2min;
 // A shared secret (--secret-file) is a password, not a document: a file longer than this
 // is the wrong file.
 inline constexpr std::size_t max_secret_bytes = 1024;
+// The fields of a message, each bounded before the decoder looks inside. JSON nesting:
+// the deepest message (a REPORT's transcripts) needs 6.
+inline constexpr int max_json_depth = 16;
+// A program version ("0.9.1", a git describe), a message type, an error code: one word.
+inline constexpr std::size_t max_version_text = 64;
+inline constexpr std::size_t max_type_text = 64;
+// A word of a closed list ("ipv4", "smtps").
+inline constexpr std::size_t max_enum_word = 16;
+// An IP address as text: IPv6 with a zone id fits.
+inline constexpr std::size_t max_address_text = 64;
+// One sentence: a reason, an error message, an end reason, a banner identity.
+inline constexpr std::size_t max_reason_text = 1024;
+// The evidence's kinds, names, TLS versions and cipher names, probe tags and SNI.
+inline constexpr std::size_t max_short_text = 256;
+// Services a HELLO answer lists (a reflector serves a handful of ports), and each name.
+inline constexpr std::size_t max_services = 32;
+inline constexpr std::size_t max_service_name = 32;
+// Ports a CONNECT_BACK, and its answer, may name: more than the mail ports is a scan,
+// not a check. The reflector judges each against its own list; this only bounds the array.
+inline constexpr std::size_t max_connect_back_items = 8;
+// Dropped connections a REPORT may claim, and refusals one entry may count: a bound of
+// sanity, no more.
+inline constexpr std::uint64_t max_reported_count = std::numeric_limits<std::uint32_t>::max();
+// A time in Unix milliseconds: whatever a signed 64-bit count holds; only a negative one
+// is refused.
+inline constexpr std::int64_t max_unix_ms = std::numeric_limits<std::int64_t>::max();
+// The witness lookback a HELLO answer declares, and how long before its HELLO a client
+// says its probes started: one longer than a session's life would be a bug.
+inline constexpr std::int64_t max_witness_lookback_ms = 24 * 3600 * 1000;
+// The index in a probe tag ("p12-<id>"): a check makes a few probes, never a million.
+inline constexpr std::size_t max_tag_index_digits = 6;
+// A host name: 253 characters as text (RFC 1035 2.3.4: 255 octets on the wire).
+inline constexpr std::size_t max_host_name = 253;
 
 // --- Fair share (reflector) ------------------------------------------------------------
 // After Postfix's anvil and postscreen: every cap below counts per source address and per
@@ -157,6 +192,17 @@ inline constexpr int max_smtp_commands = 50;
 // Bytes kept of each direction of each phase of a dialogue. What is past the cap is
 // counted, not kept, and the record says it was truncated.
 inline constexpr std::size_t transcript_cap = 16 * 1024;
+// A transcript cap a REPORT may declare: above any the reflector uses; a bigger one is
+// nonsense.
+inline constexpr std::uint64_t max_declared_transcript_cap = 64 * 1024 * 1024;
+// A stream's base64 text: at most a response frame's worth of bytes.
+inline constexpr std::size_t max_transcript_b64 = (max_response_frame + 2) / 3 * 4;
+// How much of a stream a REPORT's "text" rendering shows; "b64" always carries all of it.
+inline constexpr std::size_t transcript_text_preview = 2048;
+// Places one connection shows its tag in: EHLO, SNI, EHLO after STARTTLS, with room.
+inline constexpr std::size_t max_tag_places = 8;
+// A trace has one hop per TTL, and TTLs stop at 255.
+inline constexpr std::size_t max_trace_hops = 255;
 inline constexpr auto smtp_idle_timeout = 30s;
 // An SMTP connection that has shown no live session's tag (in its EHLO or SNI) this long
 // after it opened is closed: a probe shows it in its first command, and a scanner or a
