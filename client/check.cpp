@@ -35,8 +35,6 @@ namespace {
 using net::ip::tcp;
 using std::chrono::milliseconds;
 
-// A REPORT carries capped transcripts of every probe: give it longer than a HELLO.
-constexpr milliseconds report_timeout = 3 * limits::default_control_timeout;
 // What HELLO says this client is.
 const std::string client_version = EGRESS25_VERSION;
 
@@ -158,12 +156,10 @@ net::awaitable<void> trace_if_unanswered(TraceOutcome& out, std::shared_ptr<Earl
                                          steady_clock::time_point probe_deadline) {
   co_await early->due.async_wait(as_result);
   if (early->connected) co_return;
-  // Silent hops are waited for until the probe gives up, and never less than what one
-  // answer from the far end of a slow path needs.
-  constexpr milliseconds least_budget{500};
   TraceOptions trace_options;
-  trace_options.budget = std::max(
-      least_budget, std::chrono::duration_cast<milliseconds>(probe_deadline - steady_clock::now()));
+  trace_options.budget = std::max<milliseconds>(
+      limits::min_trace_budget,
+      std::chrono::duration_cast<milliseconds>(probe_deadline - steady_clock::now()));
   co_await trace_into(out, spec.address, spec.port, reference_port, trace_options);
 }
 
@@ -237,7 +233,7 @@ net::awaitable<ReportOutcome> fetch_report(ControlClient& control, std::string t
     // Named, not a temporary inside the co_await: GCC 12 destroys such temporaries twice
     // (a double free seen here).
     control::Request report_request = control::ReportRequest{token};
-    auto got = co_await control.request(std::move(report_request), report_timeout);
+    auto got = co_await control.request(std::move(report_request), limits::report_timeout);
     if (const auto* transport = std::get_if<std::string>(&got)) {
       outcome.error = "the REPORT could not be fetched: " + *transport;
       continue;
@@ -548,8 +544,8 @@ class Check {
         probes_started_ms_ = p.spec->early->started_unix_ms;
       }
     early_report_ = std::make_shared<EarlyReport>(executor_);
-    const milliseconds trace_after =
-        std::max(milliseconds(150), milliseconds(static_cast<long long>(3 * rtt_ms_)));
+    const milliseconds trace_after = std::max<milliseconds>(
+        limits::min_trace_delay, milliseconds(static_cast<long long>(3 * rtt_ms_)));
     std::vector<net::awaitable<void>> jobs;
     ProgressEvent started{ProgressEvent::Kind::probes_started, {}, {}, timeouts_.connect, 0};
     for (auto& p : probes_) {

@@ -259,7 +259,7 @@ CheckReport unreachable_report(CheckReport report, const CheckOptions& options,
 
 std::chrono::milliseconds timeout_from_rtt(double rtt_ms) {
   auto computed =
-      milliseconds(static_cast<long long>(4 * std::max(rtt_ms, 0.0))) + milliseconds(1000);
+      milliseconds(static_cast<long long>(4 * std::max(rtt_ms, 0.0))) + limits::syn_retransmit_time;
   return std::clamp<milliseconds>(computed, limits::min_probe_timeout, limits::max_probe_timeout);
 }
 

@@ -30,9 +30,6 @@ std::string error_text(const boost::system::error_code& ec) {
 
 namespace {
 
-// Enough of a foreign peer's first bytes to tell SMTP, HTTP, SSH or TLS, and to quote it.
-constexpr std::size_t first_bytes_kept = 128;
-
 std::string seconds_text(std::chrono::milliseconds d) {
   auto ms = d.count();
   if (ms % 1000 == 0) return std::to_string(ms / 1000) + " s";
@@ -144,8 +141,9 @@ net::awaitable<ControlClient::Answer> ControlClient::request(control::Request re
       if (ec == net::error::eof) co_return std::string(closed_by_peer);
       co_return "reading the answer failed: " + error_text(ec);
     }
-    if (first_bytes_.size() < first_bytes_kept)
-      first_bytes_.append(buffer.data(), std::min(n, first_bytes_kept - first_bytes_.size()));
+    if (first_bytes_.size() < limits::control_first_bytes_kept)
+      first_bytes_.append(buffer.data(),
+                          std::min(n, limits::control_first_bytes_kept - first_bytes_.size()));
     decoder_.feed(std::string_view(buffer.data(), n));
   }
 }

@@ -13,15 +13,12 @@
 #include <thread>
 
 #include "deadline.hpp"
+#include "limits.hpp"
 
 namespace egress25::client {
 namespace {
 
 using net::ip::tcp;
-
-// The resolver's own bounds for the MX query: seconds per try, tries per name server.
-constexpr int mx_retrans_seconds = 2;
-constexpr int mx_retry = 1;
 
 struct MxLookup {
   std::vector<MxRecord> records;
@@ -38,8 +35,8 @@ MxLookup lookup_mx(const std::string& domain) {
     out.error = "the system resolver could not be initialised";
     return out;
   }
-  state.retrans = mx_retrans_seconds;
-  state.retry = mx_retry;
+  state.retrans = limits::mx_retrans_seconds;
+  state.retry = limits::mx_retry;
   std::vector<unsigned char> answer(NS_MAXMSG);
   int size = res_nquery(&state, domain.c_str(), ns_c_in, ns_t_mx, answer.data(),
                         static_cast<int>(answer.size()));
@@ -122,7 +119,7 @@ std::optional<std::vector<MxRecord>> parse_mx_answer(const unsigned char* messag
   std::stable_sort(records.begin(), records.end(), [](const MxRecord& a, const MxRecord& b) {
     return a.preference < b.preference;
   });
-  if (records.size() > max_destination_hosts) records.resize(max_destination_hosts);
+  if (records.size() > limits::max_destination_hosts) records.resize(limits::max_destination_hosts);
   return records;
 }
 

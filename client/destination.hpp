@@ -16,9 +16,6 @@ namespace egress25::client {
 
 namespace net = boost::asio;
 
-// At most this many MX hosts are probed (lowest preference first).
-inline constexpr std::size_t max_destination_hosts = 3;
-
 // One host the destination's mail goes to, with its addresses in the families asked for.
 struct DestinationHost {
   std::string name;                         // the MX host, the domain itself, or the literal
@@ -38,7 +35,7 @@ struct MxRecord {
 };
 
 // The MX records of a DNS answer, lowest preference first, at most
-// max_destination_hosts. nullopt when the message cannot be parsed.
+// limits::max_destination_hosts. nullopt when the message cannot be parsed.
 std::optional<std::vector<MxRecord>> parse_mx_answer(const unsigned char* message,
                                                      std::size_t size);
 

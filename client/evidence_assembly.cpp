@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "limits.hpp"
 #include "witness_match.hpp"
 
 namespace egress25::client {
@@ -21,8 +22,9 @@ std::optional<std::string> public_address_for(Family family, const SessionFacts&
 }
 
 std::int64_t witness_slack_ms(double rtt_ms) {
-  constexpr std::int64_t margin_ms = 250;
-  constexpr std::int64_t max_ms = 2000;
+  constexpr std::int64_t margin_ms =
+      std::chrono::milliseconds(limits::witness_slack_margin).count();
+  constexpr std::int64_t max_ms = std::chrono::milliseconds(limits::max_witness_slack).count();
   return std::clamp<std::int64_t>(static_cast<std::int64_t>(std::max(rtt_ms, 0.0)) + margin_ms,
                                   margin_ms, max_ms);
 }

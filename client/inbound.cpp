@@ -17,13 +17,11 @@ namespace {
 using tcp = net::ip::tcp;
 using error_code = boost::system::error_code;
 
-// Connections one listener serves during a check: the reflector makes one per port and
-// family; anything beyond a handful is someone else's and is closed at once.
-constexpr int max_sessions_per_port = 8;
-// Commands one listener connection answers, and its whole life: the reflector's
-// connect-back says EHLO and QUIT within seconds.
-constexpr int max_listener_commands = 8;
-constexpr auto listener_session_lifetime = std::chrono::seconds(15);
+// The listener's caps, with their reasons in limits.hpp.
+using limits::inbound_listener_max_commands;
+using limits::inbound_listener_max_pending;
+using limits::inbound_listener_session_lifetime;
+using limits::inbound_listener_sessions_per_port;
 
 std::string bind_advice(std::uint16_t port, const error_code& ec) {
   if (ec == net::error::access_denied)
@@ -111,7 +109,7 @@ net::awaitable<void> InboundListeners::serve(std::shared_ptr<Port> port) {
     if (ec == net::error::operation_aborted || !port->acceptor->is_open()) co_return;
     if (ec) continue;
     ++port->accepted;
-    if (!port->greets || port->accepted > max_sessions_per_port) {
+    if (!port->greets || port->accepted > inbound_listener_sessions_per_port) {
       error_code ignored;
       socket.close(ignored);
       continue;
@@ -119,7 +117,7 @@ net::awaitable<void> InboundListeners::serve(std::shared_ptr<Port> port) {
     // One small SMTP-shaped session, bounded in commands and time; it shares nothing
     // with the check but the counters above.
     auto session = [](tcp::socket s, std::string greeting) -> net::awaitable<void> {
-      net::steady_timer lifetime(s.get_executor(), listener_session_lifetime);
+      net::steady_timer lifetime(s.get_executor(), inbound_listener_session_lifetime);
       lifetime.async_wait([&s](const error_code& e) {
         if (!e) {
           error_code ignored;
@@ -131,12 +129,12 @@ net::awaitable<void> InboundListeners::serve(std::shared_ptr<Port> port) {
       (void)wn;
       std::string buffer;
       std::array<char, 512> chunk{};
-      for (int commands = 0; !wec && commands < max_listener_commands;) {
+      for (int commands = 0; !wec && commands < inbound_listener_max_commands;) {
         auto [rec, n] =
             co_await s.async_read_some(net::buffer(chunk), net::as_tuple(net::use_awaitable));
         if (rec) break;
         buffer.append(chunk.data(), n);
-        if (buffer.size() > 4096) break;
+        if (buffer.size() > inbound_listener_max_pending) break;
         bool quit = false;
         for (auto eol = buffer.find('\n'); eol != std::string::npos; eol = buffer.find('\n')) {
           std::string line = buffer.substr(0, eol);

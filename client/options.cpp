@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "control_protocol.hpp"
+#include "limits.hpp"
 #include "secret_file.hpp"
 
 namespace egress25::client {
@@ -281,8 +282,8 @@ std::optional<std::vector<std::uint16_t>> parse_port_list(const std::string& tex
     if (std::find(ports.begin(), ports.end(), *port) == ports.end()) ports.push_back(*port);
     start = comma + 1;
   }
-  if (ports.size() > max_ports) {
-    error = "--ports: at most " + std::to_string(max_ports) + " ports";
+  if (ports.size() > limits::max_ports) {
+    error = "--ports: at most " + std::to_string(limits::max_ports) + " ports";
     return std::nullopt;
   }
   return ports;
@@ -370,8 +371,10 @@ std::optional<UsageError> read_family(const po::variables_map& vm, CheckOptions&
 std::optional<UsageError> read_how(const po::variables_map& vm, CheckOptions& options) {
   if (vm.count("timeout")) {
     double seconds = vm["timeout"].as<double>();
-    if (!std::isfinite(seconds) || seconds <= 0 || seconds > max_timeout_seconds)
-      return UsageError{"--timeout must be more than 0 and at most 300 seconds"};
+    const std::chrono::duration<double> most = limits::max_timeout_option;
+    if (!std::isfinite(seconds) || seconds <= 0 || seconds > most.count())
+      return UsageError{"--timeout must be more than 0 and at most " +
+                        std::to_string(limits::max_timeout_option.count()) + " seconds"};
     options.timeout =
         std::chrono::milliseconds(std::max<long long>(1, std::llround(seconds * 1000)));
   }

@@ -77,10 +77,4 @@ std::optional<DestinationTarget> parse_target(const std::string& text, std::stri
 // the whole file less one trailing newline); `error` names the file.
 std::optional<std::string> read_secret_file(const std::string& path, std::string& error);
 
-// How many ports one check may probe: each costs a connection per family, and the
-// reflector records at most limits::max_connections_per_session per session.
-inline constexpr std::size_t max_ports = 16;
-// --timeout is a per-probe budget; past five minutes it is a typo.
-inline constexpr double max_timeout_seconds = 300;
-
 }  // namespace egress25::client

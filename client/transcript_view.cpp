@@ -6,23 +6,23 @@
 #include <cstdint>
 #include <string_view>
 
+#include "limits.hpp"
 #include "transcript.hpp"
 
 namespace egress25::client {
 namespace {
 
-// A dialogue longer than this is shown up to here: the alignment is quadratic, and the
-// reflector keeps limits::transcript_cap bytes per stream anyway.
-constexpr std::size_t max_lines = 1000;
 // Escaped lines longer than this are cut; a printable() escape is never split.
-constexpr std::size_t max_line_chars = 2000;
+using limits::transcript_view_max_line_chars;
+// A dialogue longer than this is shown up to here.
+using limits::transcript_view_max_lines;
 
 std::vector<std::string> stream_lines(const CappedBytes& bytes) {
   std::vector<std::string> lines;
   std::string_view rest = bytes.kept;
   while (!rest.empty()) {
     auto end = rest.find("\r\n");
-    lines.push_back(printable(rest.substr(0, end), max_line_chars));
+    lines.push_back(printable(rest.substr(0, end), transcript_view_max_line_chars));
     if (end == std::string_view::npos) break;  // the stream stopped mid-line
     rest.remove_prefix(end + 2);
   }
@@ -106,7 +106,8 @@ struct Row {
 // Aligns two dialogues on their longest common subsequence of lines; between shared lines,
 // lines of the same kind are paired as changed ('!'), the rest stand alone ('<', '>').
 std::vector<Row> align(const std::vector<DialogueLine>& a, const std::vector<DialogueLine>& b) {
-  const std::size_t n = std::min(a.size(), max_lines), m = std::min(b.size(), max_lines);
+  const std::size_t n = std::min(a.size(), transcript_view_max_lines),
+                    m = std::min(b.size(), transcript_view_max_lines);
   std::vector<std::uint16_t> lcs((n + 1) * (m + 1), 0);
   auto at = [&](std::size_t i, std::size_t j) -> std::uint16_t& { return lcs[i * (m + 1) + j]; };
   for (std::size_t i = n; i-- > 0;)
@@ -192,8 +193,8 @@ std::string side_by_side(const std::vector<DialogueLine>& left,
                     (k < r.size() ? r[k] : "")) +
              "\n";
   }
-  if (left.size() > max_lines || right.size() > max_lines)
-    out += "(cut after " + std::to_string(max_lines) + " lines)\n";
+  if (left.size() > transcript_view_max_lines || right.size() > transcript_view_max_lines)
+    out += "(cut after " + std::to_string(transcript_view_max_lines) + " lines)\n";
   return out;
 }
 

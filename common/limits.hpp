@@ -223,9 +223,51 @@ inline constexpr auto shutdown_grace = 5s;
 // to spare. Below a 50 ms RTT it takes this floor instead: 200 ms after the
 // retransmission, four times a 50 ms round trip plus the kernel timer's slack (a jiffy).
 // It was 1.5 s; nmap -sT gives a silent port about 1.25 s.
+inline constexpr auto syn_retransmit_time = 1s;
 inline constexpr auto min_probe_timeout = 1200ms;
 inline constexpr auto max_probe_timeout = 30s;
+// --timeout is a per-probe budget; past five minutes it is a typo.
+inline constexpr auto max_timeout_option = 300s;
 inline constexpr auto default_control_timeout = 5s;
+// A REPORT carries capped transcripts of every probe: give it longer than a HELLO.
+inline constexpr auto report_timeout = 3 * default_control_timeout;
+// Enough of a foreign peer's first bytes on the control port to tell SMTP, HTTP, SSH or
+// TLS, and to quote it.
+inline constexpr std::size_t control_first_bytes_kept = 128;
+// Ports one check may probe: each costs a connection per family, and the reflector
+// records at most max_connections_per_session per session.
+inline constexpr std::size_t max_ports = 16;
+// MX hosts of a destination probed (lowest preference first).
+inline constexpr std::size_t max_destination_hosts = 3;
+// The resolver's own bounds for the MX query (res_state): seconds per try, tries per
+// name server.
+inline constexpr int mx_retrans_seconds = 2;
+inline constexpr int mx_retry = 1;
+// A port whose SYN has no answer after 3 control RTTs is traced while its probe goes on
+// (check.cpp); never sooner than this floor, so that on a LAN or loopback the timer's and
+// the scheduler's slack do not pass for silence.
+inline constexpr auto min_trace_delay = 150ms;
+// Silent hops are waited for until the probe gives up, and never less than what one
+// answer from the far end of a slow path needs.
+inline constexpr auto min_trace_budget = 500ms;
+// The witness window is widened on each side by the control RTT (the clock offset can be
+// wrong by half of it, and a SYN takes about that long to arrive) plus this margin, and
+// by no more than the bound.
+inline constexpr auto witness_slack_margin = 250ms;
+inline constexpr auto max_witness_slack = 2s;
+// --show-transcript: a dialogue longer than this is shown up to here (the alignment is
+// quadratic, and the reflector keeps transcript_cap bytes per stream anyway); escaped
+// lines longer than this are cut.
+inline constexpr std::size_t transcript_view_max_lines = 1000;
+inline constexpr std::size_t transcript_view_max_line_chars = 2000;
+// check --inbound's own listener. Connections it serves on a port during a check: the
+// reflector makes one per port and family; beyond a handful they are someone else's and
+// are closed at once. Commands one connection may send, the bytes of a line waiting for
+// its end, and its whole life: the connect-back says EHLO and QUIT within seconds.
+inline constexpr int inbound_listener_sessions_per_port = 8;
+inline constexpr int inbound_listener_max_commands = 8;
+inline constexpr std::size_t inbound_listener_max_pending = 4096;
+inline constexpr auto inbound_listener_session_lifetime = 15s;
 // Maximum TTL / hop limit tried when tracing, and how many go out at once.
 inline constexpr int max_trace_ttl = 30;
 inline constexpr int trace_parallelism = 30;

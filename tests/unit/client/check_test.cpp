@@ -88,7 +88,7 @@ BOOST_AUTO_TEST_CASE(mx_answer_lowest_preference_first_at_most_three) {
   auto message = mx_answer(false);
   auto records = parse_mx_answer(message.data(), message.size());
   BOOST_TEST_REQUIRE(records.has_value());
-  BOOST_TEST_REQUIRE(records->size() == max_destination_hosts);
+  BOOST_TEST_REQUIRE(records->size() == limits::max_destination_hosts);
   BOOST_TEST((*records)[0].host == "mx1.example.org");
   BOOST_TEST((*records)[0].preference == 10u);
   BOOST_TEST((*records)[1].host == "mx2.example.org");
