@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "limits.hpp"
+
 namespace egress25 {
 
 namespace {
@@ -118,7 +120,7 @@ std::optional<IcmpReport> read_error_queue(int fd, Family family) {
   std::optional<IcmpReport> last;
   // Each queued error is one message; the queue is bounded by the socket's receive
   // buffer, and so is this loop (plus a hard cap against a misbehaving kernel).
-  for (int i = 0; i < 64; ++i) {
+  for (int i = 0; i < limits::max_icmp_errors_per_read; ++i) {
     std::array<unsigned char, 512> payload{};  // the offending packet; not needed
     alignas(cmsghdr) std::array<unsigned char, 512> control{};
     sockaddr_storage from{};

@@ -203,6 +203,9 @@ inline constexpr std::size_t transcript_text_preview = 2048;
 inline constexpr std::size_t max_tag_places = 8;
 // A trace has one hop per TTL, and TTLs stop at 255.
 inline constexpr std::size_t max_trace_hops = 255;
+// Over-long lines tolerated before the session is closed: a client that keeps sending
+// them is not speaking SMTP.
+inline constexpr int max_long_smtp_lines = 3;
 inline constexpr auto smtp_idle_timeout = 30s;
 // An SMTP connection that has shown no live session's tag (in its EHLO or SNI) this long
 // after it opened is closed: a probe shows it in its first command, and a scanner or a
@@ -212,10 +215,42 @@ inline constexpr auto tls_handshake_timeout = 15s;
 // An SMTP session's whole life: commands, line length and the idle timeout bound each
 // step, but a peer trickling a byte every 29 s would still hold a slot for weeks.
 inline constexpr auto smtp_session_lifetime = 5min;
+// The last words, which are worth a short deadline only: the 421 after an idle timeout,
+// the TLS close_notify.
+inline constexpr auto smtp_farewell_timeout = 2s;
 // At shutdown (SIGTERM) each open SMTP session is told 421 (RFC 5321 3.8) and closes; the
 // daemon waits this long for them, then exits anyway: a peer that reads nothing must not
 // hold up a restart (systemd waits 90 s before it kills).
 inline constexpr auto shutdown_grace = 5s;
+
+// --- Reflector I/O ------------------------------------------------------------------
+// Bytes an SMTP or control session reads at once. Plain reads go into one buffer the
+// thread shares, so an idle connection holds no read buffer at all (a TLS session has
+// one of its own, of this size).
+inline constexpr std::size_t session_read_size = 4096;
+// Lingering close (Apache's and nginx's): after its FIN a session reads and drops what
+// the peer still sends, so that closing with unread input does not make Linux send a
+// reset that destroys the last reply; this much at most, for this long at most.
+inline constexpr std::size_t lingering_close_max_bytes = 64 * 1024;
+inline constexpr auto lingering_close_time = 2s;
+// A refused connection: what the peer sent before its refusal is read and dropped at
+// once, never waited for; a control request at most (a mail client waits for the
+// greeting).
+inline constexpr std::size_t refusal_drain_max_bytes = max_request_frame + 4;
+// Asio's pool of socket states, grown at start-up in one piece (reflector.cpp,
+// warm_socket_pool): this many (about 11 MiB) cover any cap a VPS can hold; past it,
+// sockets are added as they come. The descriptors it leaves free of the limit: listeners,
+// the witness, files.
+inline constexpr std::size_t max_warmed_sockets = 65536;
+inline constexpr std::size_t warm_descriptor_headroom = 256;
+// The log (LogLimiter): one line per connection is what an operator expects of a few
+// checks a second; a flood from one prefix gets 5 lines a second, and all kinds together
+// 50. Kinds tracked at once (a flood from many prefixes makes many): beyond it the kind
+// quiet longest is forgotten, its count told at the next flush.
+inline constexpr std::size_t log_lines_per_kind = 50;
+inline constexpr std::size_t log_lines_all_kinds = 500;
+inline constexpr auto log_interval = 10s;
+inline constexpr std::size_t max_log_kinds = 1024;
 
 // --- Client -------------------------------------------------------------------------
 // Linux retransmits an unanswered SYN after 1 s (RFC 6298's initial RTO): the default
@@ -271,6 +306,17 @@ inline constexpr auto inbound_listener_session_lifetime = 15s;
 // Maximum TTL / hop limit tried when tracing, and how many go out at once.
 inline constexpr int max_trace_ttl = 30;
 inline constexpr int trace_parallelism = 30;
+// A trace's budget when its caller names none: all TTLs go out at once, so a trace costs
+// about one budget, not one per hop.
+inline constexpr auto default_trace_budget = 3s;
+// How often a tracing connect looks at its socket even without a readiness event: the
+// reactor is edge-triggered, and this bounds the cost of a notification missed (an error
+// queued while no wait was registered) to one interval, not the budget.
+inline constexpr auto trace_recheck_interval = 200ms;
+// ICMP errors read from one socket's error queue at a time: the queue is bounded by the
+// socket's receive buffer, and so is the loop; this is a hard cap against a misbehaving
+// kernel.
+inline constexpr int max_icmp_errors_per_read = 64;
 
 // --- Packet witness -----------------------------------------------------------------
 // The flow table is sized to the session table: a check makes one flow per port and
@@ -281,6 +327,9 @@ inline constexpr int trace_parallelism = 30;
 // seconds after its probes (32,768 flows are 500 traced checks in those seconds).
 inline constexpr std::size_t witness_flows_per_session = 8;
 inline constexpr auto witness_flow_lifetime = 10min;
+// Bytes captured of each packet: the largest link header, IPv6 with a few extension
+// headers, and TCP.
+inline constexpr int witness_snaplen = 256;
 // The kernel's capture ring (TPACKET_V3, memory-mapped, mapped into the RSS whole): libpcap
 // cuts it into 256 KiB blocks, each handed over when full or after the block timeout, so
 // 4 blocks let the capture thread fall 3 block timeouts behind before a packet is lost

@@ -32,10 +32,8 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// How often a waiting probe looks at its socket even without a readiness event. The
-// reactor is edge-triggered; this bounds the cost of any notification we might miss
-// (an error queued while no wait was registered) to one interval, not the budget.
-constexpr auto recheck_interval = std::chrono::milliseconds(200);
+// How often a waiting probe looks at its socket without a readiness event (limits.hpp).
+constexpr auto recheck_interval = limits::trace_recheck_interval;
 
 bool is_time_exceeded(Family family, int type) {
   return family == Family::ipv4 ? type == 11 : type == 3;

@@ -15,7 +15,7 @@ struct TraceOptions {
   int max_ttl = limits::max_trace_ttl;
   // The whole trace's budget: all TTLs go out at once (bounded by
   // limits::trace_parallelism), so a trace costs about one budget, not one per hop.
-  std::chrono::milliseconds budget{3000};
+  std::chrono::milliseconds budget = limits::default_trace_budget;
 };
 
 // Traces `probed_port` and `reference_port` on `target` side by side, at most

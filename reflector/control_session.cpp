@@ -322,11 +322,10 @@ ControlService::Handled ControlService::report(const control::ReportRequest& req
 
 namespace {
 
-// Bytes read at once, into one buffer the thread shares: a read waits for readability
-// with no buffer, then takes what is there and hands it to the decoder before anything
-// else runs, so an idle connection holds no read buffer.
-constexpr std::size_t read_size = 4096;
-thread_local std::array<char, read_size> shared_read_buffer;
+// Reads go into one buffer the thread shares: a read waits for readability with no
+// buffer, then takes what is there and hands it to the decoder before anything else
+// runs, so an idle connection holds no read buffer.
+thread_local std::array<char, limits::session_read_size> shared_read_buffer;
 
 class ControlConnection {
  public:

@@ -108,16 +108,14 @@ std::string refusal_farewell(ListenerRole role, std::string_view hostname, std::
 }
 
 void say_and_close(tcp::socket& socket, std::string_view bytes) {
-  // What a peer may have sent before it is refused: a control request at most (a mail
-  // client waits for the greeting). More than this is not waited for.
-  constexpr std::size_t max_drain = limits::max_request_frame + 4;
   boost::system::error_code ec;
   if (!bytes.empty()) {
     socket.non_blocking(true, ec);
     if (!ec) socket.write_some(net::buffer(bytes.data(), bytes.size()), ec);
     std::array<char, 4096> sink;
     std::size_t drained = 0;
-    while (!ec && drained < max_drain) drained += socket.read_some(net::buffer(sink), ec);
+    while (!ec && drained < limits::refusal_drain_max_bytes)
+      drained += socket.read_some(net::buffer(sink), ec);
   }
   socket.close(ec);
 }

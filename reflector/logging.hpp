@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/log/trivial.hpp>
+#include <chrono>
 #include <cstdint>
 #include <list>
 #include <optional>
@@ -10,6 +11,8 @@
 #include <string_view>
 #include <unordered_map>
 #include <vector>
+
+#include "limits.hpp"
 
 namespace egress25::reflector {
 
@@ -41,15 +44,12 @@ void set_log_level(Severity level);
 // its source prefix. No I/O and no clock: the caller passes the time.
 class LogLimiter {
  public:
-  // One line per connection is what an operator expects of a few checks a second; a
-  // flood from one prefix gets 5 lines a second, and all kinds together 50.
+  // The defaults and their reasons: limits.hpp; tests make them small.
   struct Limits {
-    std::size_t lines_per_interval = 50;
-    std::size_t all_lines_per_interval = 500;
-    std::int64_t interval_ms = 10000;
-    // Kinds tracked at once (a flood from many prefixes makes many); beyond it the kind
-    // quiet longest is forgotten, its count told at the next flush.
-    std::size_t max_kinds = 1024;
+    std::size_t lines_per_interval = limits::log_lines_per_kind;
+    std::size_t all_lines_per_interval = limits::log_lines_all_kinds;
+    std::int64_t interval_ms = std::chrono::milliseconds(limits::log_interval).count();
+    std::size_t max_kinds = limits::max_log_kinds;
   };
   LogLimiter() = default;
   explicit LogLimiter(Limits limits) : limits_(limits) {}

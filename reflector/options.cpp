@@ -9,6 +9,7 @@
 #include <sstream>
 #include <variant>
 
+#include "limits.hpp"
 #include "logging.hpp"
 
 namespace egress25::reflector {
@@ -334,7 +335,7 @@ std::string read_identity(const po::variables_map& vm, Options& opt) {
   if (vm.count("hostname")) {
     opt.hostname = vm["hostname"].as<std::string>();
     // It goes verbatim into every greeting: letters, digits, dots and hyphens only.
-    const bool ok = !opt.hostname.empty() && opt.hostname.size() <= 253 &&
+    const bool ok = !opt.hostname.empty() && opt.hostname.size() <= limits::max_host_name &&
                     opt.hostname.find_first_not_of(
                         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") ==
                         std::string::npos;

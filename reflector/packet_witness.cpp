@@ -521,12 +521,10 @@ std::unique_ptr<PacketWitness> PacketWitness::open(const Options& options, std::
     error = std::string("packet capture: ") + errbuf.data();
     return nullptr;
   }
-  // Enough for the largest link header, IPv6 with a few extension headers and TCP.
-  constexpr int snaplen = 256;
   // Not immediate mode: libpcap then uses the kernel's TPACKET_V3 ring, which hands
   // packets over a block at a time (when full or after the timeout): one wakeup for many
   // packets. stop() wakes the thread with pcap_breakloop (libpcap >= 1.10 on Linux).
-  pcap_set_snaplen(p, snaplen);
+  pcap_set_snaplen(p, limits::witness_snaplen);
   pcap_set_promisc(p, 0);
   pcap_set_immediate_mode(p, 0);
   pcap_set_buffer_size(p, static_cast<int>(limits::witness_ring_bytes));

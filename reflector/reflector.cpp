@@ -50,13 +50,12 @@ std::shared_ptr<TlsIdentity> make_identity(const Options& o, const std::string& 
 // sockets as the caps allow at once (as far as the descriptor limit lets us open them),
 // the pool sits apart and a burst's memory can go back to the system.
 void warm_socket_pool(net::io_context& io, std::size_t wanted) {
-  // A pool this big (about 11 MiB) covers any cap a VPS can hold; past it, sockets are
-  // added as they come, as Asio does anyway.
-  constexpr std::size_t max_warmed = 65536;
-  wanted = std::min(wanted, max_warmed);
+  wanted = std::min(wanted, limits::max_warmed_sockets);
   rlimit files{};
+  constexpr auto headroom = limits::warm_descriptor_headroom;
   if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY)
-    wanted = std::min<std::size_t>(wanted, files.rlim_cur > 256 ? files.rlim_cur - 256 : 0);
+    wanted =
+        std::min<std::size_t>(wanted, files.rlim_cur > headroom ? files.rlim_cur - headroom : 0);
   std::vector<tcp::socket> sockets;
   sockets.reserve(wanted);
   for (std::size_t i = 0; i < wanted; ++i) {
@@ -81,7 +80,7 @@ std::string greeting_hostname(const std::string& configured) {
   std::string clean;
   for (char c : name)
     if (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-') clean.push_back(c);
-  return clean.empty() ? "localhost" : clean.substr(0, 253);
+  return clean.empty() ? "localhost" : clean.substr(0, limits::max_host_name);
 }
 
 ConnectionLimits connection_limits(const FairShareOptions& o) {

@@ -12,10 +12,6 @@ namespace egress25::reflector {
 
 namespace {
 
-// Over-long lines tolerated before the session is closed: a client that keeps sending
-// them is not speaking SMTP.
-constexpr int max_long_lines = 3;
-
 std::string upper(std::string_view s) {
   std::string out(s);
   std::transform(out.begin(), out.end(), out.begin(),
@@ -57,7 +53,7 @@ SmtpServerDialogue::Answer SmtpServerDialogue::refuse_mail() const {
 }
 
 SmtpServerDialogue::Answer SmtpServerDialogue::answer_too_long() {
-  if (++long_lines_ >= max_long_lines)
+  if (++long_lines_ >= limits::max_long_smtp_lines)
     return Answer{"421 4.7.0 " + config_.hostname + " too many over-long lines, closing\r\n",
                   After::close, std::nullopt, std::string(end_reason::too_many_long_lines)};
   return Answer{"500 5.5.2 line too long\r\n", After::read, std::nullopt, {}};

@@ -29,12 +29,9 @@ using tcp = net::ip::tcp;
 using error_code = boost::system::error_code;
 using Clock = std::chrono::steady_clock;
 
-// Deadline for the last words: the 421 after an idle timeout, the TLS close_notify.
-constexpr auto farewell_timeout = std::chrono::seconds(2);
-
-// Bytes read at once. Plain reads go into one buffer the whole thread shares (see
-// SessionStream::read_some), so an idle connection holds no read buffer at all.
-constexpr std::size_t read_size = 4096;
+// Plain reads go into one buffer the whole thread shares (see SessionStream::read_some),
+// so an idle connection holds no read buffer at all.
+constexpr std::size_t read_size = limits::session_read_size;
 thread_local std::array<char, read_size> shared_read_buffer;
 
 // The session's waits on the one stream type client and reflector share (MailStream:
@@ -102,7 +99,7 @@ class SessionStream {
     if (tls) {
       // close_notify, so the peer can tell our close from a truncation attack.
       co_await within(stream_.async_shutdown_tls(net::as_tuple(net::use_awaitable)),
-                      farewell_timeout);
+                      limits::smtp_farewell_timeout);
     }
     co_await lingering_close(socket());
   }
@@ -266,7 +263,7 @@ class SmtpSession {
   }
 
   net::awaitable<smtp::Action> write(const smtp::Action& action) {
-    const Clock::duration timeout = action.farewell ? Clock::duration(farewell_timeout)
+    const Clock::duration timeout = action.farewell ? Clock::duration(limits::smtp_farewell_timeout)
                                                     : Clock::duration(limits::smtp_idle_timeout);
     auto r = co_await stream_.write(action.tls, action.bytes, timeout);
     if (closing_) co_return stop();

@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "io_deadline.hpp"
+#include "limits.hpp"
 
 namespace egress25::reflector {
 
@@ -65,17 +66,15 @@ class Deadline {
 // Closes a TCP socket so that the reply just written reaches the peer: closing with
 // unread input makes Linux send a reset, which may destroy that reply in the peer's
 // receive queue. So: send FIN, read and drop what the peer still sends (bounded in bytes
-// and time), then close. Apache and nginx do the same ("lingering close").
+// and time: limits.hpp), then close. Apache and nginx do the same ("lingering close").
 inline net::awaitable<void> lingering_close(net::ip::tcp::socket& socket) {
-  constexpr std::size_t max_drain = 64 * 1024;
-  constexpr auto drain_time = std::chrono::seconds(2);
   boost::system::error_code ec;
   socket.shutdown(net::ip::tcp::socket::shutdown_send, ec);
   if (!ec) {
     std::array<char, 4096> sink;
     std::size_t drained = 0;
-    const auto until = std::chrono::steady_clock::now() + drain_time;
-    while (drained < max_drain) {
+    const auto until = std::chrono::steady_clock::now() + limits::lingering_close_time;
+    while (drained < limits::lingering_close_max_bytes) {
       const auto left = until - std::chrono::steady_clock::now();
       if (left <= std::chrono::steady_clock::duration::zero()) break;
       auto r = co_await within(
