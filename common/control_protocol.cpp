@@ -359,6 +359,19 @@ bool read_items(FieldReader& f, std::string_view key, std::size_t max_items, std
   return true;
 }
 
+// An array of evidence, each item read by its from_json() (evidence_json.hpp).
+template <typename T>
+bool read_evidence_items(FieldReader& f, std::string_view key, std::size_t max_items,
+                         std::string& error, std::vector<T>& out) {
+  return read_items(f, key, max_items, error,
+                    [&](FieldReader&, const json::value& v, const std::string& path) {
+                      T item;
+                      if (!from_json(v, item, error, path)) return false;
+                      out.push_back(std::move(item));
+                      return true;
+                    });
+}
+
 std::variant<Request, ErrorResponse> decode_hello_request(const json::object& o) {
   std::string error;
   FieldReader f(o, "", error);
@@ -421,23 +434,18 @@ std::variant<Response, ErrorResponse> decode_connect_back_response(const json::o
   std::string error;
   FieldReader f(o, "", error);
   ConnectBackResponse r;
-  const bool ok = read_address(f, "address", r.address) && read_family(f, "family", r.family) &&
-                  read_items(f, "attempts", limits::max_connect_back_ports, error,
-                             [&](FieldReader&, const json::value& v, const std::string& path) {
-                               InboundAttempt a;
-                               if (!from_json(v, a, error, path)) return false;
-                               r.attempts.push_back(std::move(a));
-                               return true;
-                             }) &&
-                  read_items(f, "refused", max_connect_back_items, error,
-                             [&](FieldReader& item, const json::value&, const std::string&) {
-                               ConnectBackRefusal x;
-                               if (!item.port("port", x.port) ||
-                                   !item.string("reason", x.reason, max_reason_text))
-                                 return false;
-                               r.refused.push_back(std::move(x));
-                               return true;
-                             });
+  const bool ok =
+      read_address(f, "address", r.address) && read_family(f, "family", r.family) &&
+      read_evidence_items(f, "attempts", limits::max_connect_back_ports, error, r.attempts) &&
+      read_items(
+          f, "refused", max_connect_back_items, error,
+          [&](FieldReader& item, const json::value&, const std::string&) {
+            ConnectBackRefusal x;
+            if (!item.port("port", x.port) || !item.string("reason", x.reason, max_reason_text))
+              return false;
+            r.refused.push_back(std::move(x));
+            return true;
+          });
   if (!ok) return malformed(error);
   return Response{std::move(r)};
 }
@@ -488,13 +496,8 @@ std::variant<Response, ErrorResponse> decode_report_response(const json::object&
                                                : "must be an IPv6 address or null"));
   };
   const bool ok =
-      read_items(f, "connections", limits::max_connections_per_session, error,
-                 [&](FieldReader&, const json::value& v, const std::string& path) {
-                   ConnectionRecord c;
-                   if (!from_json(v, c, error, path)) return false;
-                   r.connections.push_back(std::move(c));
-                   return true;
-                 }) &&
+      read_evidence_items(f, "connections", limits::max_connections_per_session, error,
+                          r.connections) &&
       read_items(f, "untagged", limits::max_untagged_connections, error,
                  [&](FieldReader& item, const json::value& v, const std::string&) {
                    UntaggedConnection u;
