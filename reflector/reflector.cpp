@@ -137,6 +137,33 @@ void Reflector::start() {
   warm_socket_pool(io_context_, 2 * options_.limits.max_connections + 64);
 
   // The witness needs CAP_NET_RAW, so it opens before privileges are dropped.
+  open_witness();
+
+  if (!drop_privileges(options_.user, error))
+    throw StartupError("cannot drop privileges: " + error);
+
+  if (witness_) witness_->start();
+
+  make_services(secret);
+
+  LOG(info) << version_string() << " starting as " << hostname_ << "; TLS certificate "
+            << identity_text(*identity_) << (secret ? "; secret required" : "")
+            << "; packet witness "
+            << (witness_status_.active ? "on" : "off (" + witness_status_.reason + ")")
+            << "; connect-back " << (options_.connect_back ? "on" : "off");
+  for (auto& l : listeners_) serve_listener(l);
+  net::co_spawn(io_context_, tick(), log_escape("the reflector's clock"));
+  if (metrics_acceptor_) {
+    LOG(info) << "metrics at http://" << endpoint_text(metrics_acceptor_->local_endpoint())
+              << "/metrics";
+    net::co_spawn(io_context_, serve_metrics(*metrics_acceptor_, [this] { return scrape(); }),
+                  log_escape("metrics endpoint"));
+  }
+}
+
+// The packet witness, on the service ports and addresses, or why not (a fatal error
+// with --witness on).
+void Reflector::open_witness() {
   if (options_.witness == WitnessMode::off) {
     witness_status_ = {false, "disabled by --witness off"};
   } else {
@@ -156,6 +183,7 @@ void Reflector::start() {
     }
     // Sized at start-up to the session table (a reload keeps the witness as it is).
     wo.max_flows = options_.limits.max_sessions * limits::witness_flows_per_session;
+    std::string error;
     witness_ = PacketWitness::open(wo, error);
     if (!witness_) {
       if (options_.witness == WitnessMode::on)
@@ -167,12 +195,11 @@ void Reflector::start() {
       LOG(info) << "packet witness " << witness_->description();
     }
   }
+}
 
-  if (!drop_privileges(options_.user, error))
-    throw StartupError("cannot drop privileges: " + error);
-
-  if (witness_) witness_->start();
-
+// The control service (with the connect-back's gate and I/O) and the SMTP sessions'
+// shared context, once privileges are dropped.
+void Reflector::make_services(const std::optional<std::string>& secret) {
   ControlConfig cc;
   const auto offset = options_.port_offset;
   for (auto p : options_.bound_smtp_ports())
@@ -206,20 +233,6 @@ void Reflector::start() {
   smtp_context_->untagged_lifetime =
       std::chrono::milliseconds(ms_of(options_.limits.untagged_timeout));
   smtp_context_->metrics = &metrics_;
-
-  LOG(info) << version_string() << " starting as " << hostname_ << "; TLS certificate "
-            << identity_text(*identity_) << (secret ? "; secret required" : "")
-            << "; packet witness "
-            << (witness_status_.active ? "on" : "off (" + witness_status_.reason + ")")
-            << "; connect-back " << (options_.connect_back ? "on" : "off");
-  for (auto& l : listeners_) serve_listener(l);
-  net::co_spawn(io_context_, tick(), log_escape("the reflector's clock"));
-  if (metrics_acceptor_) {
-    LOG(info) << "metrics at http://" << endpoint_text(metrics_acceptor_->local_endpoint())
-              << "/metrics";
-    net::co_spawn(io_context_, serve_metrics(*metrics_acceptor_, [this] { return scrape(); }),
-                  log_escape("metrics endpoint"));
-  }
 }
 
 void Reflector::bind_metrics() {

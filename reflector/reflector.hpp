@@ -43,6 +43,8 @@ class Reflector {
   void reload();
 
  private:
+  void open_witness();
+  void make_services(const std::optional<std::string>& secret);
   void serve_listener(BoundListener& listener);
   // Once a second: refusal and repeated-log summaries, stress sweeps, memory given back.
   net::awaitable<void> tick();
