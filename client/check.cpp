@@ -522,7 +522,10 @@ class Check {
     auto destination = co_await resolve_destination(*options_.target, families, control_timeout_);
     BOOST_LOG_TRIVIAL(debug) << "target " << options_.target->name << ": "
                              << destination.hosts.size() << " host(s) by " << destination.how
-                             << (destination.error.empty() ? "" : ": " + destination.error);
+                             << (destination.error.empty() ? "" : ": " + destination.error)
+                             << (destination.mx_note.empty()
+                                     ? ""
+                                     : " (MX: " + destination.mx_note + ")");
     DestinationPlan plan = plan_destination_probes(
         *options_.target, options_.target_port, destination, families, options_.family, timeouts_);
     destinations_ = std::move(plan.probes);

@@ -99,56 +99,6 @@ std::optional<FamilyChoice> parse_family(const std::string& s) {
   return std::nullopt;
 }
 
-bool is_host_name(const std::string& name) {
-  // RFC 1123: labels of letters, digits and hyphens, not starting or ending with a
-  // hyphen, 1..63 characters each, 253 in all; one trailing dot allowed.
-  std::string_view rest = name;
-  if (!rest.empty() && rest.back() == '.') rest.remove_suffix(1);
-  if (rest.empty() || rest.size() > 253) return false;
-  while (true) {
-    auto dot = rest.find('.');
-    std::string_view label = rest.substr(0, dot);
-    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
-      return false;
-    for (char c : label)
-      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
-    if (dot == std::string_view::npos) return true;
-    rest.remove_prefix(dot + 1);
-  }
-}
-
-}  // namespace
-
-std::optional<DestinationTarget> parse_target(const std::string& text, std::string& error) {
-  boost::system::error_code ec;
-  if (!text.empty() && text.front() == '[') {
-    if (text.back() != ']') {
-      error = "--target '" + text + "': write [IP] with nothing after the ']'";
-      return std::nullopt;
-    }
-    std::string inside = text.substr(1, text.size() - 2);
-    boost::asio::ip::make_address(inside, ec);
-    if (ec || inside.empty()) {
-      error = "--target '" + text + "': '" + inside + "' in brackets is not an IP address";
-      return std::nullopt;
-    }
-    return DestinationTarget{inside, true};
-  }
-  boost::asio::ip::make_address(text, ec);
-  if (!ec) return DestinationTarget{text, true};
-  if (text.find(':') != std::string::npos) {
-    error = "--target '" + text + "' is not a name or an address (no port here: use --target-port)";
-    return std::nullopt;
-  }
-  if (!is_host_name(text)) {
-    error = "--target '" + text + "' is not a domain, a host name or [IP]";
-    return std::nullopt;
-  }
-  return DestinationTarget{text, false};
-}
-
-namespace {
-
 // A host and the text after it that should be a port ("" when none was given).
 struct HostAndPortText {
   std::string host;

@@ -8,16 +8,13 @@
 #include <variant>
 #include <vector>
 
+#include "destination.hpp"
+
 namespace egress25::client {
 
 enum class FamilyChoice { automatic, ipv4, ipv6, both };
 
 // --target: a real destination to probe on port 25 as well.
-struct DestinationTarget {
-  std::string name;         // a domain or host name, or an address literal without brackets
-  bool is_address = false;  // [IP] (or a bare address): no DNS at all
-};
-
 struct CheckOptions {
   std::string reflector_host;  // a name or an address literal, without brackets
   std::uint16_t control_port = 0;
@@ -70,8 +67,9 @@ std::optional<std::vector<std::uint16_t>> parse_port_list(const std::string& tex
 
 // --target: "[IP]" (IPv4 or IPv6 in brackets), a bare address, or a domain/host name
 // (letters, digits, hyphens and dots, RFC 1123 lengths). nullopt with `error` set
-// otherwise, e.g. "host:25" (the port is --target-port's business).
-std::optional<DestinationTarget> parse_target(const std::string& text, std::string& error);
+// otherwise, e.g. "host:25" (the port is --target-port's business). Shared with the
+// reflector's --self-test (common/destination.hpp).
+using egress25::parse_target;
 
 // The shared secret from --secret-file, by the rule both programs share (secret_file.hpp:
 // the whole file less one trailing newline); `error` names the file.

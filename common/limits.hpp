@@ -272,7 +272,8 @@ inline constexpr std::size_t control_first_bytes_kept = 128;
 // Ports one check may probe: each costs a connection per family, and the reflector
 // records at most max_connections_per_session per session.
 inline constexpr std::size_t max_ports = 16;
-// MX hosts of a destination probed (lowest preference first).
+// MX hosts of a destination probed (lowest preference first); the reflector's
+// --self-test tries as many (common/destination.cpp resolves for both).
 inline constexpr std::size_t max_destination_hosts = 3;
 // The resolver's own bounds for the MX query (res_state): seconds per try, tries per
 // name server.

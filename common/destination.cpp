@@ -1,4 +1,4 @@
-// --target: a real destination's MX hosts and addresses, resolved with deadlines.
+// A mail destination: --target parsed, its MX hosts and addresses resolved with deadlines.
 #include "destination.hpp"
 
 #include <arpa/nameser.h>
@@ -9,15 +9,18 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/log/trivial.hpp>
+#include <cctype>
 #include <thread>
 
-#include "deadline.hpp"
+#include "io_deadline.hpp"
 #include "limits.hpp"
 
-namespace egress25::client {
+namespace egress25 {
 namespace {
 
+using io::as_result;
+using io::before;
+using io::steady_clock;
 using net::ip::tcp;
 
 struct MxLookup {
@@ -94,6 +97,54 @@ net::awaitable<DestinationHost> resolve_host(std::string name, std::vector<Famil
 
 }  // namespace
 
+bool is_host_name(const std::string& name) {
+  // RFC 1123: labels of letters, digits and hyphens, not starting or ending with a
+  // hyphen, 1..63 characters each, 253 in all; one trailing dot allowed.
+  std::string_view rest = name;
+  if (!rest.empty() && rest.back() == '.') rest.remove_suffix(1);
+  if (rest.empty() || rest.size() > 253) return false;
+  while (true) {
+    auto dot = rest.find('.');
+    std::string_view label = rest.substr(0, dot);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
+      return false;
+    for (char c : label)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
+    if (dot == std::string_view::npos) return true;
+    rest.remove_prefix(dot + 1);
+  }
+}
+
+std::optional<DestinationTarget> parse_target(const std::string& text, std::string& error,
+                                              std::string_view port_option) {
+  boost::system::error_code ec;
+  if (!text.empty() && text.front() == '[') {
+    if (text.back() != ']') {
+      error = "--target '" + text + "': write [IP] with nothing after the ']'";
+      return std::nullopt;
+    }
+    std::string inside = text.substr(1, text.size() - 2);
+    net::ip::make_address(inside, ec);
+    if (ec || inside.empty()) {
+      error = "--target '" + text + "': '" + inside + "' in brackets is not an IP address";
+      return std::nullopt;
+    }
+    return DestinationTarget{inside, true};
+  }
+  net::ip::make_address(text, ec);
+  if (!ec) return DestinationTarget{text, true};
+  if (text.find(':') != std::string::npos) {
+    error = "--target '" + text + "' is not a name or an address (no port here: use " +
+            std::string(port_option) + ")";
+    return std::nullopt;
+  }
+  if (!is_host_name(text)) {
+    error = "--target '" + text + "' is not a domain, a host name or [IP]";
+    return std::nullopt;
+  }
+  return DestinationTarget{text, false};
+}
+
 std::optional<std::vector<MxRecord>> parse_mx_answer(const unsigned char* message,
                                                      std::size_t size) {
   ns_msg handle;
@@ -169,8 +220,7 @@ net::awaitable<Destination> resolve_destination(DestinationTarget target,
     // RFC 5321 §5.1: without MX records the domain's own address is the mail host.
     out.how = "address";
     names.push_back(target.name);
-    BOOST_LOG_TRIVIAL(debug) << "target " << target.name << ": " << mx.error
-                             << "; probing its own address";
+    out.mx_note = mx.error;
   }
   for (const auto& name : names) {
     auto host = co_await resolve_host(name, families, deadline);
@@ -180,4 +230,4 @@ net::awaitable<Destination> resolve_destination(DestinationTarget target,
   co_return out;
 }
 
-}  // namespace egress25::client
+}  // namespace egress25

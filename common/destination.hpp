@@ -1,4 +1,5 @@
-// --target: a real destination's MX hosts and addresses, resolved with deadlines.
+// A mail destination (`egress25 check --target`, `egress25-reflector --self-test --target`):
+// the name or literal as given, its MX hosts and their addresses, resolved with deadlines.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -7,14 +8,30 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "limits.hpp"
 #include "net_types.hpp"
-#include "options.hpp"
 
-namespace egress25::client {
+namespace egress25 {
 
 namespace net = boost::asio;
+
+// What --target named: a domain or host name, or an address literal.
+struct DestinationTarget {
+  std::string name;         // a domain or host name, or an address literal without brackets
+  bool is_address = false;  // [IP] (or a bare address): no DNS at all
+};
+
+// RFC 1123 host name: labels of letters, digits, hyphens (and underscores, which real
+// names carry), one trailing dot allowed.
+bool is_host_name(const std::string& name);
+
+// --target DOMAIN|HOST|[IP]|IP. nullopt with `error` (naming --target, and
+// `port_option` when a port was tacked on) when it is none of them.
+std::optional<DestinationTarget> parse_target(const std::string& text, std::string& error,
+                                              std::string_view port_option = "--target-port");
 
 // One host the destination's mail goes to, with its addresses in the families asked for.
 struct DestinationHost {
@@ -25,8 +42,9 @@ struct DestinationHost {
 
 struct Destination {
   std::vector<DestinationHost> hosts;
-  std::string error;  // why no host at all (empty when `hosts` is not empty)
-  std::string how;    // "MX", "address" or "literal", for the debug log
+  std::string error;    // why no host at all (empty when `hosts` is not empty)
+  std::string how;      // "MX", "address" or "literal"
+  std::string mx_note;  // why the MX hosts were not used (how == "address"), for a log
 };
 
 struct MxRecord {
@@ -46,4 +64,4 @@ net::awaitable<Destination> resolve_destination(DestinationTarget target,
                                                 std::vector<Family> families,
                                                 std::chrono::milliseconds timeout);
 
-}  // namespace egress25::client
+}  // namespace egress25
