@@ -4,10 +4,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <map>
 
 #include "attribution.hpp"
 #include "classification.hpp"
+#include "reflector_path.hpp"
 
 namespace egress25 {
 namespace {
@@ -21,60 +21,18 @@ std::string public_address_holder(bool isp_nat) {
   return isp_nat ? "your ISP's carrier-grade NAT" : "your router";
 }
 
-// The two traces from the reflector, by TTL.
-class ReverseMap {
+// The two traces from the reflector, by TTL, in the inbound words: the reflector's own
+// network (reflector_path.hpp's rule), the client's public address (its router, or its
+// ISP's carrier-grade NAT), and the ISP or transit between.
+class ReverseMap : public ReflectorPath {
  public:
   ReverseMap(const PathTrace& trace, std::string public_address, bool isp_nat)
-      : public_address_(std::move(public_address)), isp_nat_(isp_nat) {
-    for (const auto& h : trace.probed.hops) {
-      probed_[h.ttl] = h;
-      if (!h.address.empty() && h.kind != HopKind::reached && h.kind != HopKind::reset)
-        address_[h.ttl] = h.address;
-    }
-    for (const auto& h : trace.reference.hops) {
-      reference_[h.ttl] = h;
-      if (!h.address.empty() && h.kind != HopKind::reached && h.kind != HopKind::reset &&
-          !address_.count(h.ttl))
-        address_[h.ttl] = h.address;
-    }
-    // The reflector's own network: TTL 1, and private or link-local hops right after it
-    // (a provider's internal routers), up to the first public or shared address.
-    for (const auto& [ttl, address] : address_) {
-      const auto c = address_class(address);
-      if (ttl == 1 || c == AddressClass::private_use || c == AddressClass::link_local) {
-        if (ttl == own_network_end_ + 1) own_network_end_ = ttl;
-        continue;
-      }
-      break;
-    }
-    if (own_network_end_ == 0) own_network_end_ = 1;
-  }
-
-  std::optional<TraceHop> probed(int ttl) const { return at(probed_, ttl); }
-  std::optional<TraceHop> reference(int ttl) const { return at(reference_, ttl); }
-
-  // The last TTL the probed port drew an answer at (0: none).
-  int last_probed_answer() const {
-    int last = 0;
-    for (const auto& [ttl, h] : probed_)
-      if (h.kind != HopKind::silent) last = std::max(last, ttl);
-    return last;
-  }
-  // The first TTL above `ttl` the reference port drew any answer at.
-  std::optional<int> reference_answer_after(int ttl) const {
-    for (const auto& [t, h] : reference_)
-      if (t > ttl && h.kind != HopKind::silent) return t;
-    return std::nullopt;
-  }
-  bool reference_answered(int ttl) const {
-    auto h = reference(ttl);
-    return h && h.value().kind != HopKind::silent;
-  }
+      : ReflectorPath(trace), public_address_(std::move(public_address)), isp_nat_(isp_nat) {}
 
   BlockingHop hop(int ttl) const {
     BlockingHop h;
     h.ttl = ttl;
-    if (auto it = address_.find(ttl); it != address_.end()) h.address = it->second;
+    h.address = address(ttl);
     if (h.address.empty()) {
       h.role = "a router that does not answer traceroute";
       const auto before = ttl > 1 ? segment_of(ttl - 1) : Segment::reflector_network;
@@ -88,17 +46,11 @@ class ReverseMap {
   }
 
  private:
-  static std::optional<TraceHop> at(const std::map<int, TraceHop>& m, int ttl) {
-    auto it = m.find(ttl);
-    if (it == m.end()) return std::nullopt;
-    return it->second;
-  }
-
   Segment segment_of(int ttl) const {
-    auto it = address_.find(ttl);
-    if (it == address_.end()) return Segment::unknown;
-    if (it->second == public_address_) return isp_nat_ ? Segment::upstream : Segment::local_network;
-    if (ttl <= own_network_end_) return Segment::reflector_network;
+    const auto a = address(ttl);
+    if (a.empty()) return Segment::unknown;
+    if (a == public_address_) return isp_nat_ ? Segment::upstream : Segment::local_network;
+    if (in_own_network(ttl)) return Segment::reflector_network;
     return Segment::upstream;
   }
 
@@ -113,10 +65,6 @@ class ReverseMap {
 
   std::string public_address_;
   bool isp_nat_ = false;
-  std::map<int, TraceHop> probed_;
-  std::map<int, TraceHop> reference_;
-  std::map<int, std::string> address_;
-  int own_network_end_ = 0;
 };
 
 std::string where(const InboundAttempt& a) {
