@@ -51,13 +51,6 @@ json::object reflector_evidence(const ReflectorEvidence& r) {
   return o;
 }
 
-json::object hop_json(const BlockingHop& hop) {
-  return json::object{{"ttl", hop.ttl},
-                      {"address", string_or_null(hop.address)},
-                      {"role", string_or_null(hop.role)},
-                      {"segment", to_string(hop.segment)}};
-}
-
 json::value host_network_json(const std::optional<HostNetwork>& host) {
   if (!host) return nullptr;
   json::array addresses;
@@ -89,17 +82,7 @@ json::object probe_json(const ProbeResult& result) {
   o["port"] = probe.port;
   o["service"] = probe.service;
   o["family"] = to_string(probe.family);
-  o["verdict"] = to_string(c.verdict);
-  o["location"] = to_string(c.location);
-  o["segment"] = c.segment ? json::value(to_string(*c.segment)) : json::value(nullptr);
-  o["blocking_hop"] =
-      c.blocking_hop ? json::value(hop_json(*c.blocking_hop)) : json::value(nullptr);
-  json::array candidates;
-  for (const auto& hop : c.blocking_candidates) candidates.push_back(hop_json(hop));
-  o["blocking_candidates"] = std::move(candidates);
-  json::array reasons;
-  for (const auto& reason : c.reasons) reasons.push_back(json::string(reason));
-  o["reasons"] = std::move(reasons);
+  put_classification(o, c);
   o["elapsed_ms"] = rounded_ms(probe.elapsed_ms);
   json::object ev;
   ev["client"] = to_json(probe);

@@ -400,6 +400,26 @@ json::object to_json(const InboundAttempt& a) {
           {"elapsed_ms", a.elapsed_ms}};
 }
 
+json::object to_json(const BlockingHop& hop) {
+  return {{"ttl", hop.ttl},
+          {"address", hop.address.empty() ? json::value(nullptr) : json::value(hop.address)},
+          {"role", hop.role.empty() ? json::value(nullptr) : json::value(hop.role)},
+          {"segment", to_string(hop.segment)}};
+}
+
+void put_classification(json::object& o, const Classification& c) {
+  o["verdict"] = to_string(c.verdict);
+  o["location"] = to_string(c.location);
+  o["segment"] = c.segment ? json::value(to_string(*c.segment)) : json::value(nullptr);
+  o["blocking_hop"] = c.blocking_hop ? json::value(to_json(*c.blocking_hop)) : json::value(nullptr);
+  json::array candidates;
+  for (const auto& hop : c.blocking_candidates) candidates.push_back(to_json(hop));
+  o["blocking_candidates"] = std::move(candidates);
+  json::array reasons;
+  for (const auto& reason : c.reasons) reasons.push_back(json::string(json_safe(reason)));
+  o["reasons"] = std::move(reasons);
+}
+
 json::object to_json(const control::WitnessFlow& f) {
   return {{"family", to_string(f.family)},
           {"source_address", json_safe(f.source_address)},

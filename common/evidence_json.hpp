@@ -25,6 +25,11 @@ boost::json::object to_json(const ClientProbe& p);
 boost::json::object to_json(const PathTrace& t);
 boost::json::object to_json(const TraceHop& h);
 boost::json::object to_json(const InboundAttempt& a);
+// {"ttl", "address" (null when it never answered), "role", "segment"}.
+boost::json::object to_json(const BlockingHop& hop);
+// A judgement's fields as a report carries them: verdict, location, segment (null but
+// for location path), blocking_hop (null unless pinned), blocking_candidates, reasons.
+void put_classification(boost::json::object& o, const Classification& c);
 // One packet-witness flow, as a REPORT carries it.
 boost::json::object to_json(const control::WitnessFlow& f);
 
