@@ -155,6 +155,8 @@ struct PathTrace {
 // What the reflector met when it connected back to the client's public address on one
 // port (`egress25 check --inbound`): the same facts a probe records, seen from the
 // reflector, and its trace toward that address when the connection did not get a banner.
+// `egress25-reflector --self-test` records its connection to a mail destination's port 25
+// in the same form (its `address` is then the destination's).
 
 struct InboundAttempt {
   std::string address;        // the client's public address: the control connection's own
@@ -165,6 +167,10 @@ struct InboundAttempt {
 
   ConnectOutcome connect = ConnectOutcome::not_attempted;
   std::string connect_error;
+  // local_error because this host's own firewall refused to send (EPERM, EACCES from
+  // connect: a netfilter OUTPUT rule), not for want of a route. Not carried over the
+  // control protocol: the self-test reads it.
+  bool blocked_locally = false;
   std::optional<IcmpReport> icmp;
   double connect_ms = 0;
 
