@@ -169,6 +169,22 @@ inline constexpr std::size_t max_connect_back_banner = 1024;
 // own listener, which needs no privilege, so it can never aim the reflector at a service.
 inline constexpr unsigned min_reference_port = 1024;
 
+// --- Self-test (reflector --self-test: can this host open port 25 to a destination?) -----
+// It runs from the operator's shell against a destination the operator names, once, and
+// speaks EHLO and QUIT only: the bounds keep one run short and polite to that host.
+// The TCP handshake: Linux retransmits a SYN after 1, 3 and 7 s, so 10 s sees a lossy
+// path answer the third retransmission; a silent drop is then a drop, not bad luck.
+inline constexpr auto self_test_connect_timeout = 10s;
+// Each reply (greeting, EHLO, QUIT): Postfix's postscreen holds its greeting 6 s by
+// default and some MXes tarpit longer; RFC 5321 4.5.3.2.1 allows 5 min, a test need not.
+inline constexpr auto self_test_reply_timeout = 20s;
+// Each reference port's plain connect (connect and close, no byte sent), one after another.
+inline constexpr auto self_test_reference_timeout = 5s;
+// The trace of port 25 beside the reference port: all TTLs at once.
+inline constexpr auto self_test_trace_budget = 3s;
+// The MX query and the address lookups of --target together.
+inline constexpr auto self_test_resolve_timeout = 10s;
+
 // --- Metrics endpoint (reflector --metrics) -------------------------------------------
 // A scrape is "GET /metrics" and a few headers: Prometheus sends about 300 bytes.
 inline constexpr std::size_t max_metrics_request = 4 * 1024;

@@ -207,6 +207,10 @@ void record_connect_failure(InboundAttempt& a, int fd, const error_code& ec, boo
       timed_out ? "no answer within " + std::to_string(timeout.count()) + " ms" : error_text(ec);
   if (a.icmp) {
     a.connect = ConnectOutcome::icmp_error;
+  } else if (ec == net::error::no_permission || ec == net::error::access_denied) {
+    // EPERM / EACCES: a netfilter rule in this host's OUTPUT path refused the SYN.
+    a.connect = ConnectOutcome::local_error;
+    a.blocked_locally = true;
   } else if (timed_out || ec == net::error::timed_out) {
     a.connect = ConnectOutcome::timed_out;
   } else if (ec == net::error::connection_refused || ec == net::error::connection_reset) {
@@ -247,9 +251,8 @@ net::awaitable<void> converse(tcp::socket& socket, InboundAttempt& a, const Conn
 
 }  // namespace
 
-net::awaitable<InboundAttempt> connect_back(net::ip::address target, control::Service service,
-                                            std::optional<std::uint16_t> reference_port,
-                                            const ConnectBackIo& io) {
+net::awaitable<InboundAttempt> greet(net::ip::address target, control::Service service,
+                                     const ConnectBackIo& io) {
   const auto start = Clock::now();
   InboundAttempt a;
   a.address = target.to_string();
@@ -285,7 +288,15 @@ net::awaitable<InboundAttempt> connect_back(net::ip::address target, control::Se
     }
   }
   socket.close(ec);
+  a.elapsed_ms = ms_since(start);
+  co_return a;
+}
 
+net::awaitable<InboundAttempt> connect_back(net::ip::address target, control::Service service,
+                                            std::optional<std::uint16_t> reference_port,
+                                            const ConnectBackIo& io) {
+  const auto start = Clock::now();
+  InboundAttempt a = co_await greet(target, service, io);
   // Where it died: only when no connection was made (a server that answered needs no
   // trace, and a trace past it would open connections its logs would show).
   if (a.connect != ConnectOutcome::connected && a.connect != ConnectOutcome::local_error) {

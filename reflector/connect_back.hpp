@@ -73,8 +73,14 @@ struct ConnectBackIo {
   std::chrono::milliseconds trace_budget = limits::connect_back_trace_budget;
 };
 
-// Connects back to `target` on `service`: banner, EHLO, QUIT (after a TLS handshake on an
-// smtps port); when the connection was not made, traces `service.port` beside
+// Connects to `target` on `service`: banner, EHLO, QUIT (after a TLS handshake on an
+// smtps port), and nothing else, whatever the peer says. The connect-back's dialogue, and
+// the self-test's (self_test.hpp). Every network failure is recorded, never thrown.
+boost::asio::awaitable<InboundAttempt> greet(boost::asio::ip::address target,
+                                             control::Service service, const ConnectBackIo& io);
+
+// Connects back to `target` on `service` (greet()); when the connection was not made,
+// traces `service.port` beside
 // `reference_port` toward `target`. Every network failure is recorded, never thrown.
 boost::asio::awaitable<InboundAttempt> connect_back(boost::asio::ip::address target,
                                                     control::Service service,

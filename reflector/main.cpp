@@ -5,6 +5,7 @@
 #include "logging.hpp"
 #include "options.hpp"
 #include "reflector.hpp"
+#include "self_test.hpp"
 
 int main(int argc, char* argv[]) {
   using namespace egress25::reflector;
@@ -18,6 +19,16 @@ int main(int argc, char* argv[]) {
   std::signal(SIGPIPE, SIG_IGN);
   init_logging(*parse_log_level(parsed.options.log_level),
                *parse_log_format(parsed.options.log_format));
+  if (parsed.options.self_test.enabled) {
+    // Runs and exits: no daemon, no bound port, no secret or certificate read.
+    try {
+      return run_self_test(parsed.options.self_test, greeting_hostname(parsed.options.hostname),
+                           std::cout);
+    } catch (const std::exception& e) {
+      std::cerr << "egress25-reflector: self-test: " << e.what() << "\n";
+      return 3;
+    }
+  }
   try {
     Reflector reflector(std::move(parsed.options));
     reflector.start();

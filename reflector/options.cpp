@@ -175,6 +175,23 @@ po::options_description command_line_only() {
   return d;
 }
 
+po::options_description self_test_options() {
+  po::options_description d(
+      "Self-test (runs and exits: binds nothing, needs no secret, certificate or root)");
+  // clang-format off
+  d.add_options()
+    ("self-test", "can this host open port 25 to --target? Says whether its hosting provider "
+     "blocks outbound 25; exit 0 open, 1 blocked, 2 bad usage, 3 nothing could be tested")
+    ("target", po::value<std::string>()->value_name("HOST"),
+     "with --self-test (required): a mail domain (its MX hosts), a host name (its "
+     "addresses), or an address ([IP] or IP)")
+    ("self-test-port", po::value<unsigned>()->value_name("PORT"),
+     "advanced: the destination's port instead of 25 (for testing)")
+    ("json", "with --self-test: the result as one JSON document (egress25.self-test/1)");
+  // clang-format on
+  return d;
+}
+
 std::string usage_text() {
   std::ostringstream s;
   s << "Usage: " << program << " [options]\n\n"
@@ -182,8 +199,9 @@ std::string usage_text() {
     << "control service that reports it to the egress25 client. It never relays, stores or\n"
     << "delivers mail.\n\n";
   po::options_description all;
-  all.add(command_line_only()).add(file_options());
-  s << all << "\nExample (unprivileged): " << program << " --port-offset 10000\n";
+  all.add(command_line_only()).add(self_test_options()).add(file_options());
+  s << all << "\nExample (unprivileged): " << program << " --port-offset 10000\n"
+    << "Can this VPS send mail on port 25? " << program << " --self-test --target gmail.com\n";
   return s.str();
 }
 
@@ -362,11 +380,35 @@ std::string read_operations(const po::variables_map& vm, Options& opt) {
   return "";
 }
 
+// --self-test, its --target, --self-test-port and --json.
+std::string read_self_test(const po::variables_map& vm, SelfTestOptions& out) {
+  out.enabled = vm.count("self-test") > 0;
+  for (const char* name : {"target", "self-test-port", "json"})
+    if (vm.count(name) && !out.enabled) return std::string("--") + name + " needs --self-test";
+  if (!out.enabled) return "";
+  // No default destination: a built-in one would make this host connect to a third party
+  // its operator did not choose, and the answer depends on the destination anyway.
+  if (!vm.count("target"))
+    return "--self-test needs --target HOST: the mail domain or host to try, e.g. the one you "
+           "send most mail to (--target gmail.com)";
+  std::string error;
+  auto target = parse_target(vm["target"].as<std::string>(), error, "--self-test-port");
+  if (!target) return error;
+  out.target = std::move(*target);
+  if (vm.count("self-test-port")) {
+    const unsigned port = vm["self-test-port"].as<unsigned>();
+    if (port == 0 || port > 65535) return "--self-test-port must be 1-65535";
+    out.port = static_cast<std::uint16_t>(port);
+  }
+  out.json = vm.count("json") > 0;
+  return "";
+}
+
 }  // namespace
 
 ParseOutcome parse_options(int argc, const char* const argv[]) {
   po::options_description cmdline;
-  cmdline.add(command_line_only()).add(file_options());
+  cmdline.add(command_line_only()).add(self_test_options()).add(file_options());
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, cmdline), vm);
@@ -397,6 +439,7 @@ ParseOutcome parse_options(int argc, const char* const argv[]) {
   std::string error = read_ports(vm, opt);
   if (error.empty()) error = read_identity(vm, opt);
   if (error.empty()) error = read_operations(vm, opt);
+  if (error.empty()) error = read_self_test(vm, opt.self_test);
   if (!error.empty()) return usage_error(error);
   for (int i = 1; i < argc; ++i) opt.command_line.emplace_back(argv[i]);
   o.run = true;

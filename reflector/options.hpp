@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "destination.hpp"
 #include "limits.hpp"
 
 namespace egress25::reflector {
@@ -42,6 +43,15 @@ struct FairShareOptions {
 // "max-connections 512 -> 1024, ..." for what differs; empty when nothing does.
 std::string describe_changes(const FairShareOptions& before, const FairShareOptions& after);
 
+// --self-test: try port 25 from this host to a destination, report, exit. It binds
+// nothing and needs no secret or certificate.
+struct SelfTestOptions {
+  bool enabled = false;
+  DestinationTarget target;  // --target: required with --self-test
+  std::uint16_t port = 25;   // --self-test-port: for tests, or a destination elsewhere
+  bool json = false;         // --json
+};
+
 struct Options {
   // Addresses to bind; the default is both wildcards, each family on its own socket.
   std::vector<std::string> listen{"0.0.0.0", "::"};
@@ -65,6 +75,7 @@ struct Options {
   std::string metrics_address;
   std::uint16_t metrics_port = 0;
   FairShareOptions limits;
+  SelfTestOptions self_test;
   // The command line as given, for a reload to read the config file again under it.
   std::vector<std::string> command_line;
 
@@ -74,7 +85,8 @@ struct Options {
   std::uint16_t bound_control_port() const;
 };
 
-// What main should do after parsing: run, or print and exit with a status.
+// What main should do after parsing: run (the daemon, or the self-test when
+// options.self_test.enabled), or print and exit with a status.
 struct ParseOutcome {
   bool run = false;
   int exit_code = 0;  // when !run: 0 for --help/--version, 2 for bad usage
