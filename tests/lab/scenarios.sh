@@ -33,7 +33,7 @@ ALL_SCENARIOS=(all_open isp_drop isp_reset isp_icmp isp_redirect starttls_strip 
   control_blocked not_listening destination_blocked client_firewall vps_provider_drop
   silent_router_drop silent_router_drop_first isp_relay reset_after_ehlo cap_full no_ipv6_route
   benign_middlebox inbound_home_mx inbound_no_forward inbound_isp_drop inbound_vps_provider_drop
-  inbound_listen inbound_cgnat inbound_upnp)
+  inbound_listen inbound_cgnat inbound_upnp self_test_open self_test_vps_provider_drop)
 
 CLIENT="" REFLECTOR="" FIXTURES="" EVIDENCE=basic
 SCENARIOS=()
@@ -925,6 +925,108 @@ scenario_inbound_upnp() {
   expect_summary_never_says "carrier-grade"
   grep -q "HTTP REQUEST from .*192.0.2.10" "$LAB_DIR/miniupnpd.log" ||
     fail "the client did not ask the home router over UPnP-IGD: $(tail -5 "$LAB_DIR/miniupnpd.log")"
+}
+
+# ---- The VPS's own outbound 25 (issue 9): egress25-reflector --self-test ----------------
+# The self-test runs in the VPS's namespace beside the daemon (it binds nothing), toward
+# the home's mail server by name: the VPS's hosts file gives the name the home router's
+# public address over IPv4 (its port forward to the home) and the home's over IPv6. The
+# VPS's resolver points at 127.0.0.1, where nothing answers: the MX query fails at once
+# and the name's own addresses are the mail hosts (RFC 5321 5.1), as for a real name
+# without MX records.
+HOME_MX_NAME=mx.home.example
+self_test_hosts() {
+  local etc
+  etc="/etc/netns/$(lab_ns vps)"
+  [[ -d $etc ]] && return 0
+  mkdir -p "$etc" || lab_die "cannot create $etc"
+  LAB_ETC_DIRS+=("$etc")
+  lab_trace "etc $etc"
+  printf '127.0.0.1 localhost\n::1 localhost\n%s %s\n%s %s\n' \
+    "$LAB_HOMER_WAN4" "$HOME_MX_NAME" "$LAB_HOME6" "$HOME_MX_NAME" >"$etc/hosts"
+  printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' >"$etc/resolv.conf"
+}
+SELF_TEST_N=0 SELF_TEST_OUT="" SELF_TEST_RC=0
+run_self_test() { # ARG...: egress25-reflector --self-test --target mx.home.example ARG...
+  SELF_TEST_N=$((SELF_TEST_N + 1))
+  SELF_TEST_OUT="$LAB_DIR/self_test.$SELF_TEST_N"
+  local cmd=("$REFLECTOR" --self-test --hostname "$LAB_REFLECTOR_NAME" --target "$HOME_MX_NAME" "$@")
+  lab_log "$SCENARIO: ${cmd[*]}"
+  lab_run vps timeout -k 5 90 "${cmd[@]}" >"$SELF_TEST_OUT" 2>"$SELF_TEST_OUT.stderr"
+  SELF_TEST_RC=$?
+  printf '  exit %s\n' "$SELF_TEST_RC"
+  sed 's/^/  | /' "$SELF_TEST_OUT"
+}
+self_test_fail() {
+  fail "$* (self-test exit $SELF_TEST_RC; stderr: $(head -c 400 "$SELF_TEST_OUT.stderr"))"
+}
+# expect_self_test FAMILY VERDICT/LOCATION [segment=WORD] [hop=TTL@ADDR]: in the JSON.
+expect_self_test() {
+  local family=$1 want=$2 r got arg text
+  shift 2
+  r=$(jq -c --arg f "$family" '[.results[] | select(.family == $f)]
+        | if length == 1 then .[0] else empty end' "$SELF_TEST_OUT" 2>/dev/null)
+  [[ -n $r ]] || { self_test_fail "self-test $family: not exactly one result"; return; }
+  got=$(jq -r '"\(.verdict)/\(.location)"' <<<"$r")
+  [[ $got == "$want" ]] || self_test_fail "self-test $family: got $got, expected $want; reasons: $(jq -c .reasons <<<"$r")"
+  for arg in "$@"; do
+    case $arg in
+      segment=*) text=$(jq -r '.segment' <<<"$r") ;;
+      hop=*) text=$(jq -r 'if .blocking_hop then "\(.blocking_hop.ttl)@\(.blocking_hop.address)" else "none" end' <<<"$r") ;;
+      *) fail "expect_self_test: unknown argument $arg (a bug in the scenario)"; continue ;;
+    esac
+    [[ $text == "${arg#*=}" ]] || self_test_fail "self-test $family: ${arg%%=*} $text, expected ${arg#*=}"
+  done
+}
+self_test_says() { # REGEX...: the text report
+  local re
+  for re in "$@"; do
+    grep -Eqi -- "$re" "$SELF_TEST_OUT" || self_test_fail "the self-test's text does not say /$re/: $(cat "$SELF_TEST_OUT")"
+  done
+}
+
+# Port 25 open from the VPS to the home's mail server, both families: open, exit 0.
+scenario_self_test_open() {
+  lab_start_smtp_sink home 25
+  SCENARIO_PIDS+=("${LAB_LAST_PIDS[@]}")
+  forward_to_home 25
+  self_test_hosts
+  run_self_test --json
+  [[ $SELF_TEST_RC == 0 ]] || self_test_fail "exit status $SELF_TEST_RC, expected 0"
+  jq -e '.schema == "egress25.self-test/1" and .target.resolved_by == "address"
+    and .exit_status == 0 and .summary.blocked_by == "none"' "$SELF_TEST_OUT" >/dev/null ||
+    self_test_fail "not an open egress25.self-test/1 document: $(head -c 600 "$SELF_TEST_OUT")"
+  expect_self_test ipv4 open/none
+  expect_self_test ipv6 open/none
+  jq -e 'all(.results[]; .banner | test("^220 relay.isp.example"))' "$SELF_TEST_OUT" >/dev/null ||
+    self_test_fail "the home's greeting is not reported"
+  run_self_test
+  [[ $SELF_TEST_RC == 0 ]] || self_test_fail "text: exit status $SELF_TEST_RC, expected 0"
+  self_test_says "$LAB_HOMER_WAN4 \(IPv4\): open" "$LAB_HOME6 \(IPv6\): open" \
+    "This host can open port 25 to $HOME_MX_NAME"
+}
+
+# The VPS's provider drops outbound 25 at the router in front of the VPS: the self-test
+# places it there (hop 1 from the VPS, its own network) and names the hosting provider,
+# with the advice to ask it; exit 1.
+scenario_self_test_vps_provider_drop() {
+  lab_start_smtp_sink home 25
+  SCENARIO_PIDS+=("${LAB_LAST_PIDS[@]}")
+  forward_to_home 25
+  self_test_hosts
+  lab_block "$PROVIDER" drop tcp dport 25 >/dev/null
+  run_self_test --json
+  [[ $SELF_TEST_RC == 1 ]] || self_test_fail "exit status $SELF_TEST_RC, expected 1"
+  expect_self_test ipv4 dropped/path segment=reflector_network "hop=1@203.0.113.1"
+  expect_self_test ipv6 dropped/path segment=reflector_network "hop=1@2001:db8:e25:ff::1"
+  jq -e '.summary.blocked_by == "hosting_provider"' "$SELF_TEST_OUT" >/dev/null ||
+    self_test_fail "blocked_by is $(jq -c .summary.blocked_by "$SELF_TEST_OUT"), not hosting_provider"
+  run_self_test
+  [[ $SELF_TEST_RC == 1 ]] || self_test_fail "text: exit status $SELF_TEST_RC, expected 1"
+  self_test_says "dropped in this host's own network \(its hosting provider\), hop 1" \
+    "hosting provider blocks outbound port 25" "Ask the provider to lift the block" \
+    "a mail relay on this host would fail too"
+  ! grep -qi "destination's doing" "$SELF_TEST_OUT" || self_test_fail "the destination is blamed"
 }
 
 # ---------------------------------------------------------------------------------
