@@ -25,8 +25,8 @@ int main(int argc, char* argv[]) {
       return run_self_test(parsed.options.self_test, greeting_hostname(parsed.options.hostname),
                            std::cout);
     } catch (const std::exception& e) {
-      std::cerr << "egress25-reflector: self-test: " << e.what() << "\n";
-      return 3;
+      std::cerr << "egress25-reflector: self-test: internal error: " << e.what() << "\n";
+      return 70;  // EX_SOFTWARE, as the client: a bug, not a verdict
     }
   }
   try {

@@ -156,7 +156,7 @@ std::string place_words(const Classification& c) {
                                                     : "on the path";
       break;
     default:
-      out = "place unknown";
+      out = "(place unknown)";
       break;
   }
   if (c.blocking_hop) {
@@ -213,10 +213,12 @@ std::string render_text(const SelfTestReport& report) {
   for (const auto& r : report.results) {
     const auto& a = r.evidence.attempt;
     const auto& c = r.judgement;
-    const auto place = place_words(c);
+    const bool tested = self_test_tested(r.evidence);
+    const auto place = tested && c.verdict != Verdict::inconclusive ? place_words(c) : "";
     const auto host = r.evidence.host == a.address ? "" : printable(r.evidence.host, 253) + " ";
-    out += fmt::format("  {}{} ({}): {}{}\n", host, a.address, family_label(a.family),
-                       to_string(c.verdict), place.empty() ? "" : " " + place);
+    out +=
+        fmt::format("  {}{} ({}): {}{}\n", host, a.address, family_label(a.family),
+                    tested ? to_string(c.verdict) : "not tested", place.empty() ? "" : " " + place);
     for (const auto& reason : c.reasons) out += "    - " + reason + "\n";
   }
   for (const auto& n : report.not_tested) out += "  not tested: " + printable(n, 300) + "\n";

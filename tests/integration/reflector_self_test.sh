@@ -2,8 +2,9 @@
 # egress25-reflector --self-test on loopback, no daemon: a recording SMTP server on
 # 127.0.0.2 (through --self-test-port) is judged open, exit 0, and heard EHLO and QUIT and
 # nothing else; a port nothing listens on is not_listening at the destination, exit 1;
-# the JSON document has its documented shape; bad usage is exit 2 with the reason and no
-# report. Run as root, the self-test runs as nobody: it needs no privilege, no secret and
+# the JSON document has its documented shape; with no route at all (root: a network
+# namespace of its own) nothing is tested, exit 3; bad usage is exit 2 with the reason and
+# no report. Run as root, the self-test runs as nobody: it needs no privilege, no secret and
 # no certificate, and binds nothing.
 # Usage: reflector_self_test.sh REFLECTOR_BINARY
 REFLECTOR=$1
@@ -117,6 +118,19 @@ jq -e '.exit_status == 1 and .summary.blocked_by == "destination"
        and (.evidence.attempt.trace.probed.hops[0].kind == "reset"))' "$OUT" >/dev/null ||
   fail "refused --json: $(jq -c '.results[0] | del(.evidence)' "$OUT")"
 pass "refused: not_listening at the destination, traced beside port 443, exit 1"
+
+# ---- nothing tested: no route at all (a network namespace of our own, loopback down) -----
+if [[ $(id -u) -eq 0 ]] && unshare -n true 2>/dev/null; then
+  unshare -n "$REFLECTOR" --self-test --target "[$TARGET]" >"$OUT" 2>"$ERR"
+  RC=$?
+  [[ $RC -eq 3 ]] || fail "no route: exit $RC, not 3; stdout: $(cat "$OUT"); stderr: $(cat "$ERR")"
+  grep -Eq "^  $TARGET \(IPv4\): not tested$" "$OUT" || fail "no route: no 'not tested' row: $(cat "$OUT")"
+  grep -q "Nothing could be tested: no connection to $TARGET left this host" "$OUT" ||
+    fail "no route: the summary does not say so: $(cat "$OUT")"
+  pass "no route: not tested, exit 3"
+else
+  skip_check "no route (exit 3): needs root for a network namespace of its own (unshare -n)"
+fi
 
 # ---- bad usage: exit 2, the reason, no report -----------------------------------------
 expect_usage() { # TEXT ARG...
