@@ -1,6 +1,8 @@
 // The self-test's judgement: this host's port-25 connection to a destination and its trace.
 #include "self_test_judgement.hpp"
 
+#include "classification.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -115,11 +117,7 @@ std::string list_words(const std::vector<Candidate>& candidates) {
 }
 
 Classification verdict(Verdict v, Location l, std::string reason) {
-  Classification c;
-  c.verdict = v;
-  c.location = l;
-  c.reasons.push_back(std::move(reason));
-  return c;
+  return classification::make(v, l, {std::move(reason)});
 }
 
 // The location and segment that every candidate agrees on, with the hop (one candidate)
