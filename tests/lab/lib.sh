@@ -30,6 +30,7 @@
 #   lab_up / lab_down           build the topology (and set the traps) / remove it all
 #   lab_exec NS CMD...          run a command in a namespace (short name: home, isp2...)
 #   lab_run NS CMD...           the same, interruptibly (for long commands: the client)
+#   lab_hosts_file NS NAME A4 A6   NS resolves NAME to A4 and A6 (its own /etc/hosts)
 #   lab_spawn NS NAME CMD...    a tracked background process, output in $LAB_DIR/NAME.log
 #   lab_block / lab_unblock     nftables rules on a router or host (see lab_block)
 #   wait_for_port NS ADDR PORT  bounded wait until something listens there
@@ -275,6 +276,18 @@ lab_router_addr6() {
   if (($1 == 1)); then printf '%s' "$LAB_ISP1_HOME6"; else lab_isp_link6 $(($1 - 1)) 2; fi
 }
 
+# NS resolves NAME to ADDR4 and ADDR6 from a hosts file of its own (`ip netns exec`
+# bind-mounts /etc/netns/NS/* over /etc), with a resolver that leads nowhere.
+lab_hosts_file() { # NS NAME ADDR4 ADDR6
+  local etc
+  etc="/etc/netns/$(lab_ns "$1")"
+  mkdir -p "$etc" || lab_die "cannot create $etc"
+  LAB_ETC_DIRS+=("$etc")
+  lab_trace "etc $etc"
+  printf '127.0.0.1 localhost\n::1 localhost\n%s %s\n%s %s\n' "$3" "$2" "$4" "$2" >"$etc/hosts"
+  printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' >"$etc/resolv.conf"
+}
+
 lab_up() {
   ((LAB_IS_UP)) && return 0
   [[ $LAB_ISP_ROUTERS =~ ^[1-9]$ ]] || lab_die "LAB_ISP_ROUTERS must be 1..9, not '$LAB_ISP_ROUTERS'"
@@ -357,14 +370,7 @@ EOF
 
   # The home resolves the reflector's name from its own hosts file (`ip netns exec`
   # bind-mounts /etc/netns/NS/* over /etc), and has no resolver it could leak to.
-  local etc
-  etc="/etc/netns/$(lab_ns home)"
-  mkdir -p "$etc" || lab_die "cannot create $etc"
-  LAB_ETC_DIRS+=("$etc")
-  lab_trace "etc $etc"
-  printf '127.0.0.1 localhost\n::1 localhost\n%s %s\n%s %s\n' \
-    "$LAB_VPS4" "$LAB_REFLECTOR_NAME" "$LAB_VPS6" "$LAB_REFLECTOR_NAME" >"$etc/hosts"
-  printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' >"$etc/resolv.conf"
+  lab_hosts_file home "$LAB_REFLECTOR_NAME" "$LAB_VPS4" "$LAB_VPS6"
 
   # The lab is only up when both families cross it end to end.
   lab_reaches home "$LAB_VPS4" || lab_die "IPv4 does not cross the lab"

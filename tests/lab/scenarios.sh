@@ -936,15 +936,8 @@ scenario_inbound_upnp() {
 # without MX records.
 HOME_MX_NAME=mx.home.example
 self_test_hosts() {
-  local etc
-  etc="/etc/netns/$(lab_ns vps)"
-  [[ -d $etc ]] && return 0
-  mkdir -p "$etc" || lab_die "cannot create $etc"
-  LAB_ETC_DIRS+=("$etc")
-  lab_trace "etc $etc"
-  printf '127.0.0.1 localhost\n::1 localhost\n%s %s\n%s %s\n' \
-    "$LAB_HOMER_WAN4" "$HOME_MX_NAME" "$LAB_HOME6" "$HOME_MX_NAME" >"$etc/hosts"
-  printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' >"$etc/resolv.conf"
+  [[ -d "/etc/netns/$(lab_ns vps)" ]] && return 0
+  lab_hosts_file vps "$HOME_MX_NAME" "$LAB_HOMER_WAN4" "$LAB_HOME6"
 }
 SELF_TEST_N=0 SELF_TEST_OUT="" SELF_TEST_RC=0
 run_self_test() { # ARG...: egress25-reflector --self-test --target mx.home.example ARG...
