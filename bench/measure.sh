@@ -245,7 +245,7 @@ check_egress25() { # EXPECT
   # shellcheck disable=SC2016 # jq's variable
   [[ $1 == dropped25 ]] && filter='all(.probes[]; if .port == $p25 then .verdict == "dropped" else .verdict == "open" end)'
   jq -e --argjson p25 "${PORTS[0]}" "$filter" "$OUT" >/dev/null ||
-    lab_die "egress25 check ($1): $(jq -c '[.probes[] | {port, verdict, location}]' "$OUT")"
+    lab_die "egress25 check ($1): $(jq -c '[.probes[] | {port, verdict, location, reasons}]' "$OUT")"
 }
 check_nmap() { # EXPECT
   local p state

@@ -36,9 +36,10 @@ struct EarlyConnect {
   bool taken = false;  // a probe owns it
 };
 
-// Opens the socket (its ICMP error queue on, as a probe's) and starts the connect. The
-// connect runs until it completes or the socket is closed: the check closes every early
-// connect no probe took, and a probe closes its own at its connect deadline.
+// Opens the socket (its ICMP error queue on) and sends the SYN. The connect runs until it
+// completes or the socket is closed: the check closes every early connect no probe took,
+// and a probe closes its own at its connect deadline. A probe not started early starts
+// its connect here too, when it runs.
 std::shared_ptr<EarlyConnect> start_early_connect(const boost::asio::any_io_executor& executor,
                                                   boost::asio::ip::address address,
                                                   std::uint16_t port);

@@ -73,45 +73,21 @@ class ProbeRun {
   ProbeRun(ProbeSpec spec, io::MailStream& stream, net::ssl::context& tls)
       : spec_(std::move(spec)), stream_(stream), tls_(tls) {}
 
+  // One way to connect: the probe's own connect, when it was not started early beside
+  // the control connection, is started the same way now.
   net::awaitable<void> run(ClientProbe& probe) {
-    if (spec_.early) {
-      if (co_await take_early(probe)) co_await converse_connected(probe);
-      co_return;
-    }
-    auto& socket = stream_.socket();
-    const Family family = probe.family;
-    const tcp::endpoint endpoint(spec_.address, spec_.port);
-    boost::system::error_code ec;
-    socket.open(endpoint.protocol(), ec);
-    if (ec) {
-      probe.connect = ConnectOutcome::local_error;
-      probe.connect_error = error_text(ec);
-      co_return;
-    }
-    std::string queue_error;
-    if (!enable_error_queue(socket.native_handle(), family, queue_error))
-      BOOST_LOG_TRIVIAL(debug) << "probe " << spec_.port
-                               << ": no ICMP error queue: " << queue_error;
-
-    const auto connect_start = steady_clock::now();
-    auto connected =
-        co_await before(deadline(spec_.connect_timeout), socket.async_connect(endpoint, as_result));
-    probe.connect_ms = ms_since(connect_start);
-    if (!connected || std::get<0>(*connected)) {
-      record_connect_failure(probe, socket.native_handle(), family,
-                             connected ? std::get<0>(*connected) : boost::system::error_code{},
-                             !connected, spec_.connect_timeout);
-      co_return;
-    }
-    co_await converse_connected(probe);
+    // Named, not a co_await inside the call: GCC 12 mishandles temporaries around one.
+    const auto executor = co_await net::this_coro::executor;
+    if (!spec_.early) spec_.early = start_early_connect(executor, spec_.address, spec_.port);
+    if (co_await take_connect(probe)) co_await converse_connected(probe);
   }
 
   void set_budget_end(steady_clock::time_point end) { budget_end_ = end; }
 
  private:
-  // The early connect's outcome, waited for until connect_timeout after its SYN; true
-  // when it connected and the socket is now this probe's.
-  net::awaitable<bool> take_early(ClientProbe& probe) {
+  // The connect's outcome, waited for until connect_timeout after its SYN; true when it
+  // connected and the socket is now this probe's.
+  net::awaitable<bool> take_connect(ClientProbe& probe) {
     auto& early = *spec_.early;
     early.taken = true;
     if (!early.setup_error.empty()) {
