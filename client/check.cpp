@@ -765,21 +765,30 @@ class Check {
   }
 
   // ---- Carrier-grade NAT: the router's external address beside what the reflector saw --
+  // The IPv4 control connection that joined the session; nullptr without one.
+  const FamilyControl* ipv4_control() const {
+    for (const auto& fc : families_)
+      if (fc.resolved.family == Family::ipv4 && fc.control && fc.hello) return &fc;
+    return nullptr;
+  }
+  // A reflector on this computer has no router between: nothing to ask or trace.
+  static bool reflector_on_this_computer(const FamilyControl& fc) {
+    const auto remote = fc.control->remote().address();
+    return remote.is_loopback() || remote == fc.control->local().address();
+  }
+
   // Asked only for --inbound, where it decides whether mail can come in at all, and only
   // when a NAT router can be in the way: this host's IPv4 default gateway, when this host
-  // reaches the reflector from a non-public address through it.
+  // does not itself hold the address the reflector saw.
   net::awaitable<void> ask_router_for_its_address() {
-    const auto fc = std::find_if(families_.begin(), families_.end(), [](const FamilyControl& f) {
-      return f.resolved.family == Family::ipv4 && f.control && f.hello;
-    });
-    if (fc == families_.end()) co_return;  // judge_nat says why without an IPv4 view
-    const auto local = fc->control->local().address();
-    const auto remote = fc->control->remote().address();
-    if (remote.is_loopback() || remote == local) {
+    const auto* fc = ipv4_control();
+    if (!fc) co_return;  // judge_nat says why without an IPv4 view
+    const auto local = fc->control->local().address().to_string();
+    if (reflector_on_this_computer(*fc)) {
       gateway_not_asked_ = "the reflector runs on this computer: there is no router to ask";
       co_return;
     }
-    if (fc->hello->client_address == local.to_string()) {
+    if (fc->hello->client_address == local) {
       gateway_not_asked_ =
           "this computer holds the address the reflector saw: there is no NAT router to ask";
       co_return;
@@ -790,19 +799,16 @@ class Check {
       co_return;
     }
     tell_phase(progress_, "asking the home router for its external address (--inbound)");
-    gateway_answers_ = co_await ask_gateway(local.to_string(), gateway);
+    gateway_answers_ = co_await ask_gateway(local, gateway);
   }
 
   // The first routers toward the reflector over IPv4, on the control port (which works):
   // the first one past the local network tells whether the home router's WAN side is in
   // the shared space of carrier-grade NAT. Only the nearest hops matter.
   net::awaitable<void> trace_for_nat() {
-    const auto fc = std::find_if(families_.begin(), families_.end(), [](const FamilyControl& f) {
-      return f.resolved.family == Family::ipv4 && f.control && f.hello;
-    });
-    if (fc == families_.end()) co_return;
+    const auto* fc = ipv4_control();
+    if (!fc || reflector_on_this_computer(*fc)) co_return;
     const auto remote = fc->control->remote().address();
-    if (remote.is_loopback() || remote == fc->control->local().address()) co_return;
     TraceOptions options;
     options.max_ttl = limits::nat_trace_max_ttl;
     options.budget =
@@ -813,19 +819,16 @@ class Check {
   void judge_nat_of_line() {
     NatEvidence e;
     e.public_ipv4 = report_.public_ipv4;
-    for (const auto& fc : families_)
-      if (fc.resolved.family == Family::ipv4 && fc.control && fc.hello)
-        e.local_ipv4.push_back(fc.control->local().address().to_string());
-    e.gateway = host_of(Family::ipv4).gateway;
+    if (const auto* fc = ipv4_control())
+      e.local_ipv4.push_back(fc->control->local().address().to_string());
+    e.host = host_of(Family::ipv4);
     for (const auto& p : report_.probes) {
       const auto& ev = p.evidence;
-      if (p.inbound || ev.target != Target::reflector || ev.client.family != Family::ipv4 ||
-          !ev.trace)
-        continue;
-      e.traces.push_back(ev.trace->probed);
-      e.traces.push_back(ev.trace->reference);
+      if (!p.inbound && ev.target == Target::reflector && ev.client.family == Family::ipv4 &&
+          ev.trace)
+        e.traces.push_back(*ev.trace);
     }
-    if (nat_trace_) e.traces.push_back(nat_trace_->reference);
+    if (nat_trace_) e.traces.push_back(*nat_trace_);
     e.gateway_answers = gateway_answers_;
     e.gateway_not_asked =
         !gateway_not_asked_.empty() || options_.inbound

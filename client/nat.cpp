@@ -13,16 +13,20 @@ bool unspecified(const std::string& address) {
   return address.empty() || address == "0.0.0.0";
 }
 
-// The first hop of a trace past this host's local network, as attribution.hpp defines
-// it (the default gateway at TTL 1, then private hops up to the first public or shared
-// address), when one answered.
-const TraceHop* first_hop_past_local_network(const PortTrace& trace, const std::string& gateway) {
-  for (const auto& hop : trace.hops) {
-    if (hop.address.empty() || hop.ttl <= 1 || hop.address == gateway) continue;
-    const auto c = address_class(hop.address);
-    if (c == AddressClass::shared || c == AddressClass::public_use) return &hop;
+// The first answering hop of a trace past this host's local network, as attribution
+// places it (PathMap: the gateway at TTL 1, then private hops up to the first public or
+// shared address).
+std::optional<BlockingHop> first_hop_past_local_network(const PathTrace& trace,
+                                                        const HostNetwork& host) {
+  const PathMap map(trace, host);
+  int last = 0;
+  for (const auto* port : {&trace.probed, &trace.reference})
+    for (const auto& hop : port->hops) last = std::max(last, hop.ttl);
+  for (int ttl = 1; ttl <= last; ++ttl) {
+    auto hop = map.hop(ttl);
+    if (!hop.address.empty() && hop.segment != Segment::local_network) return hop;
   }
-  return nullptr;
+  return std::nullopt;
 }
 
 // What the router's answers say, each answer one reason.
@@ -133,7 +137,7 @@ NatFinding judge_nat(const NatEvidence& e) {
   // The first router past the local network answering from shared space: the link from
   // the home router to the ISP is numbered from the space kept for carrier-grade NAT.
   for (const auto& trace : e.traces)
-    if (const auto* hop = first_hop_past_local_network(trace, e.gateway);
+    if (const auto hop = first_hop_past_local_network(trace, e.host);
         hop && address_class(hop->address) == AddressClass::shared) {
       auto r = router.reasons;
       r.push_back("the first router past your local network (hop " + std::to_string(hop->ttl) +

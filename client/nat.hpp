@@ -25,10 +25,10 @@ struct GatewayAnswer {
 // What the check could learn about NAT on IPv4 (carrier-grade NAT is an IPv4 matter).
 struct NatEvidence {
   std::optional<std::string> public_ipv4;  // this line as the reflector saw it
-  std::vector<std::string> local_ipv4;     // this host's own IPv4 addresses
-  std::string gateway;                     // this host's default gateway, "" when none
-  // IPv4 traces toward the reflector (either port), hop by hop.
-  std::vector<PortTrace> traces;
+  std::vector<std::string> local_ipv4;     // the addresses it reaches the reflector from
+  HostNetwork host;                        // this host's IPv4 network (its gateway)
+  // IPv4 traces toward the reflector: where the local network ends, attribution's rule.
+  std::vector<PathTrace> traces;
   // The router's answers; empty with `gateway_not_asked` saying why when not asked.
   std::vector<GatewayAnswer> gateway_answers;
   std::string gateway_not_asked;

@@ -9,7 +9,8 @@ using namespace egress25::client;
 
 namespace {
 
-PortTrace trace_of(std::vector<std::string> addresses) {
+// Both ports' traces alike, each hop answering from `addresses` ("" silent).
+PathTrace trace_of(std::vector<std::string> addresses) {
   PortTrace t;
   t.port = 25;
   int ttl = 0;
@@ -20,7 +21,9 @@ PortTrace trace_of(std::vector<std::string> addresses) {
     hop.kind = a.empty() ? HopKind::silent : HopKind::time_exceeded;
     t.hops.push_back(hop);
   }
-  return t;
+  PathTrace both{t, t};
+  both.reference.port = 7025;
+  return both;
 }
 
 GatewayAnswer answer(std::string protocol, std::optional<std::string> external,
@@ -33,7 +36,8 @@ NatEvidence home(std::string seen) {
   NatEvidence e;
   e.public_ipv4 = std::move(seen);
   e.local_ipv4 = {"192.0.2.10"};
-  e.gateway = "192.0.2.1";
+  e.host.gateway = "192.0.2.1";
+  e.host.local_addresses = {"192.0.2.10"};
   return e;
 }
 
