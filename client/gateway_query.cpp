@@ -42,9 +42,12 @@ GatewayAnswer ask_natpmp(const std::string& gateway, milliseconds budget) {
     return answer;
   }
   const auto deadline = steady_clock::now() + budget;
-  int r = sendpublicaddressrequest(&n);
+  // r is 0 only once a response has been read: a zeroed natpmpresp_t looks like a public
+  // address answer of 0.0.0.0, which must never stand for silence.
+  const int sent = sendpublicaddressrequest(&n);
+  int r = sent < 0 ? sent : NATPMP_TRYAGAIN;
   natpmpresp_t response{};
-  while (r >= 0) {
+  while (r == NATPMP_TRYAGAIN) {
     // libnatpmp retries on its own schedule (250 ms, doubling); the deadline is ours.
     timeval retry{};
     getnatpmprequesttimeout(&n, &retry);
@@ -55,16 +58,14 @@ GatewayAnswer ask_natpmp(const std::string& gateway, milliseconds budget) {
     pollfd p{n.s, POLLIN, 0};
     ::poll(&p, 1, static_cast<int>(wait));
     r = readnatpmpresponseorretry(&n, &response);
-    if (r != NATPMP_TRYAGAIN) break;
-    r = 0;
   }
   closenatpmp(&n);
-  if (r == 0 && response.type == NATPMP_RESPTYPE_PUBLICADDRESS && response.resultcode == 0) {
+  if (r == 0 && response.type == NATPMP_RESPTYPE_PUBLICADDRESS) {
     char text[INET_ADDRSTRLEN] = {};
     inet_ntop(AF_INET, &response.pnu.publicaddress.addr, text, sizeof text);
     answer.external_address = text;
     answer.answered_by = gateway;
-  } else if (r == NATPMP_TRYAGAIN || r == 0) {
+  } else if (r == NATPMP_TRYAGAIN) {
     answer.error =
         "no answer from " + gateway + " within " + std::to_string(budget.count()) + " ms";
   } else if (r == NATPMP_ERR_NETWORKFAILURE) {
