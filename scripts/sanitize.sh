@@ -10,11 +10,9 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=${EGRESS25_HARDENING_BUILD_DIR:-$top/build-hardening}
 units=(tests/unit/egress25_unit_tests tests/unit/egress25_client_unit_tests
   tests/unit/reflector/egress25_reflector_unit_tests)
-integration_targets=(egress25 egress25-reflector reflector_ctl reflector_control_test
-  reflector_lifetime_test hostile_reflector)
 EGRESS25_HARDENING_BUILD_DIR=$build "$top/scripts/hardening-build.sh" \
   egress25_unit_tests egress25_client_unit_tests egress25_reflector_unit_tests \
-  "${integration_targets[@]}"
+  egress25_integration_programs
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 status=0
