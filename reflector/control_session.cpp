@@ -335,7 +335,7 @@ class ControlConnection {
       : socket_(std::move(socket)),
         service_(service),
         clock_{std::chrono::steady_clock::now(), lifetime, limits::control_idle_timeout},
-        read_deadline_(socket_.get_executor()),
+        deadline_(socket_.get_executor()),
         slot_(std::move(slot)) {
     error_code ec;
     const auto peer = socket_.remote_endpoint(ec);
@@ -357,7 +357,7 @@ class ControlConnection {
         socket_.close(ec);
       });
     co_await serve();
-    if (!closed_by_table_) co_await lingering_close(socket_);
+    if (!closed_by_table_) co_await lingering_close(socket_, deadline_);
   }
 
  private:
@@ -397,10 +397,10 @@ class ControlConnection {
         continue;
       }
       const auto wait = clock_.next_wait();
-      read_deadline_.arm(socket_, wait.timeout);
+      deadline_.arm(socket_, wait.timeout);
       auto [wait_ec] =
           co_await socket_.async_wait(tcp::socket::wait_read, net::as_tuple(net::use_awaitable));
-      const bool timed_out = read_deadline_.disarm();
+      const bool timed_out = deadline_.disarm();
       if (closed_by_table_) co_return;
       if (timed_out) {
         LOG_EVERY(debug, "control connections closed idle")
@@ -452,8 +452,8 @@ class ControlConnection {
           error(control::ErrorCode::internal, "the report is larger than the frame cap")});
     }
     const auto frame = control::encode_frame(payload);
-    auto r = co_await within(
-        net::async_write(socket_, net::buffer(frame), net::as_tuple(net::use_awaitable)),
+    auto r = co_await deadline_.run(
+        socket_, net::async_write(socket_, net::buffer(frame), net::as_tuple(net::use_awaitable)),
         limits::control_idle_timeout);
     co_return r && !std::get<0>(*r);
   }
@@ -464,7 +464,7 @@ class ControlConnection {
   std::string peer_text_;
   std::string prefix_;
   io::SessionClock clock_;  // idle: control_idle_timeout; lifetime: as given
-  Deadline read_deadline_;
+  Deadline deadline_;
   control::FrameDecoder decoder_{limits::max_request_frame};
   int requests_ = 0;
   std::optional<ConnectionTable::Slot> slot_;

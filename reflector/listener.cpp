@@ -125,7 +125,10 @@ void say_and_close(tcp::socket& socket, std::string_view bytes) {
 net::awaitable<void> accept_loop(BoundListener& listener, ConnectionTable& table,
                                  ServeFunction serve, RefuseFunction refuse, ShedFunction shed) {
   for (;;) {
-    auto [ec, socket] = co_await listener.acceptor.async_accept(net::as_tuple(net::use_awaitable));
+    // The peer's address as accept() returns it: no getpeername() for it.
+    tcp::endpoint peer;
+    auto [ec, socket] =
+        co_await listener.acceptor.async_accept(peer, net::as_tuple(net::use_awaitable));
     if (ec == net::error::operation_aborted || !listener.acceptor.is_open()) co_return;
     if (ec) {
       // Out of descriptors or memory: back off briefly instead of spinning on the error.
@@ -136,8 +139,6 @@ net::awaitable<void> accept_loop(BoundListener& listener, ConnectionTable& table
       continue;
     }
     boost::system::error_code peer_ec;
-    const auto peer = socket.remote_endpoint(peer_ec);
-    if (peer_ec) continue;  // already gone
     auto admission = table.admit(peer.address(), steady_ms_now());
     if (admission.shed > 0 && shed) shed(peer, admission.shed);
     if (!admission.slot) {

@@ -68,10 +68,16 @@ bool parse_tcp(std::span<const std::uint8_t> tcp, TcpSegment& seg) {
   return true;
 }
 
-std::string text(int af, const std::uint8_t* bytes) {
-  std::array<char, INET6_ADDRSTRLEN> out{};
-  if (!::inet_ntop(af, bytes, out.data(), out.size())) return {};
-  return out.data();
+boost::asio::ip::address v4_at(const std::uint8_t* bytes) {
+  boost::asio::ip::address_v4::bytes_type b;
+  std::copy_n(bytes, b.size(), b.begin());
+  return boost::asio::ip::address_v4(b);
+}
+
+boost::asio::ip::address v6_at(const std::uint8_t* bytes) {
+  boost::asio::ip::address_v6::bytes_type b;
+  std::copy_n(bytes, b.size(), b.begin());
+  return boost::asio::ip::address_v6(b);
 }
 
 std::optional<TcpSegment> parse_ipv4(std::span<const std::uint8_t> ip, Direction dir) {
@@ -83,8 +89,8 @@ std::optional<TcpSegment> parse_ipv4(std::span<const std::uint8_t> ip, Direction
   TcpSegment seg;
   seg.family = Family::ipv4;
   seg.ttl = ip[8];
-  seg.source = text(AF_INET, ip.data() + 12);
-  seg.destination = text(AF_INET, ip.data() + 16);
+  seg.source = v4_at(ip.data() + 12);
+  seg.destination = v4_at(ip.data() + 16);
   seg.direction = dir;
   if (!parse_tcp(ip.subspan(ihl), seg)) return std::nullopt;
   return seg;
@@ -95,8 +101,8 @@ std::optional<TcpSegment> parse_ipv6(std::span<const std::uint8_t> ip, Direction
   TcpSegment seg;
   seg.family = Family::ipv6;
   seg.ttl = ip[7];
-  seg.source = text(AF_INET6, ip.data() + 8);
-  seg.destination = text(AF_INET6, ip.data() + 24);
+  seg.source = v6_at(ip.data() + 8);
+  seg.destination = v6_at(ip.data() + 24);
   seg.direction = dir;
   int next = ip[6];
   std::size_t at = 40;
@@ -247,33 +253,32 @@ bool FlowTable::watched(std::uint16_t port) const {
 }
 
 void FlowTable::expire(std::int64_t now_unix_ms) {
-  while (!order_.empty() && order_.front().first_seen_unix_ms + lifetime_.count() < now_unix_ms) {
-    const auto& f = order_.front();
-    index_.erase(Key{f.family, f.source_address, f.source_port, f.destination_port});
+  while (!order_.empty() &&
+         order_.front().flow.first_seen_unix_ms + lifetime_.count() < now_unix_ms) {
+    index_.erase(order_.front().key);
     order_.pop_front();
   }
 }
 
 control::WitnessFlow& FlowTable::flow_for(const Key& key, std::int64_t unix_ms, bool fresh) {
   if (auto it = index_.find(key); it != index_.end()) {
-    if (!fresh) return *it->second;
+    if (!fresh) return it->second->flow;
     order_.erase(it->second);  // a new connection reusing the 4-tuple: start over
     index_.erase(it);
   }
   if (order_.size() >= capacity_) {
-    const auto& f = order_.front();
-    index_.erase(Key{f.family, f.source_address, f.source_port, f.destination_port});
+    index_.erase(order_.front().key);
     order_.pop_front();
   }
   control::WitnessFlow flow;
   flow.family = std::get<0>(key);
-  flow.source_address = std::get<1>(key);
+  flow.source_address = std::get<1>(key).to_string();
   flow.source_port = std::get<2>(key);
   flow.destination_port = std::get<3>(key);
   flow.first_seen_unix_ms = unix_ms;
-  order_.push_back(std::move(flow));
+  order_.push_back(Entry{key, std::move(flow)});
   index_[key] = std::prev(order_.end());
-  return order_.back();
+  return order_.back().flow;
 }
 
 void FlowTable::observe(const TcpSegment& s, std::int64_t unix_ms) {
@@ -286,7 +291,7 @@ void FlowTable::observe(const TcpSegment& s, std::int64_t unix_ms) {
   if (s.syn && !s.ack && to_us) {
     const Key key{s.family, s.source, s.source_port, s.destination_port};
     auto existing = index_.find(key);
-    const bool fresh = existing != index_.end() && existing->second->handshake_completed;
+    const bool fresh = existing != index_.end() && existing->second->flow.handshake_completed;
     auto& flow = flow_for(key, unix_ms, fresh);
     if (!flow.syn_seen) flow.ttl = s.ttl;  // the first SYN's, as it arrived
     flow.syn_seen = true;
@@ -312,7 +317,8 @@ void FlowTable::observe(const TcpSegment& s, std::int64_t unix_ms) {
   }
   if (to_us && s.ack && !s.syn && !s.rst) {
     auto it = index_.find(Key{s.family, s.source, s.source_port, s.destination_port});
-    if (it != index_.end() && it->second->synack_sent) it->second->handshake_completed = true;
+    if (it != index_.end() && it->second->flow.synack_sent)
+      it->second->flow.handshake_completed = true;
   }
 }
 
@@ -324,7 +330,7 @@ std::vector<control::WitnessFlow> FlowTable::flows_from(const std::vector<std::s
     if (auto c = canonical(a)) wanted.insert(*c);
   }
   std::vector<control::WitnessFlow> out;
-  for (const auto& f : order_) {
+  for (const auto& [key, f] : order_) {
     if (f.first_seen_unix_ms < since_unix_ms) continue;
     if (f.first_seen_unix_ms + lifetime_.count() < now_unix_ms) continue;
     if (wanted.contains(f.source_address)) out.push_back(f);
@@ -347,7 +353,7 @@ class PcapWitness final : public PacketWitness {
             std::chrono::duration_cast<std::chrono::milliseconds>(limits::witness_flow_lifetime)),
         description_(std::move(description)) {
     for (const auto& a : addresses)
-      if (auto c = witness::canonical(a)) addresses_.insert(*c);
+      if (auto c = witness::canonical(a)) addresses_.insert(boost::asio::ip::make_address(*c));
   }
 
   ~PcapWitness() override {
@@ -447,7 +453,7 @@ class PcapWitness final : public PacketWitness {
   std::atomic<std::uint64_t> seen_{0};
   std::atomic<std::uint64_t> dropped_{0};
   std::atomic<std::int64_t> latest_ms_{0};  // capture time of the last packet handled
-  std::set<std::string> addresses_;         // canonical; read by the capture thread only
+  std::set<boost::asio::ip::address> addresses_;  // canonical; read by the capture thread only
   std::string description_;
   std::thread thread_;
 };

@@ -2,6 +2,7 @@
 // host's own SYN-ACKs and resets on their way out.
 #pragma once
 
+#include <boost/asio/ip/address.hpp>
 #include <chrono>
 #include <cstdint>
 #include <list>
@@ -78,8 +79,10 @@ enum class Direction {
 // The parts of one captured TCP segment the witness needs.
 struct TcpSegment {
   Family family = Family::ipv4;
-  std::string source;  // textual address, canonical form
-  std::string destination;
+  // Binary, as captured: a packet costs no address text (a flow's source becomes text
+  // once, when the flow is recorded).
+  boost::asio::ip::address source;
+  boost::asio::ip::address destination;
   std::uint16_t source_port = 0;
   std::uint16_t destination_port = 0;
   bool syn = false;
@@ -125,7 +128,12 @@ class FlowTable {
   std::size_t size() const { return order_.size(); }
 
  private:
-  using Key = std::tuple<Family, std::string, std::uint16_t, std::uint16_t>;
+  // Family, source address, source port, destination port.
+  using Key = std::tuple<Family, boost::asio::ip::address, std::uint16_t, std::uint16_t>;
+  struct Entry {
+    Key key;
+    control::WitnessFlow flow;
+  };
   bool watched(std::uint16_t port) const;
   void expire(std::int64_t now_unix_ms);
   control::WitnessFlow& flow_for(const Key& key, std::int64_t unix_ms, bool fresh);
@@ -133,8 +141,8 @@ class FlowTable {
   std::vector<std::uint16_t> ports_;
   std::size_t capacity_;
   std::chrono::milliseconds lifetime_;
-  std::list<control::WitnessFlow> order_;  // oldest first
-  std::map<Key, std::list<control::WitnessFlow>::iterator> index_;
+  std::list<Entry> order_;  // oldest first
+  std::map<Key, std::list<Entry>::iterator> index_;
 };
 
 }  // namespace witness
