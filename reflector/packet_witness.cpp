@@ -452,7 +452,7 @@ class PcapWitness final : public PacketWitness {
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> seen_{0};
   std::atomic<std::uint64_t> dropped_{0};
-  std::atomic<std::int64_t> latest_ms_{0};  // capture time of the last packet handled
+  std::atomic<std::int64_t> latest_ms_{0};        // capture time of the last packet handled
   std::set<boost::asio::ip::address> addresses_;  // canonical; read by the capture thread only
   std::string description_;
   std::thread thread_;

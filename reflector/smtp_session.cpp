@@ -58,10 +58,10 @@ class SessionStream {
       bool tls, Clock::duration timeout) {
     if (tls) {
       if (!tls_buffer_) tls_buffer_ = std::make_unique<std::array<char, read_size>>();
-      auto r = co_await deadline_.run(
-          socket(),
-          stream_.async_read_some(true, net::buffer(*tls_buffer_), net::as_tuple(net::use_awaitable)),
-          timeout);
+      auto r = co_await deadline_.run(socket(),
+                                      stream_.async_read_some(true, net::buffer(*tls_buffer_),
+                                                              net::as_tuple(net::use_awaitable)),
+                                      timeout);
       if (!r) co_return std::nullopt;
       co_return std::tuple{std::get<0>(*r), std::string_view(tls_buffer_->data(), std::get<1>(*r))};
     }
@@ -106,7 +106,8 @@ class SessionStream {
   net::awaitable<void> close(bool tls, bool peer_done) {
     if (tls) {
       // close_notify, so the peer can tell our close from a truncation attack.
-      co_await deadline_.run(socket(), stream_.async_shutdown_tls(net::as_tuple(net::use_awaitable)),
+      co_await deadline_.run(socket(),
+                             stream_.async_shutdown_tls(net::as_tuple(net::use_awaitable)),
                              limits::smtp_farewell_timeout);
     }
     // After QUIT the peer sends nothing more, and with nothing unread a close sends its
