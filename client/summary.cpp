@@ -44,6 +44,10 @@ Party party_of(const SummaryRow& r) {
           return Party::somewhere_on_path;
       }
       break;
+    case Location::unknown:
+      // This computer or hops on the path, each a candidate: named as either.
+      if (!r.candidates.empty()) return Party::somewhere_on_path;
+      break;
     default:
       break;
   }
@@ -116,16 +120,67 @@ std::string where_text(const SummaryRow& row) {
            (h.address.empty() && !h.role.empty() ? " (" + h.role + ")" : "");
   }
   if (row.candidates.empty()) return "";
-  const BlockingHop& first = row.candidates.front();
-  std::vector<std::string> silent;
-  for (std::size_t i = 1; i < row.candidates.size(); ++i)
-    silent.push_back(std::to_string(row.candidates[i].ttl));
-  if (silent.empty()) return ", at " + hop_name(first);
-  return ", at " + hop_name(first) + " or just after it, at " +
-         (silent.size() == 1
-              ? "a router that does not answer traceroute (hop " + silent.front()
-              : "routers that do not answer traceroute (hops " + join(silent, "or")) +
-         ")";
+  const auto& first = row.candidates.front();
+  std::vector<std::string> silent;    // routers that answer neither port
+  std::vector<std::string> answered;  // the next router, by its inbound filter
+  for (std::size_t i = 1; i < row.candidates.size(); ++i) {
+    const auto& c = row.candidates[i];
+    if (c.address.empty())
+      silent.push_back(std::to_string(c.ttl));
+    else
+      answered.push_back(hop_name(c));
+  }
+  std::vector<std::string> after;
+  if (!silent.empty())
+    after.push_back(silent.size() == 1
+                        ? "a router that does not answer traceroute (hop " + silent.front() + ")"
+                        : "routers that do not answer traceroute (hops " + join(silent, "or") +
+                              ")");
+  after.insert(after.end(), answered.begin(), answered.end());
+  if (after.empty()) return ", at " + hop_name(first);
+  return ", at " + hop_name(first) + " or just after it, at " + join(after, "or");
+}
+
+// The parties a place on the path may be, from its candidates' segments in path order:
+// empty when a candidate's segment is unknown (then only "something on the path" is true).
+std::vector<Party> candidate_parties(const SummaryRow& row) {
+  std::vector<Party> parties;
+  for (const auto& c : row.candidates) {
+    Party p = Party::somewhere_on_path;
+    if (c.ttl == 0) {
+      p = Party::this_computer;
+    } else {
+      switch (c.segment) {
+        case Segment::local_network:
+          p = Party::local_network;
+          break;
+        case Segment::upstream:
+          p = Party::isp;
+          break;
+        case Segment::reflector_network:
+          p = Party::reflector_provider;
+          break;
+        case Segment::unknown:
+          return {};
+      }
+    }
+    if (std::find(parties.begin(), parties.end(), p) == parties.end()) parties.push_back(p);
+  }
+  return parties;
+}
+
+std::string who(const SummaryRow& row, Party party);
+
+// "Your home network or your ISP (or a network beyond it)": the parties of a place that
+// spans segments, when every candidate's is known.
+std::string either_of(const SummaryRow& row) {
+  std::vector<std::string> names;
+  for (Party p : candidate_parties(row)) {
+    std::string name = who(row, p);
+    if (!names.empty()) name[0] = static_cast<char>(std::tolower(name[0]));
+    names.push_back(name);
+  }
+  return names.size() > 1 ? join(names, "or") : "Something on the path";
 }
 
 // Who, as the subject of a sentence.
@@ -141,6 +196,8 @@ std::string who(const SummaryRow& row, Party party) {
       return "Your ISP (or a network beyond it)";
     case Party::reflector_provider:
       return "The reflector's hosting provider";
+    case Party::somewhere_on_path:
+      return either_of(row);
     default:
       return "Something on the path";
   }
@@ -296,6 +353,9 @@ Findings port_findings(const PortStates& states) {
     const SummaryRow& bad = state.first_bad;
     const Party party = party_of(bad);
     found.parties.insert(party);
+    // A place that spans segments: the advice for each party it may be.
+    if (party == Party::somewhere_on_path)
+      for (Party p : candidate_parties(bad)) found.parties.insert(p);
     found.kinds.insert(kind_of(bad.verdict));
     if (party == Party::reflector_limits) {  // one sentence for all such ports, below
       refused_ports.push_back(name);

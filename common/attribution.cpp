@@ -201,8 +201,29 @@ BlockingHop PathMap::this_computer() const {
 
 // ---- Locating ------------------------------------------------------------------------
 
+namespace {
+
+// A place from its candidates: one is exact (this computer, or a hop on the path);
+// several with this computer among them could be either; else the path, in their common
+// segment. None: the reflector's own link, past every router.
+Place from_candidates(std::vector<BlockingHop> candidates, std::vector<std::string> reasons) {
+  if (candidates.size() == 1 && candidates.front().ttl == 0)
+    return on_this_computer(std::move(reasons));
+  if (candidates.size() == 1) return exact(std::move(candidates.front()), std::move(reasons));
+  Place place;
+  place.reasons = std::move(reasons);
+  const bool this_computer = std::any_of(candidates.begin(), candidates.end(),
+                                         [](const BlockingHop& h) { return h.ttl == 0; });
+  place.location = this_computer ? Location::unknown : Location::path;
+  if (!this_computer) place.segment = common_segment(candidates);
+  place.candidates = std::move(candidates);
+  return place;
+}
+
+}  // namespace
+
 std::optional<Place> locate_silent_drop(const PathTrace& trace, const HostNetwork& host,
-                                        std::uint16_t port) {
+                                        std::uint16_t port, std::optional<bool> syn_left_host) {
   const auto& probed = trace.probed.hops;
   if (std::any_of(probed.begin(), probed.end(), [](const TraceHop& h) {
         return h.kind == HopKind::reached || h.kind == HopKind::reset ||
@@ -221,11 +242,7 @@ std::optional<Place> locate_silent_drop(const PathTrace& trace, const HostNetwor
   if (!next) return std::nullopt;
 
   const PathMap map(trace, host);
-  std::vector<BlockingHop> candidates;
-  candidates.push_back(last == 0 ? map.this_computer() : map.hop(last));
-  for (int ttl = last + 1; ttl < *next; ++ttl) candidates.push_back(map.hop(ttl));
   const bool reaches_reflector = map.distance() && *next == *map.distance();
-
   std::string observed =
       last == 0 ? fmt::format("no router answered {}'s TTL-limited probes, not even at TTL 1",
                               port_words(port))
@@ -234,32 +251,51 @@ std::optional<Place> locate_silent_drop(const PathTrace& trace, const HostNetwor
   observed += fmt::format(", while the control port's were answered at {}",
                           reaches_reflector ? fmt::format("TTL {} by the reflector", *next)
                                             : hop_words(map.hop(*next)));
-  Place place;
-  place.reasons.push_back(observed);
-  if (candidates.size() > 1) {
+  std::vector<std::string> reasons{observed};
+  if (last == 0 && syn_left_host == false) {
+    reasons.push_back(
+        "this computer did not transmit the SYN's retransmission (the kernel counted it but "
+        "its own firewall or queue refused it), so the SYN never left this computer");
+    return on_this_computer(std::move(reasons));
+  }
+  if (last == 0 && syn_left_host == true)
+    reasons.push_back(
+        "the SYN left this computer (the kernel transmitted its retransmission), so this "
+        "computer's own firewall did not drop it");
+
+  // The router that answered last, or this computer: its forwarding filter (or output).
+  std::vector<BlockingHop> candidates;
+  if (last > 0)
+    candidates.push_back(map.hop(last));
+  else if (syn_left_host != true)
+    candidates.push_back(map.this_computer());
+  // Routers that answer neither port.
+  for (int ttl = last + 1; ttl < *next; ++ttl) candidates.push_back(map.hop(ttl));
+  if (*next - last > 1) {
     const std::string silent = *next - last > 2 ? fmt::format("hops {} to {}", last + 1, *next - 1)
                                                 : fmt::format("hop {}", last + 1);
-    place.reasons.push_back(fmt::format("{} answered neither port's probes, so the drop is at {}",
-                                        silent, list_words(candidates)));
+    reasons.push_back(fmt::format("{} answered neither port's probes", silent));
   }
+  // The next router's inbound filter, which sees the probe before its TTL runs out. The
+  // reflector host in its place: its own firewall, which only a packet witness can clear.
+  if (!reaches_reflector) candidates.push_back(map.hop(*next));
+  if (candidates.size() > 1)
+    reasons.push_back(fmt::format(
+        "so the drop is at {}: a router whose forwarding filter drops a port still answers "
+        "the probe that expires at it, while one whose inbound filter drops it answers "
+        "nothing for that port",
+        list_words(candidates)));
+  if (candidates.empty()) {
+    // The SYN left this computer and the reflector is the first hop: the link between.
+    Place place;
+    place.location = Location::path;
+    place.segment = Segment::unknown;
+    place.reasons = std::move(reasons);
+    place.reflector_host_possible = true;
+    return place;
+  }
+  Place place = from_candidates(std::move(candidates), std::move(reasons));
   place.reflector_host_possible = reaches_reflector;
-  if (candidates.size() == 1 && last == 0) {
-    place.location = Location::client_host;
-    return place;
-  }
-  if (candidates.size() == 1) {
-    place.location = Location::path;
-    place.segment = candidates.front().segment;
-    place.hop = candidates.front();
-    return place;
-  }
-  place.candidates = std::move(candidates);
-  if (last == 0) {
-    place.location = Location::unknown;  // this computer or the path
-  } else {
-    place.location = Location::path;
-    place.segment = common_segment(place.candidates);
-  }
   return place;
 }
 
@@ -274,17 +310,28 @@ std::optional<Place> locate_reset(const PathTrace& trace, const HostNetwork& hos
   if (!first) return std::nullopt;
   const PathMap map(trace, host);
   if (map.distance() && *map.distance() == 1) return std::nullopt;  // no router between
-  if (*first == 1)
-    return on_this_computer({fmt::format(
-        "{}'s probe with a TTL of 1, which no router forwards, was already answered with a "
-        "reset: it did not come from beyond the first router",
-        port_words(port))});
-  Place place = exact(
-      map.hop(*first - 1),
-      {fmt::format("the reset first comes back with a TTL of {}; at TTL {} {} answered with "
-                   "time-exceeded, so the reset comes from its forwarding filter or just after it",
-                   *first, *first - 1, hop_words(map.hop(*first - 1)))});
-  place.reflector_host_possible = map.distance() && *first >= *map.distance();
+  // The reset comes from the forwarding filter of the router before (this computer's
+  // own firewall at TTL 1), or from the inbound filter of the router at that TTL, unless
+  // the reflector is there: its host is then possible instead.
+  const bool at_reflector = map.distance() && *first >= *map.distance();
+  std::vector<BlockingHop> candidates{*first == 1 ? map.this_computer() : map.hop(*first - 1)};
+  if (!at_reflector) candidates.push_back(map.hop(*first));
+  std::string observed =
+      *first == 1 ? fmt::format("{}'s probe with a TTL of 1 was already answered with a reset",
+                                port_words(port))
+                  : fmt::format(
+                        "the reset first comes back with a TTL of {}; at TTL {} {} answered with "
+                        "time-exceeded",
+                        *first, *first - 1, hop_words(map.hop(*first - 1)));
+  std::vector<std::string> reasons{observed};
+  if (candidates.size() > 1)
+    reasons.push_back(fmt::format(
+        "so the reset comes from {} or {}: a filter on the way out of the first (behind its "
+        "TTL check{}) or the second one's inbound filter (ahead of its TTL check)",
+        hop_words(candidates[0]), hop_words(candidates[1]),
+        *first == 1 ? ": this computer's own firewall" : ""));
+  Place place = from_candidates(std::move(candidates), std::move(reasons));
+  place.reflector_host_possible = at_reflector;
   return place;
 }
 

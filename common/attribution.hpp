@@ -10,8 +10,16 @@
 //     network (its hosting provider);
 //   - every other hop is upstream: the client's ISP, its CGNAT, or a transit network.
 // A router silent to both ports' probes has no address; it takes its neighbours'
-// segment when they agree and `unknown` when they do not. Firewalk's convention places
-// a filter: a router expires a packet's TTL before its forwarding filter sees it.
+// segment when they agree and `unknown` when they do not.
+//
+// Where a filter sits on a router decides what a trace shows of it. In the forwarding
+// path (Linux's forward chain, Firewalk's convention) the router expires a packet's TTL
+// before the filter sees it, so it still answers the probe that dies there; as the packet
+// arrives (an interface's inbound ACL, as most routers apply them, Linux's prerouting or
+// ingress hook) the filter sees it first, and the router answers nothing for that port.
+// So a port whose probes are answered up to hop k and no further was stopped by hop k's
+// forwarding filter or by the next router's inbound one: both are candidates, and a rule
+// that picks one of them fits a lab, not the internet.
 #pragma once
 
 #include <map>
@@ -72,11 +80,16 @@ class PathMap {
 // Both probes' traces stop being answered at the same place, or the probed port's stops
 // earlier: a silent drop. nullopt when the trace does not show one (the probed port is
 // answered at the end, or the reference port goes no further).
+// `syn_left_host`: whether the client knows its SYN left this computer (the probe's
+// ClientProbe::syn_left_host); it decides between this computer and its first router
+// when not even TTL 1 is answered.
 std::optional<Place> locate_silent_drop(const PathTrace& trace, const HostNetwork& host,
-                                        std::uint16_t port);
+                                        std::uint16_t port,
+                                        std::optional<bool> syn_left_host = std::nullopt);
 
-// A reset that first comes back at some TTL: it came from the filter of the hop before
-// (this computer when it is TTL 1). nullopt without a reset in the probed trace.
+// A reset that first comes back at some TTL t: from the forwarding filter of hop t-1
+// (this computer when t is 1) or the inbound filter of hop t. nullopt without a reset in
+// the probed trace.
 std::optional<Place> locate_reset(const PathTrace& trace, const HostNetwork& host,
                                   std::uint16_t port);
 

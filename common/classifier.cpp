@@ -472,17 +472,35 @@ Classification classify_refused(const Facts& facts) {
 
 // ---- Timed out: where did the SYN die? ------------------------------------------------
 
+// What this computer's kernel says of the SYN (ClientProbe::syn_left_host), in words.
+constexpr const char* syn_held_words =
+    "this computer did not transmit the SYN's retransmission (the kernel counted it but its "
+    "own firewall or queue refused it), so the SYN never left this computer";
+constexpr const char* syn_left_words =
+    "the SYN left this computer (the kernel transmitted its retransmission)";
+
 Classification classify_timed_out(const Facts& facts) {
   const std::string silent = silence(facts.probe);
+  const std::optional<bool> left = facts.probe.syn_left_host;
   std::optional<Place> place;
-  if (facts.trace) place = locate_silent_drop(*facts.trace, facts.evidence.host, facts.probe.port);
+  if (facts.trace) {
+    place = locate_silent_drop(*facts.trace, facts.evidence.host, facts.probe.port, left);
+  } else if (left == false) {
+    // No trace, but this computer's kernel says the SYN never left: its own firewall.
+    place = Place{Location::client_host, {}, {}, {}, false, {syn_held_words}};
+  }
   // The witness decides first, and its observation comes first among the reasons (the
   // report's one-line reason is the first).
   if (const auto& witness = facts.reflector.witness) {
-    // The SYN never arrived: dropped on the way, where the trace says if it does.
-    if (!witness->syn_seen)
-      return placed(Verdict::dropped, place.value_or(between_here_and_the_reflector()),
+    // The SYN never arrived: dropped on the way, where the trace says if it does; on the
+    // path, somewhere, when the SYN is known to have left this computer.
+    if (!witness->syn_seen) {
+      Place where = place.value_or(between_here_and_the_reflector());
+      if (!place && left == true)
+        where = Place{Location::path, Segment::unknown, {}, {}, false, {syn_left_words}};
+      return placed(Verdict::dropped, where,
                     {"the packet witness never saw the SYN reach the reflector host", silent});
+    }
     // The host answered with a reset that never came back.
     if (witness->rst_sent)
       return host_reset(facts, {"the packet witness saw the reflector host answer the SYN with "
@@ -519,9 +537,10 @@ Classification classify_timed_out(const Facts& facts) {
                  "the probe travels as far as the last router before the reflector: the "
                  "reflector host's firewall, that router or the way back dropped it",
                  missing_sources(facts)});
-  return make(Verdict::dropped, Location::unknown,
-              {silent, "the reflector recorded no connection for it",
-               "where it was dropped is unknown: " + missing_sources(facts)});
+  std::vector<std::string> reasons{silent, "the reflector recorded no connection for it"};
+  if (left == true) reasons.push_back(syn_left_words);
+  reasons.push_back("where it was dropped is unknown: " + missing_sources(facts));
+  return make(Verdict::dropped, Location::unknown, std::move(reasons));
 }
 
 // ---- Destination probes: judged against the reflector probe of the same port ----------

@@ -67,6 +67,12 @@ struct ClientProbe {
   std::string connect_error;  // the system's words for a failure
   std::optional<IcmpReport> icmp;
   double connect_ms = 0;
+  // For a connect that timed out: whether its SYN is known to have left this computer.
+  // true when the kernel transmitted a retransmission of it; false when the kernel counted
+  // a retransmission and transmitted none (this computer's own firewall or queue refused
+  // it: Linux's tcpi_total_retrans without tcpi_retrans); nullopt when no retransmission
+  // was due before the probe gave up, or the system does not say.
+  std::optional<bool> syn_left_host;
 
   // SMTP / TLS.
   DialogueEnd end = DialogueEnd::none;

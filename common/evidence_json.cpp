@@ -333,6 +333,7 @@ json::object to_json(const ClientProbe& p) {
           {"connect_error", json_safe(p.connect_error)},
           {"icmp", std::move(icmp)},
           {"connect_ms", p.connect_ms},
+          {"syn_left_host", p.syn_left_host ? json::value(*p.syn_left_host) : json::value(nullptr)},
           {"end", to_string(p.end)},
           {"end_detail", json_safe(p.end_detail)},
           {"banner_code", optional_int(p.banner_code)},

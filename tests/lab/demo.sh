@@ -31,9 +31,11 @@ done
 lab_require
 
 LAB_QUIET=1
-# The ISP drops port 25 at its second router (its only one in a shorter lab); the last
-# router is the VPS's hosting provider's, in front of the VPS.
-DROP_AT=$((LAB_ISP_ROUTERS >= 3 ? 2 : 1))
+# The ISP drops port 25 at its first router, in its forwarding path; the last router is
+# the VPS's hosting provider's, in front of the VPS. A trace cannot tell a forwarding
+# filter from the next router's inbound one, so the ISP's next router is named beside it:
+# both are the ISP's when it has two routers or more.
+DROP_AT=1
 lab_up
 lab_block "isp$DROP_AT" drop tcp dport 25 >/dev/null
 lab_start_reflector "$REFLECTOR" --hostname "$LAB_REFLECTOR_NAME"

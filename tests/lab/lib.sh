@@ -202,6 +202,7 @@ lab_add_ns() {
     >/dev/null && nft -f -' <<'EOF' || lab_die "sysctl or nft base table in $ns failed"
 table inet e25lab {
   chain prerouting { type nat hook prerouting priority dstnat; policy accept; }
+  chain prefilter { type filter hook prerouting priority filter; policy accept; }
   chain input { type filter hook input priority filter; policy accept; }
   chain forward { type filter hook forward priority filter; policy accept; }
   chain output { type filter hook output priority filter; policy accept; }
@@ -562,7 +563,8 @@ lab_start_fixture() { # NS NAME PORT CMD...
 #         rule (MATCH is the whole rule, statements included, e.g. a rewrite:
 #         `tcp flags syn tcp option maxseg size set 1200`)
 # The chain: forward on routers, input on the home and the VPS (their own firewall);
-# `--chain NAME` before ACTION overrides it. MATCH is nftables syntax, e.g.
+# `--chain NAME` before ACTION overrides it: `prefilter` filters as packets arrive, before
+# routing (and a router's TTL check), as an interface's inbound ACL does. MATCH is nftables syntax, e.g.
 # `tcp dport 25` or `ip saddr 203.0.113.10 tcp sport 25`.
 lab_block() {
   local short=$1 fam="" chain verdicts=() out v
@@ -645,7 +647,7 @@ lab_unblock() {
   local short=$1 id
   shift
   if (($# == 0)); then
-    for id in prerouting input forward output; do lab_exec "$short" nft flush chain inet e25lab "$id"; done
+    for id in prerouting prefilter input forward output; do lab_exec "$short" nft flush chain inet e25lab "$id"; done
     return 0
   fi
   for id in "$@"; do

@@ -29,7 +29,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
 
 ALL_SCENARIOS=(all_open isp_drop isp_reset isp_icmp isp_redirect starttls_strip starttls_mask
-  tls_intercept v6_open_v4_dropped homer_drop vps_firewall_drop vps_firewall_reset reply_dropped
+  tls_intercept v6_open_v4_dropped homer_drop homer_ingress_drop isp_ingress_drop vps_firewall_drop vps_firewall_reset reply_dropped
   control_blocked not_listening destination_blocked client_firewall vps_provider_drop
   silent_router_drop silent_router_drop_first isp_relay reset_after_ehlo cap_full no_ipv6_route
   benign_middlebox inbound_home_mx inbound_no_forward inbound_isp_drop inbound_vps_provider_drop
@@ -342,6 +342,27 @@ isp_hop_args() {
   return 0
 }
 mapfile -t ISP_HOP < <(isp_hop_args)
+# The candidates' common segment, as the contract defines it: theirs when they agree.
+candidates_segment() { # TTL...
+  local t first
+  first=$(segment_of_ttl "$1")
+  for t in "$@"; do [[ $(segment_of_ttl "$t") == "$first" ]] || { printf unknown; return; }; done
+  printf '%s' "$first"
+}
+# A filter in a router's forwarding path (lab_block's default chain) lets the router
+# answer for its own TTL and stops the probes after it, exactly as the next router's
+# inbound filter would: both are candidates, unless the next is the VPS itself (then the
+# witness tells its own firewall apart, and the router's hop stands alone).
+forwarding_filter_args() { # TTL NAME
+  local next=$(($1 + 1))
+  if ((next > PROVIDER_TTL)); then
+    printf '%s\n' "hop=$1@$2" "segment=$(segment_of_ttl "$1")"
+    return
+  fi
+  printf '%s\n' hop=none "candidates=$1@$2,$next@$(router_at "$next")" \
+    "segment=$(candidates_segment "$1" "$next")"
+}
+mapfile -t ISP_FILTER < <(forwarding_filter_args "$ISP_TTL" "$ISP")
 
 PORTS="25 465 587" BOTH="ipv4 ipv6"
 # An unanswered SYN without witness or trace: dropped, but nobody can say where it died
@@ -371,18 +392,18 @@ scenario_isp_drop() {
   lab_block "$ISP" drop tcp dport 25 >/dev/null
   run_check --family both || return
   expect_exit 1
-  expect_25 dropped/path "$SILENT" "${ISP_HOP[@]}"
+  expect_25 dropped/path "$SILENT" "${ISP_FILTER[@]}"
   expect_rest_open "$PORTS" "$BOTH"
   expect_summary
 }
 
 # The reset first comes back at the TTL after the router's (its forwarding filter sent
-# it, after the TTL check): the hop is the router's.
+# it, after the TTL check), as it would from the next router's inbound filter.
 scenario_isp_reset() {
   lab_block "$ISP" reset tcp dport 25 >/dev/null
   run_check --family both || return
   expect_exit 1
-  expect_25 reset/path "$RESET_UNPLACED" "${ISP_HOP[@]}"
+  expect_25 reset/path "$RESET_UNPLACED" "${ISP_FILTER[@]}"
   expect_rest_open "$PORTS" "$BOTH"
 }
 
@@ -456,7 +477,7 @@ scenario_v6_open_v4_dropped() {
   run_check --family both || return
   expect_exit 1
   if full_evidence; then
-    expect_probe 25 ipv4 dropped/path "${ISP_HOP[@]}"
+    expect_probe 25 ipv4 dropped/path "${ISP_FILTER[@]}"
   else
     expect_probe 25 ipv4 "$SILENT"
   fi
@@ -465,13 +486,50 @@ scenario_v6_open_v4_dropped() {
   expect_summary
 }
 
-# The block is in the home router itself (TTL 1).
+# The block is in the home router's forwarding path (TTL 1): it answers for TTL 1, and
+# the probes after it die as they would at the ISP's inbound filter. Both are named.
 scenario_homer_drop() {
   lab_block homer drop tcp dport 25 >/dev/null
   run_check --family both || return
   expect_exit 1
-  expect_25 dropped/path "$SILENT" hop=1@homer segment=local_network "role~=home router"
+  local where
+  mapfile -t where < <(forwarding_filter_args 1 homer)
+  expect_25 dropped/path "$SILENT" "${where[@]}"
   expect_rest_open "$PORTS" "$BOTH"
+  full_evidence && expect_summary_says "home router"
+  expect_summary
+}
+
+# The home router filters port 25 as packets arrive, before its TTL check (an inbound
+# ACL): not even TTL 1 is answered for port 25, as with this computer's own firewall,
+# but the SYN left this computer, which its kernel tells. The router, never this computer.
+scenario_homer_ingress_drop() {
+  lab_block homer --chain prefilter drop tcp dport 25 >/dev/null
+  run_check --family both || return
+  expect_exit 1
+  expect_25 dropped/path "$SILENT" hop=1@homer segment=local_network "role~=home router" \
+    "reason~=left this computer" -- "reason~=left this computer"
+  expect_rest_open "$PORTS" "$BOTH"
+  expect_summary_never_says "this computer stops"
+  expect_summary
+}
+
+# The ISP filters port 25 as packets arrive at its router: the router before it answers
+# for its TTL, and the probes die as they would at that router's forwarding filter. The
+# ISP's router is among the candidates, the home router only when it is the one before.
+scenario_isp_ingress_drop() {
+  local before=$((ISP_TTL - 1))
+  lab_block "$ISP" --chain prefilter drop tcp dport 25 >/dev/null
+  run_check --family both || return
+  expect_exit 1
+  expect_25 dropped/path "$SILENT" hop=none "candidates=$before@$(router_at "$before"),$ISP_TTL@$ISP" \
+    "segment=$(candidates_segment "$before" "$ISP_TTL")"
+  expect_rest_open "$PORTS" "$BOTH"
+  if full_evidence && ((before > 1)); then
+    expect_summary_says "ISP"
+    expect_summary_never_says "home"
+  fi
+  expect_summary
 }
 
 # The VPS's own firewall (its input chain) drops port 25: only the witness, which sees
@@ -574,7 +632,8 @@ scenario_client_firewall() {
   lab_block home --chain output drop tcp dport 25 >/dev/null
   run_check --family both || return
   expect_exit 1
-  expect_25 dropped/client_host "$SILENT" hop=none candidates= segment=null
+  expect_25 dropped/client_host dropped/client_host hop=none candidates= segment=null \
+    "reason~=never left this computer" -- "reason~=never left this computer"
   expect_rest_open "$PORTS" "$BOTH"
 }
 
@@ -601,22 +660,23 @@ silence() { # ROUTER: no ICMP time-exceeded from it, in either family
   lab_block "$1" --chain output drop icmp type time-exceeded >/dev/null
   lab_block "$1" --chain output drop icmpv6 type time-exceeded >/dev/null
 }
-# The candidates' common segment, as the contract defines it: theirs when they agree.
-candidates_segment() { # TTL...
-  local t first
-  first=$(segment_of_ttl "$1")
-  for t in "$@"; do [[ $(segment_of_ttl "$t") == "$first" ]] || { printf unknown; return; }; done
-  printf '%s' "$first"
+# The candidates of a drop after the router at TTL BEFORE, with the silent routers up to
+# LAST: the next router past them too (its inbound filter), unless it is the VPS.
+silent_candidates_args() { # BEFORE LAST
+  local before=$1 last=$2 next=$(($2 + 1)) list t ttls=()
+  list="$before@$(router_at "$before")"
+  for ((t = before + 1; t <= last; t++)); do list+=",$t@null"; ttls+=("$t"); done
+  if ((next <= PROVIDER_TTL)); then list+=",$next@$(router_at "$next")"; ttls+=("$next"); fi
+  printf '%s\n' hop=none "candidates=$list" "segment=$(candidates_segment "$before" "${ttls[@]}")"
 }
 scenario_silent_router_drop() {
-  local before=$((ISP_TTL - 1))
+  local before=$((ISP_TTL - 1)) where
   silence "$ISP"
   lab_block "$ISP" drop tcp dport 25 >/dev/null
   run_check --family both || return
   expect_exit 1
-  expect_25 dropped/path "$SILENT" hop=none \
-    "candidates=$before@$(router_at "$before"),$ISP_TTL@null" \
-    "segment=$(candidates_segment "$before" "$ISP_TTL")"
+  mapfile -t where < <(silent_candidates_args "$before" "$ISP_TTL")
+  expect_25 dropped/path "$SILENT" "${where[@]}"
   expect_rest_open "$PORTS" "$BOTH"
   expect_summary
   full_evidence && expect_summary_says "does not answer traceroute"
@@ -629,7 +689,9 @@ scenario_silent_router_drop_first() {
   lab_block isp1 drop tcp dport 25 >/dev/null
   run_check --family both || return
   expect_exit 1
-  expect_25 dropped/path "$SILENT" hop=none candidates=1@homer,2@null segment=unknown
+  local where
+  mapfile -t where < <(silent_candidates_args 1 2)
+  expect_25 dropped/path "$SILENT" "${where[@]}"
   expect_rest_open "$PORTS" "$BOTH"
   expect_summary
   # Naming the home router is only right beside the other candidate.

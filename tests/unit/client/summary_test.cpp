@@ -115,6 +115,38 @@ BOOST_AUTO_TEST_CASE(silent_router_is_never_the_culprit_alone) {
   BOOST_TEST(!contains(text, "Your home network"), text);
 }
 
+// A forwarding filter at the home router and the ISP's inbound filter look the same:
+// both are named, each with its advice, and the ISP's router by its address.
+BOOST_AUTO_TEST_CASE(home_router_or_isp_names_both) {
+  auto r = on_path(25, "smtp", Verdict::dropped, Segment::unknown);
+  r.candidates = {home_router,
+                  BlockingHop{2, "100.64.0.1", "ISP (shared address space)", Segment::upstream}};
+  auto text = summarize(input("r", {r, row(587, "submission", Verdict::open)}));
+  BOOST_TEST(contains(text,
+                      "Your home network or your ISP (or a network beyond it) blocks "
+                      "outbound port 25 (smtp)"),
+             text);
+  BOOST_TEST(contains(text,
+                      "at your home router (hop 1, 192.0.2.1) or just after it, at hop 2 "
+                      "(100.64.0.1)"),
+             text);
+  BOOST_TEST(contains(text, "Check your home router's firewall"), text);
+  BOOST_TEST(contains(text, "ask your ISP"), text);
+  BOOST_TEST(!contains(text, "Something on the path"), text);
+}
+
+// Not even TTL 1 answered and the kernel did not say whether the SYN left: this computer
+// or the first router, both named, with the advice for each.
+BOOST_AUTO_TEST_CASE(this_computer_or_the_home_router) {
+  auto r = row(25, "smtp", Verdict::dropped, Location::unknown);
+  r.candidates = {BlockingHop{0, "", "this computer", Segment::unknown}, home_router};
+  auto text = summarize(input("r", {r, row(587, "submission", Verdict::open)}));
+  BOOST_TEST(contains(text, "This computer or your home network blocks outbound port 25"), text);
+  BOOST_TEST(contains(text, "at this computer or just after it, at your home router (hop 1"), text);
+  BOOST_TEST(contains(text, "this computer's firewall or security software"), text);
+  BOOST_TEST(contains(text, "Check your home router's firewall"), text);
+}
+
 BOOST_AUTO_TEST_CASE(relay_says_mail_leaves_from_another_address) {
   auto r = on_path(25, "smtp", Verdict::proxied, Segment::upstream, isp_router);
   r.arrived_from = "198.51.100.2";

@@ -433,13 +433,14 @@ const std::vector<Row> rows = {
      none, "", "", "cannot be told apart"},
     {"silent, witness saw no SYN, dies after an ISP router",
      [] { return with_trace(witnessed_silence(), trace_dying_after(3)); }, Verdict::dropped,
-     Location::path, upstream, "3@198.51.100.2", "", "up to hop 3"},
+     Location::path, unknown_segment, "", "3@198.51.100.2,4@198.51.100.6",
+     "inbound filter drops it"},
     {"silent, witness saw no SYN, dies after the router in front of the reflector",
      [] { return with_trace(witnessed_silence(), trace_dying_after(4)); }, Verdict::dropped,
      Location::path, provider, "4@198.51.100.6", "", "in front of the reflector"},
     {"silent, no witness, dies after the home router",
      [] { return with_trace(silent_probe(), trace_dying_after(1)); }, Verdict::dropped,
-     Location::path, local, "1@192.0.2.1", "", "home router"},
+     Location::path, unknown_segment, "", "1@192.0.2.1,2@100.64.0.1", "home router"},
     {"silent, no witness, dies after the router in front of the reflector",
      [] { return with_trace(silent_probe(), trace_dying_after(4)); }, Verdict::inconclusive,
      Location::unknown, none, "", "", "last router before the reflector"},
@@ -449,25 +450,77 @@ const std::vector<Row> rows = {
        e.reflector.connections_dropped = 3;
        return e;
      },
-     Verdict::dropped, Location::path, upstream, "3@198.51.100.2", "", "dropped 3"},
+     Verdict::dropped, Location::path, unknown_segment, "", "3@198.51.100.2,4@198.51.100.6",
+     "dropped 3"},
     {"silent, no witness, no trace", silent_probe, Verdict::dropped, Location::unknown, none, "",
      "", "where it was dropped is unknown"},
-    {"silent, not even TTL 1 answered, the gateway answered the reference: this computer",
+    {"silent, not even TTL 1 answered, the gateway answered the reference: this computer or it",
      [] { return with_trace(silent_probe(), trace_dying_after(0)); }, Verdict::dropped,
-     Location::client_host, none, "", "", "not even at TTL 1"},
-    {"silent, witness saw no SYN, not even TTL 1 answered: this computer",
+     Location::unknown, none, "", "0@,1@192.0.2.1", "not even at TTL 1"},
+    {"silent, witness saw no SYN, not even TTL 1 answered: this computer or the gateway",
      [] { return with_trace(witnessed_silence(), trace_dying_after(0)); }, Verdict::dropped,
-     Location::client_host, none, "", "", "never saw the SYN"},
+     Location::unknown, none, "", "0@,1@192.0.2.1", "never saw the SYN"},
+    {"silent, not even TTL 1 answered, this computer never sent the retransmission",
+     [] {
+       auto e = with_trace(silent_probe(), trace_dying_after(0));
+       e.client.syn_left_host = false;
+       return e;
+     },
+     Verdict::dropped, Location::client_host, none, "", "", "never left this computer"},
+    {"silent, not even TTL 1 answered, the SYN left: the gateway's inbound filter",
+     [] {
+       auto e = with_trace(witnessed_silence(), trace_dying_after(0));
+       e.client.syn_left_host = true;
+       return e;
+     },
+     Verdict::dropped, Location::path, local, "1@192.0.2.1", "", "left this computer"},
+    {"silent, this computer held a retransmission, but the port's trace reached the reflector",
+     [] {
+       auto e = with_trace(silent_probe(), trace_answered_at(5));
+       e.client.syn_left_host = false;
+       return e;
+     },
+     Verdict::dropped, Location::unknown, none, "", "", "where it was dropped is unknown"},
+    {"silent, the SYN left, the reflector is the first hop: the link between",
+     [] {
+       auto e = witnessed_silence();
+       e.client.syn_left_host = true;
+       return with_trace(e, PathTrace{{25, {hop(1, "", quiet)}},
+                                      {7025, {hop(1, reflector_addr, HopKind::reached)}}});
+     },
+     Verdict::dropped, Location::path, unknown_segment, "", "", "left this computer"},
+    {"silent, no trace, no witness, this computer never sent the retransmission",
+     [] {
+       auto e = silent_probe();
+       e.client.syn_left_host = false;
+       return e;
+     },
+     Verdict::dropped, Location::client_host, none, "", "", "never left this computer"},
+    {"silent, no trace, witness saw no SYN, the SYN left this computer: on the path",
+     [] {
+       auto e = witnessed_silence();
+       e.client.syn_left_host = true;
+       return e;
+     },
+     Verdict::dropped, Location::path, unknown_segment, "", "", "left this computer"},
+    {"silent, no trace, no witness, the SYN left this computer: still unknown where",
+     [] {
+       auto e = silent_probe();
+       e.client.syn_left_host = true;
+       return e;
+     },
+     Verdict::dropped, Location::unknown, none, "", "", "left this computer"},
     {"silent at a router that answers no traceroute, between ISP routers",
      [] {
        return with_trace(witnessed_silence(), trace_dying_after(2, with_silent(path_hops(), {3})));
      },
-     Verdict::dropped, Location::path, upstream, "", "2@100.64.0.1,3@", "answered neither port"},
+     Verdict::dropped, Location::path, unknown_segment, "", "2@100.64.0.1,3@,4@198.51.100.6",
+     "answered neither port"},
     {"silent at the first ISP router, which answers no traceroute",
      [] {
        return with_trace(witnessed_silence(), trace_dying_after(1, with_silent(path_hops(), {2})));
      },
-     Verdict::dropped, Location::path, unknown_segment, "", "1@192.0.2.1,2@",
+     Verdict::dropped, Location::path, unknown_segment, "", "1@192.0.2.1,2@,3@198.51.100.2",
      "answered neither port"},
     {"silent at a router that answers no traceroute, between two home routers",
      [] {
@@ -477,7 +530,8 @@ const std::vector<Row> rows = {
        for (std::size_t i = 3; i < hops.size(); ++i) hops[i].ttl += 2;
        return with_trace(witnessed_silence(), trace_dying_after(1, hops));
      },
-     Verdict::dropped, Location::path, local, "", "1@192.0.2.1,2@", "answered neither port"},
+     Verdict::dropped, Location::path, local, "", "1@192.0.2.1,2@,3@10.0.0.1",
+     "answered neither port"},
     {"silent, no witness, but the port's trace reached the reflector: nothing to place",
      [] { return with_trace(silent_probe(), trace_answered_at(5)); }, Verdict::dropped,
      Location::unknown, none, "", "", "where it was dropped is unknown: no packet witness"},
@@ -485,14 +539,15 @@ const std::vector<Row> rows = {
      [] {
        return with_trace(witnessed_silence(), trace_dying_after(0, with_silent(path_hops(), {1})));
      },
-     Verdict::dropped, Location::unknown, none, "", "0@,1@", "not even at TTL 1"},
+     Verdict::dropped, Location::unknown, none, "", "0@,1@,2@100.64.0.1", "not even at TTL 1"},
     {"silent after a home router with a public WAN",
      [] {
        auto hops = path_hops();
        hops[1] = hop(2, "198.51.100.129", te);
        return with_trace(witnessed_silence(), trace_dying_after(2, hops));
      },
-     Verdict::dropped, Location::path, upstream, "2@198.51.100.129", "", "up to hop 2"},
+     Verdict::dropped, Location::path, upstream, "", "2@198.51.100.129,3@198.51.100.2",
+     "up to hop 2"},
     {"silent after a second private router at home (double NAT)",
      [] {
        auto hops = path_hops();
@@ -500,14 +555,16 @@ const std::vector<Row> rows = {
        for (std::size_t i = 2; i < hops.size(); ++i) ++hops[i].ttl;
        return with_trace(witnessed_silence(), trace_dying_after(2, hops));
      },
-     Verdict::dropped, Location::path, local, "2@10.0.0.1", "", "up to hop 2"},
+     Verdict::dropped, Location::path, unknown_segment, "", "2@10.0.0.1,3@100.64.0.1",
+     "up to hop 2"},
     {"silent after a private address inside the ISP",
      [] {
        auto hops = path_hops();
        hops[2] = hop(3, "10.1.1.1", te);
        return with_trace(witnessed_silence(), trace_dying_after(3, hops));
      },
-     Verdict::dropped, Location::path, upstream, "3@10.1.1.1", "", "up to hop 3"},
+     Verdict::dropped, Location::path, unknown_segment, "", "3@10.1.1.1,4@198.51.100.6",
+     "up to hop 3"},
     {"silent, SYN seen, host never answered",
      [] {
        auto e = silent_probe();
@@ -565,13 +622,13 @@ const std::vector<Row> rows = {
      Location::unknown, none, "", "", "cannot be told apart"},
     {"refused, witness never saw the SYN, reset first at TTL 4",
      [] { return with_trace(witnessed_forged_reset(), reset_at(4)); }, Verdict::reset,
-     Location::path, upstream, "3@198.51.100.2", "", "TTL of 4"},
-    {"refused, witness never saw the SYN, reset already at TTL 1: this computer",
+     Location::path, unknown_segment, "", "3@198.51.100.2,4@198.51.100.6", "TTL of 4"},
+    {"refused, witness never saw the SYN, reset already at TTL 1: this computer or the gateway",
      [] { return with_trace(witnessed_forged_reset(), reset_at(1)); }, Verdict::reset,
-     Location::client_host, none, "", "", "TTL of 1"},
+     Location::unknown, none, "", "0@,1@192.0.2.1", "TTL of 1"},
     {"refused, no witness, reset comes back before the reflector's distance",
      [] { return with_trace(refused_probe(), reset_at(3)); }, Verdict::reset, Location::path,
-     upstream, "2@100.64.0.1", "", "TTL of 3"},
+     upstream, "", "2@100.64.0.1,3@198.51.100.2", "inbound filter"},
     {"refused, no witness, reset first at the reflector's distance",
      [] { return with_trace(refused_probe(), reset_at(5)); }, Verdict::inconclusive,
      Location::unknown, none, "", "", "router just before it"},
