@@ -235,22 +235,17 @@ Classification refused(const SelfTestEvidence& e) {
         k > 1 ? " (or a filter right in front of it answers in its name)" : "");
     return c;
   }
-  // The reference port went on past TTL k: the reset came from hop k-1's filter.
-  if (k == 1) {
-    place(c, {OutboundPath::this_host()});
-    c.reasons.push_back(fmt::format(
-        "this host's TTL-1 connect on port {} was reset while the reference port's went on: "
-        "this host itself refuses outbound port {}",
-        a.port, a.port));
-  } else {
-    auto hop = path.hop(k - 1);
-    const auto hop_text = words(hop.hop);
-    place(c, {std::move(hop)});
-    c.reasons.push_back(fmt::format(
-        "a reset for port {} first came back at TTL {} while the reference port went on: {} "
-        "resets port {} (a router expires a packet's TTL before its filter sees it)",
-        a.port, k, hop_text, a.port));
-  }
+  // The reference port went on past TTL k: the reset came from hop k-1's way out (this
+  // host's own firewall at TTL 1) or hop k's inbound filter, which sees the probe before
+  // its TTL runs out (attribution.hpp): both are candidates.
+  std::vector<Candidate> candidates{k == 1 ? OutboundPath::this_host() : path.hop(k - 1),
+                                    path.hop(k)};
+  const auto culprit = list_words(candidates);
+  place(c, std::move(candidates));
+  c.reasons.push_back(fmt::format(
+      "a reset for port {} first came back at TTL {} while the reference port went on: {} "
+      "resets port {} (a filter on the way out of the first, or the second's inbound filter)",
+      a.port, k, culprit, a.port));
   return c;
 }
 
@@ -270,7 +265,8 @@ Classification silent(const SelfTestEvidence& e) {
   const auto ref_port = a.trace->reference.port;
   if (last == 0 && path.reference_answered(1)) {
     // No time-exceeded for port 25 even at TTL 1: it never left this host, or the first
-    // router drops it before it looks at the TTL. Either way, on this host's side.
+    // router's inbound filter drops it before it looks at the TTL. Either way, on this
+    // host's side.
     place(c, {OutboundPath::this_host(), path.hop(1)});
     c.reasons.push_back(fmt::format(
         "the TTL-1 connect on port {} drew nothing while port {}'s did: port {} never gets past "
@@ -282,14 +278,17 @@ Classification silent(const SelfTestEvidence& e) {
     const auto at_next = path.reference(*next_ref);
     const bool next_is_destination =
         at_next && (at_next->kind == HopKind::reached || at_next->kind == HopKind::reset);
-    // The destination's own firewall drops the same way as the router in front of it.
-    if (next_is_destination) candidates.push_back(path.destination_host(*next_ref));
+    // The next one's inbound filter drops the same way as the forwarding filter of the
+    // last that answered: the destination's own firewall, or the next router's.
+    candidates.push_back(next_is_destination ? path.destination_host(*next_ref)
+                                             : path.hop(*next_ref));
     const auto culprit = candidates.size() == 1 ? words(candidates.front().hop) + " drops it"
                                                 : "it died at " + list_words(candidates);
     place(c, candidates);
     c.reasons.push_back(fmt::format(
         "the trace: port {} was answered up to hop {}, port {} also at hop {}{}: {} (a router "
-        "expires a packet's TTL before its filter sees it)",
+        "answers for a probe that dies in its forwarding filter, not for one its inbound "
+        "filter drops)",
         a.port, last, ref_port, *next_ref, next_is_destination ? " (the destination)" : "",
         culprit));
   } else if (last > 0) {

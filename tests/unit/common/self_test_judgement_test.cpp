@@ -111,7 +111,7 @@ std::vector<Row> rows() {
   auto provider_private = evidence(
       ConnectOutcome::timed_out,
       trace({te(1, provider), te(2, "10.20.0.1"), quiet(3)},
-            {te(1, provider), te(2, "10.20.0.1"), te(3, transit_b), te(4, front), rst(5)}));
+            {te(1, provider), te(2, "10.20.0.1"), te(3, "10.20.0.2"), te(4, front), rst(5)}));
   auto icmp_provider =
       evidence(ConnectOutcome::icmp_error, trace({te(1, provider), quiet(2)}, full_reference()));
   icmp_provider.attempt.icmp = IcmpReport{provider, 3, 13, "administratively prohibited"};
@@ -134,13 +134,13 @@ std::vector<Row> rows() {
        std::nullopt, "", "", "own firewall"},
       {"no route: not tested", no_route, Verdict::inconclusive, Location::unknown, std::nullopt, "",
        "", "not tested"},
-      {"the provider's gateway drops 25",
+      {"the provider's gateway forwards no 25, or transit's inbound filter drops it",
        evidence(ConnectOutcome::timed_out,
                 trace({te(1, provider), quiet(2), quiet(3), quiet(4), quiet(5)}, full_reference())),
-       Verdict::dropped, Location::path, Segment::reflector_network, "1@" + provider, "",
-       "hosting provider"},
-      {"a private router inside the provider drops 25", provider_private, Verdict::dropped,
-       Location::path, Segment::reflector_network, "2@10.20.0.1", "", "drops it"},
+       Verdict::dropped, Location::path, Segment::unknown, "", "1@" + provider + ",2@" + transit_a,
+       "it died at"},
+      {"private routers inside the provider drop 25", provider_private, Verdict::dropped,
+       Location::path, Segment::reflector_network, "", "2@10.20.0.1,3@10.20.0.2", "it died at"},
       {"no time-exceeded for 25 even at TTL 1",
        evidence(ConnectOutcome::timed_out, trace({quiet(1), quiet(2)}, full_reference())),
        Verdict::dropped, Location::path, Segment::reflector_network, "", "0@,1@" + provider,
@@ -148,8 +148,8 @@ std::vector<Row> rows() {
       {"a transit network drops 25",
        evidence(ConnectOutcome::timed_out,
                 trace({te(1, provider), te(2, transit_a), quiet(3)}, full_reference())),
-       Verdict::dropped, Location::path, Segment::upstream, "2@" + transit_a, "",
-       "transit network"},
+       Verdict::dropped, Location::path, Segment::upstream, "",
+       "2@" + transit_a + ",3@" + transit_b, "it died at"},
       {"dropped right at the destination",
        evidence(ConnectOutcome::timed_out,
                 trace({te(1, provider), te(2, transit_a), te(3, transit_b), te(4, front), quiet(5)},
@@ -160,8 +160,8 @@ std::vector<Row> rows() {
        evidence(ConnectOutcome::timed_out,
                 trace({te(1, provider), quiet(2), quiet(3)},
                       {te(1, provider), quiet(2), te(3, transit_b), te(4, front), rst(5)})),
-       Verdict::dropped, Location::path, Segment::unknown, "", "1@" + provider + ",2@",
-       "it died at"},
+       Verdict::dropped, Location::path, Segment::unknown, "",
+       "1@" + provider + ",2@,3@" + transit_b, "it died at"},
       {"silence without a trace", no_reference, Verdict::dropped, Location::unknown, std::nullopt,
        "", "", "no trace"},
       {"silence, and the reference goes no further",
@@ -179,11 +179,11 @@ std::vector<Row> rows() {
        Location::destination, std::nullopt, "", "", "nothing listens on port 25"},
       {"reset by the provider's filter",
        evidence(ConnectOutcome::refused, trace({te(1, provider), rst(2)}, full_reference())),
-       Verdict::reset, Location::path, Segment::reflector_network, "1@" + provider, "",
+       Verdict::reset, Location::path, Segment::unknown, "", "1@" + provider + ",2@" + transit_a,
        "resets port 25"},
-      {"reset by this host itself",
+      {"reset at TTL 1: this host or its provider's gateway",
        evidence(ConnectOutcome::refused, trace({rst(1)}, full_reference())), Verdict::reset,
-       Location::reflector_host, std::nullopt, "0@", "", "this host itself refuses"},
+       Location::path, Segment::reflector_network, "", "0@,1@" + provider, "resets port 25"},
       {"a reset without a trace", evidence(ConnectOutcome::refused), Verdict::reset,
        Location::unknown, std::nullopt, "", "", "no trace"},
       {"ICMP from the provider", icmp_provider, Verdict::icmp_unreachable, Location::path,
@@ -200,8 +200,9 @@ SelfTestResult result(SelfTestEvidence e) {
   return r;
 }
 
+// Not even TTL 1 answered for port 25: this host or its provider's gateway, one party.
 SelfTestEvidence provider_drop() {
-  return evidence(ConnectOutcome::timed_out, trace({te(1, provider), quiet(2)}, full_reference()));
+  return evidence(ConnectOutcome::timed_out, trace({quiet(1), quiet(2)}, full_reference()));
 }
 
 bool contains(const std::string& text, const std::string& part) {
