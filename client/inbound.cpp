@@ -292,12 +292,29 @@ std::string inbound_sentence(const InboundRow& r) {
                               : c.verdict == Verdict::reset ? "resets"
                                                             : "rejects";
       if (c.location == Location::reflector_host ||
-          (c.location == Location::path && c.segment == Segment::reflector_network))
+          (c.location == Location::path && c.segment == Segment::reflector_network)) {
+        const bool host = c.location == Location::reflector_host ||
+                          std::any_of(c.blocking_candidates.begin(), c.blocking_candidates.end(),
+                                      [](const BlockingHop& h) { return h.ttl == 0; });
+        const bool provider = c.location == Location::path;
         return "The reflector could not test " + what + ": its own " +
-               (c.location == Location::reflector_host ? "host" : "hosting provider") + " " + how +
-               " outbound port " + std::to_string(r.port) + seen +
+               (host && provider ? "host or hosting provider"
+                : host           ? "host"
+                                 : "hosting provider") +
+               " " + how + " outbound port " + std::to_string(r.port) + seen +
                ". This says nothing about your line; the reflector's operator may ask the "
                "provider to lift it.";
+      }
+      // The reflector's provider, or a network after it: the reflector's self-test tells.
+      if (c.location == Location::path &&
+          std::any_of(c.blocking_candidates.begin(), c.blocking_candidates.end(),
+                      [](const BlockingHop& h) { return h.segment == Segment::reflector_network; }))
+        return "The reflector's hosting provider or a network on the way (your ISP's among "
+               "them) " +
+               how + " " + what + seen +
+               ", and the trace cannot say which; egress25-reflector --self-test on the "
+               "reflector tells whether its provider blocks outbound port " +
+               std::to_string(r.port) + ".";
       if (c.location == Location::path && c.segment == Segment::upstream)
         return "Your ISP (or a network on the way) " + how + " " + what + seen +
                ": mail cannot reach you on it; ask your ISP to open inbound port " +

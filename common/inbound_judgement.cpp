@@ -99,9 +99,21 @@ std::string list_words(const std::vector<BlockingHop>& hops) {
   std::string out;
   for (std::size_t i = 0; i < hops.size(); ++i) {
     if (i > 0) out += i + 1 == hops.size() ? " or " : ", ";
-    out += hop_words(hops[i]);
+    out += hops[i].ttl == 0 ? "the reflector host itself" : hop_words(hops[i]);
   }
   return out;
+}
+
+// The client's public address at TTL `ttl`: its router, or its ISP's carrier-grade NAT.
+BlockingHop public_hop(int ttl, const std::string& address, bool isp_nat) {
+  return BlockingHop{ttl, address, public_address_role(isp_nat),
+                     isp_nat ? Segment::upstream : Segment::local_network};
+}
+
+// TTL 0: the reflector host itself, whose own firewall stops what it sends.
+BlockingHop reflector_host() {
+  return BlockingHop{0, "", "the reflector host itself (its own firewall)",
+                     Segment::reflector_network};
 }
 
 void note_listener(Classification& c, const InboundEvidence& e) {
@@ -193,20 +205,15 @@ Classification refused(const InboundEvidence& e, const InboundAttempt& a) {
   }
   const auto ref = map.reference(k);
   if (ref && ref->kind == HopKind::time_exceeded) {
-    // The reference port went on past TTL k: the reset came from hop k-1's filter.
-    if (k == 1) {
-      c.location = Location::reflector_host;
-      c.reasons.push_back(fmt::format(
-          "the reflector's own TTL-1 connect on port {} was reset while the reference port's "
-          "went on: the reflector host itself refuses outbound port {}",
-          a.port, a.port));
-    } else {
-      place(c, map.hop(k - 1));
-      c.reasons.push_back(
-          fmt::format("from the reflector, a reset for port {} first came back at TTL {} while the "
-                      "reference port went on: {} resets inbound port {}",
-                      a.port, k, hop_words(*c.blocking_hop), a.port));
-    }
+    // The reference port went on past TTL k: the reset came from hop k-1's way out (the
+    // reflector host's own firewall at TTL 1) or hop k's inbound filter, which sees the
+    // probe before its TTL runs out (attribution.hpp): both are candidates.
+    place(c, {k == 1 ? reflector_host() : map.hop(k - 1), map.hop(k)});
+    c.reasons.push_back(fmt::format(
+        "from the reflector, a reset for port {} first came back at TTL {} while the reference "
+        "port went on: {} resets it (a filter on the way out of the first, or the second's "
+        "inbound filter)",
+        a.port, k, list_words(c.blocking_candidates)));
     note_listener(c, e);
     return c;
   }
@@ -219,12 +226,7 @@ Classification refused(const InboundEvidence& e, const InboundAttempt& a) {
         "listens on it",
         a.address, k, a.port));
   } else {
-    BlockingHop hop;
-    hop.ttl = k;
-    hop.address = a.address;
-    hop.segment = e.public_address_is_isp_nat ? Segment::upstream : Segment::local_network;
-    hop.role = public_address_role(e.public_address_is_isp_nat);
-    place(c, hop);
+    place(c, public_hop(k, a.address, e.public_address_is_isp_nat));
     c.reasons.push_back(fmt::format(
         "the reflector's connection reached your public address {} (hop {}), which refused "
         "it: {} forwards nothing on port {}",
@@ -248,21 +250,26 @@ Classification silent(const InboundEvidence& e, const InboundAttempt& a) {
   const int last = map.last_probed_answer();
   const auto next_ref = map.reference_answer_after(last);
   if (last == 0 && map.reference_answered(1)) {
-    c.location = Location::reflector_host;
+    // It never left the reflector host, or its provider's first router filters it as it
+    // arrives, before its TTL check: the reflector's side either way.
+    place(c, {reflector_host(), map.hop(1)});
+    c.segment = Segment::reflector_network;
     c.reasons.push_back(fmt::format(
         "the reflector's TTL-1 connect on port {} drew nothing while the reference port's "
-        "did: the reflector host itself stops outbound port {} (its own firewall)",
+        "did: the reflector host itself or its provider's first router stops outbound port {}",
         a.port, a.port));
-  } else if (last > 0 && next_ref && *next_ref == last + 1) {
-    place(c, map.hop(last));
-    c.reasons.push_back(fmt::format(
-        "the reflector's trace: port {} was answered up to hop {}, the reference port also at "
-        "hop {}: {} drops port {} (a router expires a packet's TTL before its filter sees it)",
-        a.port, last, last + 1, hop_words(*c.blocking_hop), a.port));
   } else if (last > 0) {
+    // The last router that answered (its forwarding filter), the silent ones after it,
+    // and the next that answered the reference port (its inbound filter).
     std::vector<BlockingHop> candidates{map.hop(last)};
-    const int end = next_ref ? *next_ref - 1 : last + 1;
-    for (int t = last + 1; t <= end; ++t) candidates.push_back(map.hop(t));
+    const int end = next_ref ? *next_ref : last + 1;
+    for (int t = last + 1; t <= end; ++t) {
+      const auto ref = map.reference(t);
+      const bool at_public_address = t == end && next_ref && ref &&
+                                     (ref->kind == HopKind::reached || ref->kind == HopKind::reset);
+      candidates.push_back(at_public_address ? public_hop(t, a.address, e.public_address_is_isp_nat)
+                                             : map.hop(t));
+    }
     place(c, candidates);
     c.reasons.push_back(fmt::format(
         "the reflector's trace: port {} was answered up to hop {}{}; it died at {}", a.port, last,

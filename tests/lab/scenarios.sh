@@ -808,7 +808,7 @@ inbound_json() {
 }
 
 # expect_inbound PORT FAMILY "verdict/location|..." [segment=WORD] [hop=TTL@ADDR|none]
-#   [reason~=TEXT] [summary~=TEXT]
+#   [candidates=TTL@ADDR,...] [reason~=TEXT] [summary~=TEXT]
 expect_inbound() {
   local port=$1 family=$2 allowed=$3 p got arg text
   shift 3
@@ -831,6 +831,10 @@ expect_inbound() {
       hop=*)
         text=$(jq -r 'if .blocking_hop then "\(.blocking_hop.ttl)@\(.blocking_hop.address)" else "none" end' <<<"$p")
         [[ $text == "${arg#hop=}" ]] || fail "inbound $port/$family: blocking_hop $text, expected ${arg#hop=}; reasons: $(jq -c .reasons <<<"$p")"
+        ;;
+      candidates=*)
+        text=$(jq -r '[.blocking_candidates[] | "\(.ttl)@\(.address // "")"] | join(",")' <<<"$p")
+        [[ $text == "${arg#candidates=}" ]] || fail "inbound $port/$family: blocking_candidates $text, expected ${arg#candidates=}; reasons: $(jq -c .reasons <<<"$p")"
         ;;
       reason~=*)
         jq -e --arg t "${arg#reason~=}" 'any(.reasons[]; ascii_downcase | contains($t | ascii_downcase))' \
@@ -869,22 +873,28 @@ scenario_inbound_no_forward() {
   expect_rest_open "$PORTS" "$BOTH"
 }
 
-# The ISP drops port 25 both ways at isp$ISP_N: inbound dies there, seen from the VPS.
+# The ISP drops port 25 both ways at isp$ISP_N, in its forwarding path: inbound dies
+# there, seen from the VPS, or at the next router's inbound filter (the ISP's too).
 scenario_inbound_isp_drop() {
+  local t
+  t=$(vps_ttl "$ISP_N")
   lab_block "$ISP" drop tcp dport 25 >/dev/null
   run_check --family 4 --inbound || return
   expect_exit 1
-  expect_inbound 25 ipv4 dropped/path segment=upstream \
-    "hop=$(vps_ttl "$ISP_N")@$(vps_side_addr4 "$ISP_N")" "summary~=your isp"
+  expect_inbound 25 ipv4 dropped/path segment=upstream hop=none \
+    "candidates=$t@$(vps_side_addr4 "$ISP_N"),$((t + 1))@$(vps_side_addr4 $((ISP_N - 1)))" \
+    "summary~=your isp"
 }
 
-# The VPS's provider drops port 25 in front of the VPS: the connect-back cannot get out,
-# and the report puts it on the reflector's side, not the home's.
+# The VPS's provider drops port 25 from the VPS as it arrives at its router (an inbound
+# ACL): the connect-back cannot get out, not even to TTL 1, and the report puts it on the
+# reflector's side (the host or its provider), not the home's.
 scenario_inbound_vps_provider_drop() {
-  lab_block "$PROVIDER" drop tcp dport 25 >/dev/null
+  lab_block "$PROVIDER" --chain prefilter drop ip saddr "$LAB_VPS4" tcp dport 25 >/dev/null
   run_check --family 4 --inbound || return
   expect_exit 1
-  expect_inbound 25 ipv4 dropped/path segment=reflector_network "hop=1@203.0.113.1" \
+  expect_inbound 25 ipv4 dropped/path segment=reflector_network hop=none \
+    "candidates=0@,1@203.0.113.1" \
     "summary~=hosting provider" "summary~=says nothing about your line"
   expect_summary_never_says "your isp .*inbound"
 }

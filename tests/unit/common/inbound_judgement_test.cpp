@@ -142,19 +142,30 @@ BOOST_AUTO_TEST_CASE(a_forward_to_a_machine_that_refuses) {
   BOOST_TEST(says(c, "forwards it to a machine behind it"));
 }
 
+std::string candidates_text(const Classification& c) {
+  std::string out;
+  for (const auto& h : c.blocking_candidates)
+    out += (out.empty() ? "" : ",") + std::to_string(h.ttl) + "@" + h.address;
+  return out;
+}
+
 BOOST_AUTO_TEST_CASE(a_reset_by_a_filter_on_the_way) {
-  // Reset first seen at TTL 3 while the reference port went on: hop 2's filter.
+  // Reset first seen at TTL 3 while the reference port went on: hop 2's way out or hop
+  // 3's inbound filter, both the ISP's.
   auto a = attempt(ConnectOutcome::refused);
   a.trace = trace({te(1, provider), te(2, isp_a), rst(3)},
                   {te(1, provider), te(2, isp_a), te(3, isp_b), rst(4)});
   const auto c = judge_inbound(evidence(a));
   BOOST_TEST((c.verdict == Verdict::reset));
-  BOOST_TEST_REQUIRE(c.blocking_hop.has_value());
-  BOOST_TEST(c.blocking_hop->ttl == 2);
+  BOOST_TEST(!c.blocking_hop.has_value());
+  BOOST_TEST(candidates_text(c) == "2@" + isp_a + ",3@" + isp_b);
   BOOST_TEST((c.segment == Segment::upstream));
+  BOOST_TEST(says(c, "inbound filter"));
 }
 
-BOOST_AUTO_TEST_CASE(the_isp_dropping_inbound_25_is_pinned) {
+BOOST_AUTO_TEST_CASE(the_isp_dropping_inbound_25_names_its_routers) {
+  // Answered up to hop 2, the reference at hop 3: hop 2's forwarding filter or hop 3's
+  // inbound one; both the ISP's, so the ISP is named, but no single hop.
   auto a = attempt(ConnectOutcome::timed_out);
   a.trace = trace({te(1, provider), te(2, isp_a), quiet(3)},
                   {te(1, provider), te(2, isp_a), te(3, isp_b), rst(4)});
@@ -162,27 +173,46 @@ BOOST_AUTO_TEST_CASE(the_isp_dropping_inbound_25_is_pinned) {
   BOOST_TEST((c.verdict == Verdict::dropped));
   BOOST_TEST((c.location == Location::path));
   BOOST_TEST((c.segment == Segment::upstream));
-  BOOST_TEST_REQUIRE(c.blocking_hop.has_value());
-  BOOST_TEST(c.blocking_hop->ttl == 2);
-  BOOST_TEST(c.blocking_hop->address == isp_a);
+  BOOST_TEST(!c.blocking_hop.has_value());
+  BOOST_TEST(candidates_text(c) == "2@" + isp_a + ",3@" + isp_b);
 }
 
-BOOST_AUTO_TEST_CASE(the_reflectors_provider_dropping_outbound_25_is_its_network) {
+BOOST_AUTO_TEST_CASE(the_last_isp_router_or_the_public_address) {
+  // Answered up to the ISP's last router, the reference by the public address: the ISP's
+  // forwarding filter or the router's own inbound one, two segments.
+  auto a = attempt(ConnectOutcome::timed_out);
+  a.trace = trace({te(1, provider), te(2, isp_a), te(3, isp_b), quiet(4)},
+                  {te(1, provider), te(2, isp_a), te(3, isp_b), rst(4)});
+  const auto c = judge_inbound(evidence(a));
+  BOOST_TEST((c.location == Location::path));
+  BOOST_TEST((c.segment == Segment::unknown));
+  BOOST_TEST(candidates_text(c) == "3@" + isp_b + ",4@" + public_address);
+  BOOST_TEST(c.blocking_candidates[1].role == "your router (your public address)");
+}
+
+BOOST_AUTO_TEST_CASE(the_reflectors_provider_or_the_next_network) {
+  // Answered at the reflector's gateway and no further: its forwarding filter, or the
+  // inbound filter of the ISP's router after it. Not the provider alone.
   auto a = attempt(ConnectOutcome::timed_out);
   a.trace = trace({te(1, provider), quiet(2)}, {te(1, provider), te(2, isp_a), te(3, isp_b)});
   const auto c = judge_inbound(evidence(a));
   BOOST_TEST((c.verdict == Verdict::dropped));
-  BOOST_TEST((c.segment == Segment::reflector_network));
-  BOOST_TEST_REQUIRE(c.blocking_hop.has_value());
-  BOOST_TEST(c.blocking_hop->ttl == 1);
+  BOOST_TEST((c.segment == Segment::unknown));
+  BOOST_TEST(!c.blocking_hop.has_value());
+  BOOST_TEST(candidates_text(c) == "1@" + provider + ",2@" + isp_a);
 }
 
-BOOST_AUTO_TEST_CASE(the_reflector_hosts_own_firewall) {
+BOOST_AUTO_TEST_CASE(the_reflector_host_or_its_gateway) {
+  // Not even TTL 1 answered: the reflector host's own firewall, or its provider's first
+  // router filtering as the packet arrives. The reflector's side either way.
   auto a = attempt(ConnectOutcome::timed_out);
   a.trace = trace({quiet(1)}, {te(1, provider), te(2, isp_a)});
   const auto c = judge_inbound(evidence(a));
   BOOST_TEST((c.verdict == Verdict::dropped));
-  BOOST_TEST((c.location == Location::reflector_host));
+  BOOST_TEST((c.location == Location::path));
+  BOOST_TEST((c.segment == Segment::reflector_network));
+  BOOST_TEST(candidates_text(c) == "0@,1@" + provider);
+  BOOST_TEST(says(c, "the reflector host itself or its provider's first router"));
 }
 
 BOOST_AUTO_TEST_CASE(both_ports_dying_at_the_same_place_gives_candidates) {
