@@ -1,6 +1,8 @@
 // The closing summary: what a person should conclude from the verdicts and what to do.
 #include "summary.hpp"
 
+#include "attribution.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <map>
@@ -101,12 +103,30 @@ std::string families_text(const std::vector<Family>& families) {
   return join(names, "and");
 }
 
+// The row's hop in this host's own network (its blocking hop, or its first such
+// candidate), if any.
+const BlockingHop* local_hop(const SummaryRow& row) {
+  if (row.blocking_hop)
+    return row.blocking_hop->segment == Segment::local_network ? &*row.blocking_hop : nullptr;
+  for (const auto& c : row.candidates)
+    if (c.ttl > 0 && c.segment == Segment::local_network) return &c;
+  return nullptr;
+}
+
+// The first router is not a home router: this host holds its public address (a server,
+// a VPS) or a shared one (attribution.hpp).
+bool gateway_not_home(const SummaryRow& row) {
+  const BlockingHop* h = local_hop(row);
+  return h && h->role == gateway_not_home_router;
+}
+
 // "your home router (hop 1, 192.0.2.1)", "hop 3 (198.51.100.2)", "this computer"
 std::string hop_name(const BlockingHop& hop) {
   if (hop.ttl == 0) return "this computer";
-  if (hop.role == "home router")
-    return "your home router (hop " + std::to_string(hop.ttl) +
-           (hop.address.empty() ? "" : ", " + hop.address) + ")";
+  if (hop.role == "home router" || hop.role == gateway_not_home_router)
+    return std::string(hop.role == "home router" ? "your home router" : "your network's gateway") +
+           " (hop " + std::to_string(hop.ttl) + (hop.address.empty() ? "" : ", " + hop.address) +
+           ")";
   return "hop " + std::to_string(hop.ttl) + (hop.address.empty() ? "" : " (" + hop.address + ")");
 }
 
@@ -189,6 +209,7 @@ std::string who(const SummaryRow& row, Party party) {
     case Party::this_computer:
       return "This computer";
     case Party::local_network:
+      if (gateway_not_home(row)) return "Your network's gateway (on a server, your provider's)";
       return row.blocking_hop && row.blocking_hop->role != "home router"
                  ? "A router on your local network"
                  : "Your home network";
@@ -336,6 +357,7 @@ struct Findings {
   std::vector<std::string> partly_open;  // open on some family
   std::set<Party> parties;
   std::set<Kind> kinds;
+  bool gateway_not_home = false;  // the local network's router is not a home router
 };
 
 Findings port_findings(const PortStates& states) {
@@ -353,6 +375,7 @@ Findings port_findings(const PortStates& states) {
     const SummaryRow& bad = state.first_bad;
     const Party party = party_of(bad);
     found.parties.insert(party);
+    if (gateway_not_home(bad)) found.gateway_not_home = true;
     // A place that spans segments: the advice for each party it may be.
     if (party == Party::somewhere_on_path)
       for (Party p : candidate_parties(bad)) found.parties.insert(p);
@@ -395,9 +418,11 @@ std::string advice(const Findings& found, const std::string& host) {
         "Allow outbound connections to these ports in this computer's firewall or security "
         "software, then run the check again. ";
   if (parties.count(Party::local_network))
-    text +=
-        "Check your home router's firewall for outbound rules on these ports (or ask whoever runs "
-        "this network). ";
+    text += found.gateway_not_home
+                ? "Ask whoever runs this network to open these ports (on a hosted server, its "
+                  "provider: many block port 25 by default). "
+                : "Check your home router's firewall for outbound rules on these ports (or ask "
+                  "whoever runs this network). ";
   if (own_side && (kinds.count(Kind::blocked) || kinds.count(Kind::interfered))) {
     if (!open_ports.empty()) {
       text += "Send mail through your provider's relay on " + join(open_ports, "or") +

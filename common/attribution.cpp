@@ -101,6 +101,9 @@ std::string hop_words(const BlockingHop& hop) {
 // ---- PathMap ------------------------------------------------------------------------
 
 PathMap::PathMap(const PathTrace& trace, const HostNetwork& host) : host_(host) {
+  for (const auto* t : {&trace.probed, &trace.reference})
+    for (const auto& h : t->hops)
+      if (!h.address.empty() && h.address.find(':') == std::string::npos) ipv4_ = true;
   for (const auto& h : trace.probed.hops)
     if ((h.kind == HopKind::time_exceeded || h.kind == HopKind::unreachable) && !h.address.empty())
       at_[h.ttl].address = h.address;
@@ -164,7 +167,7 @@ std::string PathMap::role_of(int ttl, Segment segment) const {
   std::string role;
   switch (segment) {
     case Segment::local_network:
-      role = ttl == 1 ? "home router" : "router on your local network";
+      role = ttl == 1 ? gateway_role() : "router on your local network";
       break;
     case Segment::upstream:
       role = !silent && address_class(at_.at(ttl).address) == AddressClass::shared
@@ -190,6 +193,22 @@ BlockingHop PathMap::hop(int ttl) const {
   hop.segment = segment_of(ttl);
   hop.role = role_of(ttl, hop.segment);
   return hop;
+}
+
+std::string gateway_role(const HostNetwork& host, bool ipv4_path) {
+  // IPv4 only: over IPv6 a home computer holds a global address behind its home router.
+  const bool no_home_nat =
+      ipv4_path && std::any_of(host.local_addresses.begin(), host.local_addresses.end(),
+                               [&](const std::string& a) {
+                                 if (a.find(':') != std::string::npos) return false;
+                                 return a == host.public_address ||
+                                        address_class(a) == AddressClass::shared;
+                               });
+  return no_home_nat ? std::string(gateway_not_home_router) : std::string("home router");
+}
+
+std::string PathMap::gateway_role() const {
+  return egress25::gateway_role(host_, ipv4_);
 }
 
 BlockingHop PathMap::this_computer() const {
@@ -375,7 +394,8 @@ Place locate_sender(const std::string& sender, const std::optional<PathTrace>& t
   Place place;
   place.location = Location::path;
   if (!host.gateway.empty() && sender == host.gateway) {
-    BlockingHop hop{1, sender, "home router", Segment::local_network};
+    BlockingHop hop{1, sender, gateway_role(host, sender.find(':') == std::string::npos),
+                    Segment::local_network};
     return exact(hop, {fmt::format("{} is this computer's default gateway", sender)});
   }
   // Not on the traces: the address class is all there is.

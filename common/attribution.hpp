@@ -39,6 +39,12 @@ enum class AddressClass { loopback, private_use, link_local, shared, public_use,
 // addresses are judged as IPv4.
 AddressClass address_class(std::string_view address);
 
+// The first router's role when no home NAT router stands in front of this computer over
+// IPv4 (see PathMap::gateway_role); "home router" otherwise.
+inline constexpr std::string_view gateway_not_home_router =
+    "this network's gateway (this computer has a public address)";
+std::string gateway_role(const HostNetwork& host, bool ipv4_path);
+
 // Where a probe was stopped, as far as the evidence goes.
 struct Place {
   Location location = Location::unknown;
@@ -62,6 +68,11 @@ class PathMap {
   BlockingHop hop(int ttl) const;
   // TTL 0: this computer itself.
   BlockingHop this_computer() const;
+  // The role of the first router: "home router", unless on an IPv4 path this computer
+  // holds the public address the reflector saw, or a shared (100.64.0.0/10) one: no home
+  // NAT router stands in front of it (a server, a VPS, a modem in bridge mode, a line
+  // behind its ISP's NAT alone), and its gateway is its provider's or its network's.
+  std::string gateway_role() const;
 
  private:
   struct AtTtl {
@@ -75,6 +86,7 @@ class PathMap {
   std::map<int, AtTtl> at_;
   std::optional<int> distance_;
   HostNetwork host_;
+  bool ipv4_ = false;  // the traces' addresses are IPv4
 };
 
 // Both probes' traces stop being answered at the same place, or the probed port's stops

@@ -22,7 +22,8 @@ namespace {
 // One probe's evidence, with the parts every rule reads named once.
 struct Facts {
   const ProbeEvidence& evidence;
-  const ClientProbe& probe;            // what the client saw
+  HostNetwork host;          // this host's network, with the address the reflector saw it from
+  const ClientProbe& probe;  // what the client saw
   const ReflectorEvidence& reflector;  // what the reflector recorded (and its witness)
   const std::optional<PathTrace>& trace;
   std::optional<int> distance;  // the reflector's hop distance, from the reference trace
@@ -104,8 +105,7 @@ std::optional<int> first_reset_ttl(const PortTrace& trace) {
 // somewhere on the path.
 Place answering_place(const Facts& facts) {
   if (facts.trace)
-    if (auto place = locate_handshake(*facts.trace, facts.evidence.host, facts.probe.port))
-      return *place;
+    if (auto place = locate_handshake(*facts.trace, facts.host, facts.probe.port)) return *place;
   return somewhere_on_path();
 }
 
@@ -152,7 +152,7 @@ Classification classify_icmp(const Facts& facts) {
                 {what, "the destination host itself sent it"});
   // Anyone else: this computer, the reflector host, a hop of the traces, or a router
   // placed by its address alone.
-  const Place place = locate_sender(icmp.sender, facts.trace, facts.evidence.host, probe.address);
+  const Place place = locate_sender(icmp.sender, facts.trace, facts.host, probe.address);
   return placed(Verdict::icmp_unreachable, place, {what});
 }
 
@@ -301,7 +301,7 @@ Classification arrived_from_elsewhere(const Facts& facts, const ConnectionRecord
       handshake_ttl && facts.distance && *handshake_ttl == *facts.distance;
   // The trace shows who answered in the reflector's place: a relay, and where it is.
   if (facts.trace)
-    if (auto place = locate_handshake(*facts.trace, facts.evidence.host, facts.probe.port)) {
+    if (auto place = locate_handshake(*facts.trace, facts.host, facts.probe.port)) {
       reasons.push_back("mail sent on this port leaves from the relay's address, not from yours");
       return placed(Verdict::proxied, *place, std::move(reasons));
     }
@@ -415,7 +415,7 @@ Classification host_reset(const Facts& facts, std::vector<std::string> reasons) 
 // A reset the reflector host did not send, placed by the trace when it shows where.
 Classification forged_reset(const Facts& facts, std::string observed, bool syn_left_this_host) {
   if (facts.trace)
-    if (auto place = locate_reset(*facts.trace, facts.evidence.host, facts.probe.port))
+    if (auto place = locate_reset(*facts.trace, facts.host, facts.probe.port))
       return placed(Verdict::reset, *place, {std::move(observed)});
   // No trace to place it: past this host when the reflector saw the SYN, else this host's
   // firewall and the path cannot be told apart.
@@ -448,7 +448,7 @@ Classification classify_refused(const Facts& facts) {
         return host_reset(facts, {"a reset answered the SYN, and the reflector is the first hop: "
                                   "no router stands between you and it, so its host sent it"});
       // Back before the reflector's distance: a router on the path sent it.
-      auto place = locate_reset(*facts.trace, facts.evidence.host, facts.probe.port);
+      auto place = locate_reset(*facts.trace, facts.host, facts.probe.port);
       if (place && !place->reflector_host_possible)
         return placed(Verdict::reset, *place,
                       {fmt::format("a reset answered the SYN before the reflector's distance "
@@ -484,7 +484,7 @@ Classification classify_timed_out(const Facts& facts) {
   const std::optional<bool> left = facts.probe.syn_left_host;
   std::optional<Place> place;
   if (facts.trace) {
-    place = locate_silent_drop(*facts.trace, facts.evidence.host, facts.probe.port, left);
+    place = locate_silent_drop(*facts.trace, facts.host, facts.probe.port, left);
   } else if (left == false) {
     // No trace, but this computer's kernel says the SYN never left: its own firewall.
     place = Place{Location::client_host, {}, {}, {}, false, {syn_held_words}};
@@ -623,7 +623,10 @@ std::optional<int> destination_distance(const PortTrace& reference) {
 }
 
 Classification classify(const ProbeEvidence& evidence) {
-  Facts facts{evidence, evidence.client, evidence.reflector, evidence.trace, std::nullopt};
+  Facts facts{evidence,           evidence.host,  evidence.client,
+              evidence.reflector, evidence.trace, std::nullopt};
+  if (facts.host.public_address.empty())
+    facts.host.public_address = evidence.reflector.client_public_address;
   if (evidence.trace) facts.distance = destination_distance(evidence.trace->reference);
   // A destination probe has no reflector record: it is judged against the reflector
   // probe of the same port instead of through the reflector's report.

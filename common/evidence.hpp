@@ -237,6 +237,9 @@ struct ReflectorEvidence {
 struct HostNetwork {
   std::vector<std::string> local_addresses;
   std::string gateway;  // the default route's next hop; "" when there is none or unknown
+  // The address the reflector saw this host come from, this family; "" when unknown. Not
+  // in host_network's JSON: the classifier takes it from the reflector's evidence.
+  std::string public_address;
 };
 
 struct ProbeEvidence {

@@ -28,7 +28,7 @@ CheckReport reachable_report() {
   r.control_rtt_ms = 23.4;
   r.probe_timeout_ms = 4800;
   r.control_reached = true;
-  r.host_ipv4 = HostNetwork{{"10.0.0.2"}, "10.0.0.1"};
+  r.host_ipv4 = HostNetwork{{"10.0.0.2"}, "10.0.0.1", ""};
   r.summary = "A summary in words.";
   return r;
 }
@@ -156,7 +156,7 @@ int main(int argc, char* argv[]) {
                                      Family::ipv6,
                                      {25},
                                      "mx1.example.org has no IPv6 address"});
-    r.host_ipv6 = HostNetwork{{}, ""};
+    r.host_ipv6 = HostNetwork{{}, "", ""};
     write(dir, "locations", r);
   }
 

@@ -277,7 +277,7 @@ BOOST_AUTO_TEST_CASE(judging_joins_trace_and_host_network) {
   probe.port = 25;
   probe.connect = ConnectOutcome::timed_out;
   PathTrace trace;
-  const HostNetwork host{{"192.0.2.10"}, "192.0.2.1"};
+  const HostNetwork host{{"192.0.2.10"}, "192.0.2.1", ""};
   auto r = judge(probe, SessionFacts{}, ReportOutcome{}, TraceOutcome{trace, ""}, host);
   BOOST_TEST(r.evidence.trace.has_value());
   BOOST_TEST(r.evidence.host.gateway == "192.0.2.1");
@@ -303,7 +303,7 @@ BOOST_AUTO_TEST_CASE(destinations_are_judged_against_port_25_in_their_family) {
   mx.host = "mx1.example.org";
   mx.family = Family::ipv6;
   mx.port = 25;
-  auto r = judge_destination(mx, reflector, HostNetwork{{}, "fe80::1"});
+  auto r = judge_destination(mx, reflector, HostNetwork{{}, "fe80::1", ""});
   BOOST_TEST((r.evidence.target == Target::destination));
   BOOST_TEST((r.evidence.reference_verdict == Verdict::dropped));
   BOOST_TEST(r.evidence.host.gateway == "fe80::1");

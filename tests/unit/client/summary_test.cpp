@@ -1,6 +1,7 @@
 // Unit tests for the client's closing summary: verdict tables in, plain advice out.
 #include <boost/test/unit_test.hpp>
 
+#include "attribution.hpp"
 #include "summary.hpp"
 
 using namespace egress25;
@@ -145,6 +146,18 @@ BOOST_AUTO_TEST_CASE(this_computer_or_the_home_router) {
   BOOST_TEST(contains(text, "at this computer or just after it, at your home router (hop 1"), text);
   BOOST_TEST(contains(text, "this computer's firewall or security software"), text);
   BOOST_TEST(contains(text, "Check your home router's firewall"), text);
+}
+
+// On a server or a VPS the first router is its provider's, not a home router.
+BOOST_AUTO_TEST_CASE(a_servers_gateway_is_not_called_a_home_router) {
+  const BlockingHop gateway{1, "203.0.113.1", std::string(gateway_not_home_router),
+                            Segment::local_network};
+  auto text =
+      summarize(input("r", {on_path(25, "smtp", Verdict::dropped, Segment::local_network, gateway),
+                            row(587, "submission", Verdict::open)}));
+  BOOST_TEST(contains(text, "Your network's gateway (on a server, your provider's) blocks"), text);
+  BOOST_TEST(contains(text, "Ask whoever runs this network to open these ports"), text);
+  BOOST_TEST(!contains(text, "home"), text);
 }
 
 BOOST_AUTO_TEST_CASE(relay_says_mail_leaves_from_another_address) {

@@ -127,7 +127,7 @@ constexpr HopKind quiet = HopKind::silent;
 
 // The client's side of the path: its own address behind the home router at 192.0.2.1.
 HostNetwork home() {
-  return HostNetwork{{"192.0.2.10", "127.0.0.1"}, "192.0.2.1"};
+  return HostNetwork{{"192.0.2.10", "127.0.0.1"}, "192.0.2.1", ""};
 }
 
 // home router, two ISP routers (CGNAT, then public), the hosting provider's router in
@@ -956,3 +956,30 @@ BOOST_AUTO_TEST_CASE(verdict_words_round_trip) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// The first router is a home router only when a NAT of this host's own stands in front
+// of it: a host that holds the public address the reflector saw (a server, a VPS) or a
+// shared one (its ISP's NAT alone) has its provider's gateway at hop 1. Over IPv6 a home
+// computer holds a global address too: the home router stays.
+BOOST_AUTO_TEST_CASE(the_first_router_is_a_home_router_only_behind_a_home_nat) {
+  auto e = with_trace(witnessed_silence(), trace_dying_after(0));
+  e.client.syn_left_host = true;
+  auto c = classify(e);
+  BOOST_TEST_REQUIRE(c.blocking_hop.has_value());
+  BOOST_TEST(c.blocking_hop->role == "home router");  // 192.0.2.10 behind NAT: 198.51.100.7
+
+  e.host.local_addresses = {"198.51.100.7", "127.0.0.1"};  // the address the reflector saw
+  c = classify(e);
+  BOOST_TEST_REQUIRE(c.blocking_hop.has_value());
+  BOOST_TEST(c.blocking_hop->role == std::string(gateway_not_home_router));
+  BOOST_TEST((c.segment == Segment::local_network));
+
+  e.host.local_addresses = {"100.64.3.7"};  // a line behind its ISP's NAT alone
+  c = classify(e);
+  BOOST_TEST(c.blocking_hop->role == std::string(gateway_not_home_router));
+
+  PathTrace v6{{25, {hop(1, "", quiet)}},
+               {7025, {hop(1, "2001:db8::1", te), hop(2, "2001:db8:ff::10", HopKind::reached)}}};
+  PathMap map(v6, HostNetwork{{"2001:db8::10"}, "fe80::1", "2001:db8::10"});
+  BOOST_TEST(map.hop(1).role == "home router");
+}
