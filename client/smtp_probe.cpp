@@ -50,22 +50,6 @@ void record_tls(SSL* ssl, ClientProbe& probe) {
   }
 }
 
-// Whether an unanswered SYN left this computer, as its kernel tells (Linux's TCP_INFO):
-// a retransmission tried counts in tcpi_total_retrans, and in tcpi_retrans only while it
-// is out, having left. One tried and none out: this computer's own firewall (or queue)
-// refused it. None tried yet (a timeout under the 1 s SYN retransmission time): unknown.
-// Reading it needs no privilege and sends nothing.
-std::optional<bool> syn_left_host(int fd) {
-  tcp_info info{};
-  socklen_t length = sizeof info;
-  if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) != 0 ||
-      length < offsetof(tcp_info, tcpi_total_retrans) + sizeof info.tcpi_total_retrans)
-    return std::nullopt;
-  if (info.tcpi_retrans > 0) return true;
-  if (info.tcpi_total_retrans > 0) return false;
-  return std::nullopt;
-}
-
 // Turns a failed connect into the outcome the classifier reads. An ICMP error queued on
 // the socket decides first: it names who answered (ICMP port unreachable also surfaces
 // as ECONNREFUSED, and a soft ICMP error as a timeout).

@@ -179,6 +179,9 @@ struct InboundAttempt {
   bool blocked_locally = false;
   std::optional<IcmpReport> icmp;
   double connect_ms = 0;
+  // A connect that timed out: whether its SYN left the reflector host (as
+  // ClientProbe::syn_left_host); nullopt when unknown, or from an older reflector.
+  std::optional<bool> syn_left_host;
 
   DialogueEnd end = DialogueEnd::none;
   std::string end_detail;

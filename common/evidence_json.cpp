@@ -385,6 +385,7 @@ json::object to_json(const InboundAttempt& a) {
           {"connect_error", json_safe(a.connect_error)},
           {"icmp", icmp_json(a.icmp)},
           {"connect_ms", a.connect_ms},
+          {"syn_left_host", a.syn_left_host ? json::value(*a.syn_left_host) : json::value(nullptr)},
           {"end", to_string(a.end)},
           {"end_detail", json_safe(a.end_detail)},
           {"banner_code", optional_int(a.banner_code)},
@@ -659,6 +660,11 @@ bool from_json(const json::value& v, InboundAttempt& out, std::string& error,
     PathTrace t;
     if (!read_path_trace(*trace, join_path(path, "trace"), t, error)) return false;
     a.trace = std::move(t);
+  }
+  // Optional: older reflectors do not send it.
+  if (const auto* left = o->if_contains("syn_left_host"); left && !left->is_null()) {
+    if (!left->is_bool()) return f.fail("syn_left_host", "must be true, false or null");
+    a.syn_left_host = left->as_bool();
   }
   out = std::move(a);
   return true;

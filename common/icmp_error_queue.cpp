@@ -4,11 +4,13 @@
 #include <arpa/inet.h>
 #include <linux/errqueue.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 
 #include "limits.hpp"
@@ -202,6 +204,17 @@ std::string icmp_description(Family family, int type, int code) {
     default:
       return "ICMPv6 type " + std::to_string(type) + " code " + std::to_string(code);
   }
+}
+
+std::optional<bool> syn_left_host(int fd) {
+  tcp_info info{};
+  socklen_t length = sizeof info;
+  if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) != 0 ||
+      length < offsetof(tcp_info, tcpi_total_retrans) + sizeof info.tcpi_total_retrans)
+    return std::nullopt;
+  if (info.tcpi_retrans > 0) return true;
+  if (info.tcpi_total_retrans > 0) return false;
+  return std::nullopt;
 }
 
 }  // namespace egress25

@@ -251,13 +251,32 @@ Classification silent(const InboundEvidence& e, const InboundAttempt& a) {
   const auto next_ref = map.reference_answer_after(last);
   if (last == 0 && map.reference_answered(1)) {
     // It never left the reflector host, or its provider's first router filters it as it
-    // arrives, before its TTL check: the reflector's side either way.
-    place(c, {reflector_host(), map.hop(1)});
-    c.segment = Segment::reflector_network;
-    c.reasons.push_back(fmt::format(
-        "the reflector's TTL-1 connect on port {} drew nothing while the reference port's "
-        "did: the reflector host itself or its provider's first router stops outbound port {}",
-        a.port, a.port));
+    // arrives, before its TTL check: the reflector's side either way, and the reflector's
+    // kernel may tell which (InboundAttempt::syn_left_host).
+    const std::string seen = fmt::format(
+        "the reflector's TTL-1 connect on port {} drew nothing while the reference port's did",
+        a.port);
+    if (a.syn_left_host == false) {
+      c.location = Location::reflector_host;
+      c.reasons.push_back(fmt::format(
+          "{}, and the reflector host did not transmit its SYN's retransmission: its own "
+          "firewall stops outbound port {}",
+          seen, a.port));
+    } else if (a.syn_left_host == true) {
+      place(c, map.hop(1));
+      c.segment = Segment::reflector_network;
+      c.blocking_hop->segment = Segment::reflector_network;
+      c.reasons.push_back(fmt::format(
+          "{}, and the SYN left the reflector host: its provider's first router stops outbound "
+          "port {} as it arrives",
+          seen, a.port));
+    } else {
+      place(c, {reflector_host(), map.hop(1)});
+      c.segment = Segment::reflector_network;
+      c.reasons.push_back(fmt::format(
+          "{}: the reflector host itself or its provider's first router stops outbound port {}",
+          seen, a.port));
+    }
   } else if (last > 0) {
     // The last router that answered (its forwarding filter), the silent ones after it,
     // and the next that answered the reference port (its inbound filter).

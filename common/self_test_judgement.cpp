@@ -267,11 +267,20 @@ Classification silent(const SelfTestEvidence& e) {
     // No time-exceeded for port 25 even at TTL 1: it never left this host, or the first
     // router's inbound filter drops it before it looks at the TTL. Either way, on this
     // host's side.
-    place(c, {OutboundPath::this_host(), path.hop(1)});
+    // This host's kernel may tell which (InboundAttempt::syn_left_host).
+    std::vector<Candidate> candidates;
+    if (a.syn_left_host != true) candidates.push_back(OutboundPath::this_host());
+    if (a.syn_left_host != false) candidates.push_back(path.hop(1));
+    const auto culprit = list_words(candidates);
+    place(c, std::move(candidates));
     c.reasons.push_back(fmt::format(
-        "the TTL-1 connect on port {} drew nothing while port {}'s did: port {} never gets past "
-        "this host or its first router ({})",
-        a.port, ref_port, a.port, list_words({OutboundPath::this_host(), path.hop(1)})));
+        "the TTL-1 connect on port {} drew nothing while port {}'s did{}: port {} never gets "
+        "past {}",
+        a.port, ref_port,
+        a.syn_left_host == false  ? ", and this host did not transmit its SYN's retransmission"
+        : a.syn_left_host == true ? ", and the SYN left this host"
+                                  : "",
+        a.port, a.syn_left_host ? culprit : "this host or its first router (" + culprit + ")"));
   } else if (last > 0 && next_ref) {
     std::vector<Candidate> candidates;
     for (int t = last; t < *next_ref; ++t) candidates.push_back(path.hop(t));

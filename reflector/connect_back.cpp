@@ -213,6 +213,7 @@ void record_connect_failure(InboundAttempt& a, int fd, const error_code& ec, boo
     a.blocked_locally = true;
   } else if (timed_out || ec == net::error::timed_out) {
     a.connect = ConnectOutcome::timed_out;
+    a.syn_left_host = syn_left_host(fd);
   } else if (ec == net::error::connection_refused || ec == net::error::connection_reset) {
     a.connect = ConnectOutcome::refused;
   } else {

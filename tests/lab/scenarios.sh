@@ -887,14 +887,14 @@ scenario_inbound_isp_drop() {
 }
 
 # The VPS's provider drops port 25 from the VPS as it arrives at its router (an inbound
-# ACL): the connect-back cannot get out, not even to TTL 1, and the report puts it on the
-# reflector's side (the host or its provider), not the home's.
+# ACL): the connect-back cannot get out, not even to TTL 1, yet the reflector's kernel
+# sent its SYN: the provider's router, on the reflector's side, not the home's.
 scenario_inbound_vps_provider_drop() {
   lab_block "$PROVIDER" --chain prefilter drop ip saddr "$LAB_VPS4" tcp dport 25 >/dev/null
   run_check --family 4 --inbound || return
   expect_exit 1
-  expect_inbound 25 ipv4 dropped/path segment=reflector_network hop=none \
-    "candidates=0@,1@203.0.113.1" \
+  expect_inbound 25 ipv4 dropped/path segment=reflector_network "hop=1@203.0.113.1" \
+    "reason~=the SYN left the reflector host" \
     "summary~=hosting provider" "summary~=says nothing about your line"
   expect_summary_never_says "your isp .*inbound"
 }
@@ -1081,19 +1081,19 @@ scenario_self_test_vps_provider_drop() {
   forward_to_home 25
   self_test_hosts
   # As packets arrive from its customers (an inbound ACL): not even TTL 1 is answered for
-  # port 25, so the block is this host's or its provider's first router's, one party. A
-  # filter in the router's forwarding path would leave the next network a candidate too.
+  # port 25, and this host's kernel sent the SYN: its provider's first router. A filter in
+  # the router's forwarding path would leave the next network a candidate too.
   lab_block "$PROVIDER" --chain prefilter drop ip saddr "$LAB_VPS4" tcp dport 25 >/dev/null
   lab_block "$PROVIDER" --chain prefilter drop ip6 saddr "$LAB_VPS6" tcp dport 25 >/dev/null
   run_self_test --json
   [[ $SELF_TEST_RC == 1 ]] || self_test_fail "exit status $SELF_TEST_RC, expected 1"
-  expect_self_test ipv4 dropped/path segment=reflector_network "candidates=0@,1@203.0.113.1"
-  expect_self_test ipv6 dropped/path segment=reflector_network "candidates=0@,1@2001:db8:e25:ff::1"
+  expect_self_test ipv4 dropped/path segment=reflector_network "hop=1@203.0.113.1"
+  expect_self_test ipv6 dropped/path segment=reflector_network "hop=1@2001:db8:e25:ff::1"
   jq -e '.summary.blocked_by == "hosting_provider"' "$SELF_TEST_OUT" >/dev/null ||
     self_test_fail "blocked_by is $(jq -c .summary.blocked_by "$SELF_TEST_OUT"), not hosting_provider"
   run_self_test
   [[ $SELF_TEST_RC == 1 ]] || self_test_fail "text: exit status $SELF_TEST_RC, expected 1"
-  self_test_says "dropped at this host or hop 1" \
+  self_test_says "dropped at hop 1 \(203.0.113.1\)" \
     "hosting provider blocks outbound port 25" "Ask the provider to lift the block" \
     "a mail relay on this host would fail too"
   ! grep -qi "destination's doing" "$SELF_TEST_OUT" || self_test_fail "the destination is blamed"

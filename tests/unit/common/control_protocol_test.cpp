@@ -701,6 +701,11 @@ BOOST_AUTO_TEST_CASE(connect_back_round_trips) {
   open.ehlo_code = 250;
   open.quit_code = 221;
   open.end = DialogueEnd::completed;
+  InboundAttempt silent;
+  silent.address = "198.51.100.7";
+  silent.port = 587;
+  silent.connect = ConnectOutcome::timed_out;
+  silent.syn_left_host = false;
   InboundAttempt dropped;
   dropped.address = "198.51.100.7";
   dropped.port = 465;
@@ -715,12 +720,22 @@ BOOST_AUTO_TEST_CASE(connect_back_round_trips) {
   trace.reference.hops = {{1, "203.0.113.1", HopKind::time_exceeded, 11, 0},
                           {2, "", HopKind::silent, 0, 0}};
   dropped.trace = trace;
-  r.attempts = {open, dropped};
+  r.attempts = {open, dropped, silent};
   r.refused = {{587, "already connected back"}};
-  auto got = decode_response(encode(Response{r}));
+  const auto encoded = encode(Response{r});
+  auto got = decode_response(encoded);
   BOOST_TEST_REQUIRE(std::holds_alternative<Response>(got));
   const auto& rr = std::get<ConnectBackResponse>(std::get<Response>(got));
-  BOOST_TEST_REQUIRE(rr.attempts.size() == 2u);
+  BOOST_TEST_REQUIRE(rr.attempts.size() == 3u);
+  // Whether a silent SYN left the reflector: kept both ways, null when unknown.
+  BOOST_TEST(!rr.attempts[0].syn_left_host.has_value());
+  BOOST_TEST((rr.attempts[2].syn_left_host == std::optional<bool>(false)));
+  // Not a boolean: the frame is refused, not read as "unknown".
+  std::string bad = encoded;
+  const auto at = bad.find("\"syn_left_host\":false");
+  BOOST_TEST_REQUIRE(at != std::string::npos);
+  bad.replace(at, std::string("\"syn_left_host\":false").size(), "\"syn_left_host\":\"no\"");
+  BOOST_TEST(!std::holds_alternative<Response>(decode_response(bad)));
   BOOST_TEST(rr.attempts[0].banner == open.banner);
   BOOST_TEST((rr.attempts[0].quit_code == std::optional<int>(221)));
   BOOST_TEST(!rr.attempts[1].banner_code.has_value());

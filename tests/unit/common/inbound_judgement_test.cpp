@@ -215,6 +215,24 @@ BOOST_AUTO_TEST_CASE(the_reflector_host_or_its_gateway) {
   BOOST_TEST(says(c, "the reflector host itself or its provider's first router"));
 }
 
+BOOST_AUTO_TEST_CASE(the_reflectors_kernel_tells_its_host_from_its_gateway) {
+  // Not even TTL 1 answered; the reflector's TCP_INFO says whether the SYN left it.
+  auto a = attempt(ConnectOutcome::timed_out);
+  a.trace = trace({quiet(1)}, {te(1, provider), te(2, isp_a)});
+  a.syn_left_host = false;
+  auto c = judge_inbound(evidence(a));
+  BOOST_TEST((c.location == Location::reflector_host));
+  BOOST_TEST(c.blocking_candidates.empty());
+  BOOST_TEST(says(c, "its own firewall stops outbound port 25"));
+  a.syn_left_host = true;
+  c = judge_inbound(evidence(a));
+  BOOST_TEST((c.location == Location::path));
+  BOOST_TEST((c.segment == Segment::reflector_network));
+  BOOST_TEST_REQUIRE(c.blocking_hop.has_value());
+  BOOST_TEST(c.blocking_hop->ttl == 1);
+  BOOST_TEST(says(c, "its provider's first router stops outbound port 25"));
+}
+
 BOOST_AUTO_TEST_CASE(both_ports_dying_at_the_same_place_gives_candidates) {
   // A router that drops everything unsolicited: no hop can be pinned.
   auto a = attempt(ConnectOutcome::timed_out);

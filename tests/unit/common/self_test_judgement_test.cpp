@@ -120,6 +120,11 @@ std::vector<Row> rows() {
                trace({te(1, provider), te(2, transit_a), te(3, transit_b), te(4, front), quiet(5)},
                      full_reference()));
   icmp_destination.attempt.icmp = IcmpReport{destination, 3, 13, "administratively prohibited"};
+  auto held_here =
+      evidence(ConnectOutcome::timed_out, trace({quiet(1), quiet(2)}, full_reference()));
+  held_here.attempt.syn_left_host = false;
+  auto left_here = held_here;
+  left_here.attempt.syn_left_host = true;
   auto no_reference = evidence(ConnectOutcome::timed_out);
   no_reference.attempt.trace_unavailable = "test";
 
@@ -145,6 +150,11 @@ std::vector<Row> rows() {
        evidence(ConnectOutcome::timed_out, trace({quiet(1), quiet(2)}, full_reference())),
        Verdict::dropped, Location::path, Segment::reflector_network, "", "0@,1@" + provider,
        "never gets past this host or its first router"},
+      {"not even TTL 1, and this host never sent the retransmission: its own firewall", held_here,
+       Verdict::dropped, Location::reflector_host, std::nullopt, "0@", "", "did not transmit"},
+      {"not even TTL 1, and the SYN left this host: its provider's gateway", left_here,
+       Verdict::dropped, Location::path, Segment::reflector_network, "1@" + provider, "",
+       "the SYN left this host"},
       {"a transit network drops 25",
        evidence(ConnectOutcome::timed_out,
                 trace({te(1, provider), te(2, transit_a), quiet(3)}, full_reference())),
