@@ -1,17 +1,13 @@
 // One SMTP probe: connect, banner, EHLO, STARTTLS, TLS, EHLO, QUIT, keeping every byte.
 #include "smtp_probe.hpp"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
-#include <sys/socket.h>
 
 #include <array>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/log/trivial.hpp>
-#include <cstddef>
 #include <memory>
 #include <optional>
 

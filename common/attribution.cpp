@@ -272,15 +272,12 @@ std::optional<Place> locate_silent_drop(const PathTrace& trace, const HostNetwor
                                             : hop_words(map.hop(*next)));
   std::vector<std::string> reasons{observed};
   if (last == 0 && syn_left_host == false) {
-    reasons.push_back(
-        "this computer did not transmit the SYN's retransmission (the kernel counted it but "
-        "its own firewall or queue refused it), so the SYN never left this computer");
+    reasons.push_back(syn_held_words);
     return on_this_computer(std::move(reasons));
   }
   if (last == 0 && syn_left_host == true)
-    reasons.push_back(
-        "the SYN left this computer (the kernel transmitted its retransmission), so this "
-        "computer's own firewall did not drop it");
+    reasons.push_back(std::string(syn_left_words) +
+                      ", so this computer's own firewall did not drop it");
 
   // The router that answered last, or this computer: its forwarding filter (or output).
   std::vector<BlockingHop> candidates;

@@ -45,6 +45,13 @@ inline constexpr std::string_view gateway_not_home_router =
     "this network's gateway (this computer has a public address)";
 std::string gateway_role(const HostNetwork& host, bool ipv4_path);
 
+// What this computer's kernel says of a timed-out SYN (ClientProbe::syn_left_host).
+inline constexpr const char* syn_held_words =
+    "this computer did not transmit the SYN's retransmission (the kernel counted it but its "
+    "own firewall or queue refused it), so the SYN never left this computer";
+inline constexpr const char* syn_left_words =
+    "the SYN left this computer (the kernel transmitted its retransmission)";
+
 // Where a probe was stopped, as far as the evidence goes.
 struct Place {
   Location location = Location::unknown;

@@ -472,13 +472,6 @@ Classification classify_refused(const Facts& facts) {
 
 // ---- Timed out: where did the SYN die? ------------------------------------------------
 
-// What this computer's kernel says of the SYN (ClientProbe::syn_left_host), in words.
-constexpr const char* syn_held_words =
-    "this computer did not transmit the SYN's retransmission (the kernel counted it but its "
-    "own firewall or queue refused it), so the SYN never left this computer";
-constexpr const char* syn_left_words =
-    "the SYN left this computer (the kernel transmitted its retransmission)";
-
 Classification classify_timed_out(const Facts& facts) {
   const std::string silent = silence(facts.probe);
   const std::optional<bool> left = facts.probe.syn_left_host;
@@ -625,8 +618,7 @@ std::optional<int> destination_distance(const PortTrace& reference) {
 Classification classify(const ProbeEvidence& evidence) {
   Facts facts{evidence,           evidence.host,  evidence.client,
               evidence.reflector, evidence.trace, std::nullopt};
-  if (facts.host.public_address.empty())
-    facts.host.public_address = evidence.reflector.client_public_address;
+  facts.host.public_address = evidence.reflector.client_public_address;
   if (evidence.trace) facts.distance = destination_distance(evidence.trace->reference);
   // A destination probe has no reflector record: it is judged against the reflector
   // probe of the same port instead of through the reflector's report.

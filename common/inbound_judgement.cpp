@@ -264,15 +264,12 @@ Classification silent(const InboundEvidence& e, const InboundAttempt& a) {
           seen, a.port));
     } else if (a.syn_left_host == true) {
       place(c, map.hop(1));
-      c.segment = Segment::reflector_network;
-      c.blocking_hop->segment = Segment::reflector_network;
       c.reasons.push_back(fmt::format(
           "{}, and the SYN left the reflector host: its provider's first router stops outbound "
           "port {} as it arrives",
           seen, a.port));
     } else {
       place(c, {reflector_host(), map.hop(1)});
-      c.segment = Segment::reflector_network;
       c.reasons.push_back(fmt::format(
           "{}: the reflector host itself or its provider's first router stops outbound port {}",
           seen, a.port));

@@ -266,8 +266,7 @@ Classification silent(const SelfTestEvidence& e) {
   if (last == 0 && path.reference_answered(1)) {
     // No time-exceeded for port 25 even at TTL 1: it never left this host, or the first
     // router's inbound filter drops it before it looks at the TTL. Either way, on this
-    // host's side.
-    // This host's kernel may tell which (InboundAttempt::syn_left_host).
+    // host's side; this host's kernel may tell which (InboundAttempt::syn_left_host).
     std::vector<Candidate> candidates;
     if (a.syn_left_host != true) candidates.push_back(OutboundPath::this_host());
     if (a.syn_left_host != false) candidates.push_back(path.hop(1));
